@@ -1,0 +1,39 @@
+# Entente — every target sets up what it needs; a fresh machine needs only python3 >= 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint unit bench bench-store clean-data
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the API (embedded PostgreSQL under .data/ unless DATABASE_URL is set), with demo data.
+run: install
+	$(BIN)/entente run
+
+## Lint, type-check and run the whole suite against a real PostgreSQL.
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+unit: install
+	$(BIN)/pytest tests/unit -q
+
+bench-store: install
+	$(BIN)/python -m benchmarks.bench_store
+
+bench: bench-store
+
+clean-data:
+	rm -rf .data

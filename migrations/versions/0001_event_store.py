@@ -1,0 +1,213 @@
+"""The append-only event store: events, idempotency keys, guards, the append function.
+
+Revision ID: 0001_event_store
+Revises:
+Create Date: 2026-11-29
+
+The canonical form hashed here is documented in docs/ARCHITECTURE.md ("Tamper evidence")
+and recomputed independently by store/verification.py.
+"""
+
+from collections.abc import Sequence
+
+from migrations.sql_script import run
+
+revision: str = "0001_event_store"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APP_ROLE = "entente_app"
+
+UPGRADE = r"""
+CREATE SCHEMA IF NOT EXISTS event_store;
+
+CREATE TABLE event_store.events (
+    position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    transaction_id  xid8        NOT NULL,
+    stream_id       text        NOT NULL CHECK (length(stream_id) BETWEEN 1 AND 200),
+    version         bigint      NOT NULL CHECK (version > 0),
+    event_id        uuid        NOT NULL UNIQUE,
+    type            text        NOT NULL CHECK (length(type) BETWEEN 1 AND 200),
+    schema_version  integer     NOT NULL CHECK (schema_version > 0),
+    data            jsonb       NOT NULL,
+    metadata        jsonb       NOT NULL,
+    valid_from      date,
+    valid_to        date,
+    recorded_at     timestamptz NOT NULL,
+    prev_hash       bytea,
+    hash            bytea       NOT NULL,
+    CONSTRAINT events_stream_version_key UNIQUE (stream_id, version),
+    CONSTRAINT events_valid_time_in_order CHECK (valid_to IS NULL OR valid_from IS NULL
+                                                 OR valid_from < valid_to)
+);
+COMMENT ON TABLE event_store.events IS
+    'Append-only log. Global order is (transaction_id, position) below the snapshot xmin.';
+CREATE INDEX events_global_order ON event_store.events (transaction_id, position);
+CREATE INDEX events_recorded_at ON event_store.events (recorded_at);
+
+CREATE TABLE event_store.idempotency_keys (
+    key             text        PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 300),
+    fingerprint     bytea       NOT NULL,
+    stream_id       text        NOT NULL,
+    positions       bigint[]    NOT NULL,
+    versions        bigint[]    NOT NULL,
+    stream_version  bigint      NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- The database, never a client, sets the recorded time and the transaction id.
+CREATE FUNCTION event_store.stamp_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.recorded_at := now();
+    NEW.transaction_id := pg_current_xact_id();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER events_stamp BEFORE INSERT ON event_store.events
+    FOR EACH ROW EXECUTE FUNCTION event_store.stamp_event();
+
+CREATE FUNCTION event_store.reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event store is append-only: % on % is not allowed', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'EE003';
+END $$;
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON event_store.events
+    FOR EACH ROW EXECUTE FUNCTION event_store.reject_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON event_store.events
+    FOR EACH STATEMENT EXECUTE FUNCTION event_store.reject_change();
+CREATE TRIGGER idempotency_append_only BEFORE UPDATE ON event_store.idempotency_keys
+    FOR EACH ROW EXECUTE FUNCTION event_store.reject_change();
+
+-- recorded_at rendered exactly as the canonical form spells it.
+CREATE FUNCTION event_store.canonical_time(t timestamptz) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+-- hash = sha256(prev_hash || utf8(stream_id LF version LF recorded_at LF) || payload_hash)
+CREATE FUNCTION event_store.chain_hash(prev bytea, stream text, ver bigint, at timestamptz,
+                                       payload_hash bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT sha256(coalesce(prev, ''::bytea)
+                  || convert_to(stream || E'\n' || ver || E'\n'
+                                || event_store.canonical_time(at) || E'\n', 'UTF8')
+                  || payload_hash)
+$$;
+
+-- One round trip per append: expected-version check, idempotency, hash chain, notify.
+-- p_expected_version: n >= 0 exact (0 = no stream yet), -1 any, -2 the stream must exist.
+CREATE FUNCTION event_store.append(
+    p_stream_id text, p_expected_version bigint, p_event_ids uuid[], p_types text[],
+    p_schema_versions integer[], p_data jsonb[], p_metadata jsonb[], p_valid_from date[],
+    p_valid_to date[], p_payload_hashes bytea[], p_idempotency_key text, p_fingerprint bytea)
+RETURNS TABLE (out_position bigint, out_version bigint, out_transaction_id xid8,
+               out_recorded_at timestamptz, out_replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    head_version bigint;
+    head_hash bytea;
+    prior event_store.idempotency_keys%ROWTYPE;
+    at timestamptz := now();
+    positions bigint[] := '{}';
+    versions bigint[] := '{}';
+    i integer;
+BEGIN
+    -- Appenders to one stream queue here instead of failing on the unique key; lock class 1
+    -- is the store's (projections use others).
+    PERFORM pg_advisory_xact_lock(1, hashtext(p_stream_id));
+
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO prior FROM event_store.idempotency_keys WHERE key = p_idempotency_key;
+        IF FOUND THEN
+            IF prior.fingerprint <> p_fingerprint OR prior.stream_id <> p_stream_id THEN
+                RAISE EXCEPTION 'idempotency key % was used for another request',
+                    p_idempotency_key USING ERRCODE = 'EE002';
+            END IF;
+            RETURN QUERY
+                SELECT e.position, e.version, e.transaction_id, e.recorded_at, true
+                FROM event_store.events e
+                WHERE e.position = ANY (prior.positions) ORDER BY e.version;
+            IF array_length(prior.positions, 1) IS NULL THEN
+                RETURN QUERY SELECT NULL::bigint, prior.stream_version, NULL::xid8,
+                                    prior.recorded_at, true;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT e.version, e.hash INTO head_version, head_hash
+    FROM event_store.events e WHERE e.stream_id = p_stream_id
+    ORDER BY e.version DESC LIMIT 1;
+    head_version := coalesce(head_version, 0);
+
+    IF (p_expected_version >= 0 AND p_expected_version <> head_version)
+       OR (p_expected_version = -2 AND head_version = 0) THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %',
+            p_stream_id, head_version, p_expected_version
+            USING ERRCODE = 'EE001', DETAIL = head_version::text;
+    END IF;
+
+    FOR i IN 1 .. coalesce(array_length(p_event_ids, 1), 0) LOOP
+        out_version := head_version + i;
+        out_recorded_at := at;
+        out_replayed := false;
+        INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id, type,
+            schema_version, data, metadata, valid_from, valid_to, recorded_at, prev_hash, hash)
+        VALUES ('0', p_stream_id, out_version, p_event_ids[i], p_types[i],
+            p_schema_versions[i], p_data[i], p_metadata[i], p_valid_from[i], p_valid_to[i], at,
+            head_hash,
+            event_store.chain_hash(head_hash, p_stream_id, out_version, at, p_payload_hashes[i]))
+        RETURNING e.position, e.transaction_id, e.hash
+            INTO out_position, out_transaction_id, head_hash;
+        positions := positions || out_position;
+        versions := versions || out_version;
+        RETURN NEXT;
+    END LOOP;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
+                                                  versions, stream_version)
+        VALUES (p_idempotency_key, p_fingerprint, p_stream_id, positions, versions,
+                head_version + coalesce(array_length(p_event_ids, 1), 0));
+        IF array_length(p_event_ids, 1) IS NULL THEN
+            RETURN QUERY SELECT NULL::bigint, head_version, NULL::xid8, at, false;
+        END IF;
+    END IF;
+
+    IF array_length(p_event_ids, 1) IS NOT NULL THEN
+        PERFORM pg_notify('event_store', '');
+    END IF;
+END $$;
+"""
+
+GRANTS = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        IF (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            CREATE ROLE {APP_ROLE} NOLOGIN;
+        ELSE
+            RAISE NOTICE 'cannot create role {APP_ROLE}: run scripts/app_role.sql as a superuser';
+            RETURN;
+        END IF;
+    END IF;
+    GRANT USAGE ON SCHEMA event_store TO {APP_ROLE};
+    GRANT SELECT, INSERT ON event_store.events, event_store.idempotency_keys TO {APP_ROLE};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA event_store TO {APP_ROLE};
+END $$;
+"""
+
+DOWNGRADE = """
+DROP SCHEMA event_store CASCADE;
+"""
+
+
+def upgrade() -> None:
+    """Create the event store and grant the application role its two verbs."""
+    run(UPGRADE)
+    run(GRANTS)
+
+
+def downgrade() -> None:
+    """Drop the event store (only ever used to test the migrations themselves)."""
+    run(DOWNGRADE)

@@ -1,0 +1,260 @@
+"""The append-only event store on PostgreSQL (asyncpg).
+
+Global order is (transaction id, position), read only below the oldest transaction still
+in flight (`pg_snapshot_xmin`), so a writer that commits late with a lower position is
+never skipped: readers simply do not look past a transaction that might still commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
+from store.hashing import canonical_json, payload_hash
+from store.records import (
+    ANY,
+    START,
+    AppendResult,
+    Cursor,
+    NewEvent,
+    Page,
+    RecordedEvent,
+)
+
+WRONG_EXPECTED_VERSION = "EE001"
+IDEMPOTENCY_KEY_REUSED = "EE002"
+NOTIFY_CHANNEL = "event_store"
+
+EVENT_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, stream_id, version,
+    event_id, type, schema_version, data::text AS data, metadata::text AS metadata,
+    valid_from, valid_to, recorded_at, prev_hash, hash"""
+
+APPEND_SQL = """SELECT out_position, out_version, out_transaction_id::text::bigint,
+    out_recorded_at, out_replayed
+FROM event_store.append($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
+
+READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
+WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
+  AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+ORDER BY version"""
+
+READ_ALL_SQL = f"""WITH horizon AS (
+    SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
+)
+SELECT h.xmin::text::bigint AS horizon, e.*
+FROM horizon h LEFT JOIN LATERAL (
+    SELECT {EVENT_COLUMNS} FROM event_store.events
+    WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
+      AND transaction_id < h.xmin
+      AND ($3::text[] IS NULL OR type = ANY($3))
+      AND ($4::text IS NULL OR starts_with(stream_id, $4))
+      AND ($6::timestamptz IS NULL OR recorded_at <= $6)
+    ORDER BY transaction_id, position
+    LIMIT $5
+) e ON true"""
+
+HAS_NEW_SQL = """SELECT EXISTS (
+    SELECT 1 FROM event_store.events
+    WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
+      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()))"""
+
+
+def _record(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        position=row["position"],
+        transaction_id=row["transaction_id"],
+        stream_id=row["stream_id"],
+        version=row["version"],
+        event_id=row["event_id"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=json.loads(row["data"]),
+        metadata=json.loads(row["metadata"]),
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        recorded_at=row["recorded_at"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def request_fingerprint(stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> bytes:
+    """What makes two appends "the same request": everything but the generated event ids."""
+    return hashlib.sha256(
+        canonical_json(
+            {
+                "stream_id": stream_id,
+                "expected_version": expected_version,
+                "events": [
+                    [e.type, e.schema_version, e.data, str(e.valid_from), str(e.valid_to)]
+                    for e in events
+                ],
+            }
+        )
+    ).digest()
+
+
+class EventStore:
+    """Append, read and replay streams; read the whole log in a safe global order."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @property
+    def pool(self) -> Any:
+        """The asyncpg pool, for adapters (subscriptions, verification) that share it."""
+        return self._pool
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int = ANY,
+        metadata: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: bytes | None = None,
+    ) -> AppendResult:
+        """Append all of `events` or none of them.
+
+        Raises WrongExpectedVersion when the stream is not at `expected_version`, and
+        IdempotencyKeyReused when the key was spent on a different request. A retry with
+        the same key and request returns the original result and writes nothing.
+        """
+        shared = dict(metadata or {})
+        if idempotency_key is not None:
+            shared["idempotency_key"] = idempotency_key
+            fingerprint = fingerprint or request_fingerprint(stream_id, expected_version, events)
+        args = self._append_arguments(stream_id, expected_version, events, shared)
+        attempts = 3 if idempotency_key is not None or expected_version == ANY else 1
+        for attempt in range(attempts):
+            try:
+                rows = await self._pool.fetch(APPEND_SQL, *args, idempotency_key, fingerprint)
+                return self._append_result(stream_id, rows)
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name == "events_event_id_key":
+                    raise DuplicateEventId(str(error.detail)) from None
+                # A concurrent writer won the race; with a key or ANY, asking again is safe.
+                if attempt == attempts - 1:
+                    raise WrongExpectedVersion(
+                        stream_id, expected_version, await self.stream_version(stream_id)
+                    ) from None
+            except asyncpg.PostgresError as error:
+                raise self._translate(error, stream_id, expected_version, idempotency_key) from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _append_arguments(
+        stream_id: str, expected_version: int, events: Sequence[NewEvent], metadata: dict[str, Any]
+    ) -> list[Any]:
+        metadata_text = json.dumps(metadata, ensure_ascii=False)
+        return [
+            stream_id,
+            expected_version,
+            [e.event_id for e in events],
+            [e.type for e in events],
+            [e.schema_version for e in events],
+            [json.dumps(e.data, ensure_ascii=False) for e in events],
+            [metadata_text] * len(events),
+            [e.valid_from for e in events],
+            [e.valid_to for e in events],
+            [
+                payload_hash(
+                    event_id=e.event_id,
+                    type=e.type,
+                    schema_version=e.schema_version,
+                    data=e.data,
+                    metadata=metadata,
+                    valid_from=e.valid_from,
+                    valid_to=e.valid_to,
+                )
+                for e in events
+            ],
+        ]
+
+    @staticmethod
+    def _append_result(stream_id: str, rows: list[asyncpg.Record]) -> AppendResult:
+        written = [row for row in rows if row[0] is not None]
+        last = written[-1] if written else None
+        return AppendResult(
+            stream_id=stream_id,
+            version=rows[-1][1] if rows else 0,
+            positions=tuple(row[0] for row in written),
+            cursor=Cursor(last[2], last[0]) if last else None,
+            replayed=bool(rows and rows[0][4]),
+        )
+
+    @staticmethod
+    def _translate(
+        error: asyncpg.PostgresError, stream_id: str, expected: int, key: str | None
+    ) -> Exception:
+        if error.sqlstate == WRONG_EXPECTED_VERSION:
+            actual = getattr(error, "detail", None)
+            return WrongExpectedVersion(stream_id, expected, int(actual) if actual else None)
+        if error.sqlstate == IDEMPOTENCY_KEY_REUSED and key is not None:
+            return IdempotencyKeyReused(key)
+        return error
+
+    async def stream_version(self, stream_id: str) -> int:
+        """The stream's current version; 0 when it has no events."""
+        version = await self._pool.fetchval(
+            "SELECT coalesce(max(version), 0) FROM event_store.events WHERE stream_id = $1",
+            stream_id,
+        )
+        return int(version)
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        recorded_until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """A stream in version order; with `recorded_until`, as it was recorded back then."""
+        rows = await self._pool.fetch(
+            READ_STREAM_SQL, stream_id, from_version, to_version, recorded_until
+        )
+        return [_record(row) for row in rows]
+
+    async def read_all(
+        self,
+        after: Cursor = START,
+        *,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+        recorded_until: datetime | None = None,
+    ) -> Page:
+        """The next events in the global order after `after`, never skipping a late commit.
+
+        When the page is not full, every event below the horizon was considered, so the
+        returned cursor jumps to the horizon: filtered readers do not rescan what they
+        skipped.
+        """
+        rows = await self._pool.fetch(
+            READ_ALL_SQL,
+            str(after.transaction_id),
+            after.position,
+            list(types) if types is not None else None,
+            stream_prefix,
+            limit,
+            recorded_until,
+        )
+        events = [_record(row) for row in rows if row["position"] is not None]
+        cursor = events[-1].cursor if events else after
+        if len(events) < limit:
+            cursor = max(cursor, Cursor(rows[0]["horizon"], 0))
+        return Page(events=events, cursor=cursor)
+
+    async def has_new(self, after: Cursor) -> bool:
+        """Whether a reader at `after` has anything to read yet."""
+        return bool(
+            await self._pool.fetchval(HAS_NEW_SQL, str(after.transaction_id), after.position)
+        )

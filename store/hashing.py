@@ -1,0 +1,61 @@
+"""The canonical form of an event and its hash chain (documented in docs/ARCHITECTURE.md).
+
+payload_hash = sha256(canonical JSON of {data, event_id, metadata, schema_version, type,
+               valid_from, valid_to}) with sorted keys, no whitespace, UTF-8.
+hash         = sha256(prev_hash || utf8(f"{stream_id}\\n{version}\\n{recorded_at}\\n")
+               || payload_hash), recorded_at as YYYY-MM-DDTHH:MM:SS.ffffffZ in UTC and
+               prev_hash empty for a stream's first event.
+The database computes `hash` when appending; verification recomputes both from the rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+
+def canonical_json(value: Any) -> bytes:
+    """One spelling per value, so the same content always hashes the same."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def payload_hash(
+    *,
+    event_id: uuid.UUID,
+    type: str,
+    schema_version: int,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+    valid_from: date | None,
+    valid_to: date | None,
+) -> bytes:
+    """Hash of everything the writer supplied about one event."""
+    return hashlib.sha256(
+        canonical_json(
+            {
+                "data": data,
+                "event_id": str(event_id),
+                "metadata": metadata,
+                "schema_version": schema_version,
+                "type": type,
+                "valid_from": valid_from.isoformat() if valid_from else None,
+                "valid_to": valid_to.isoformat() if valid_to else None,
+            }
+        )
+    ).digest()
+
+
+def canonical_time(moment: datetime) -> str:
+    """recorded_at as the chain spells it: microseconds, UTC, a trailing Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def chain_hash(
+    prev_hash: bytes | None, stream_id: str, version: int, recorded_at: datetime, payload: bytes
+) -> bytes:
+    """Link one event to its predecessor in the stream."""
+    line = f"{stream_id}\n{version}\n{canonical_time(recorded_at)}\n".encode()
+    return hashlib.sha256((prev_hash or b"") + line + payload).digest()

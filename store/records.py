@@ -1,0 +1,102 @@
+"""The shapes that cross the store's boundary: events going in, events coming out, cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import date, datetime
+from typing import Any, Final
+
+import msgspec
+
+from store.errors import InvalidCursor
+
+ANY: Final = -1
+"""Expected version: append whatever the stream's version is."""
+STREAM_EXISTS: Final = -2
+"""Expected version: the stream must already have at least one event."""
+NO_STREAM: Final = 0
+"""Expected version: the stream must not exist yet."""
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event the domain decided, ready to be appended."""
+
+    type: str
+    data: dict[str, Any]
+    schema_version: int = 1
+    event_id: uuid.UUID = msgspec.field(default_factory=uuid.uuid4)
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as the store holds it, with everything the database stamped on it."""
+
+    position: int
+    transaction_id: int
+    stream_id: str
+    version: int
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    valid_from: date | None
+    valid_to: date | None
+    recorded_at: datetime
+    prev_hash: bytes | None
+    hash: bytes
+
+    @property
+    def cursor(self) -> Cursor:
+        """Where a reader that has consumed this event resumes."""
+        return Cursor(self.transaction_id, self.position)
+
+
+class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What an append produced: the stream's new version and where the events landed."""
+
+    stream_id: str
+    version: int
+    positions: tuple[int, ...]
+    cursor: Cursor | None
+    replayed: bool
+    """True when an idempotency key matched an earlier append and nothing new was written."""
+
+
+class Cursor(msgspec.Struct, frozen=True, order=True):
+    """A point in the global order: (transaction id, position), compared as a pair."""
+
+    transaction_id: int
+    position: int
+
+    def encode(self) -> str:
+        """An opaque, URL-safe token; integrators must not parse it."""
+        raw = f"1.{self.transaction_id}.{self.position}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Read a token produced by `encode`, refusing anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            tag, transaction_id, position = raw.split(".")
+            cursor = cls(int(transaction_id), int(position))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+            raise InvalidCursor(f"not a cursor: {token!r}") from error
+        if tag != "1" or cursor.transaction_id < 0 or cursor.position < 0:
+            raise InvalidCursor(f"not a cursor: {token!r}")
+        return cursor
+
+
+START: Final = Cursor(0, 0)
+"""Before the first event."""
+
+
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    """A slice of the global order and the cursor to continue from."""
+
+    events: list[RecordedEvent]
+    cursor: Cursor
