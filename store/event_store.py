@@ -7,6 +7,8 @@ never skipped: readers simply do not look past a transaction that might still co
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -105,6 +107,8 @@ class EventStore:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._hint: asyncio.Task[None] | None = None
+        self._unannounced = False
 
     @property
     def pool(self) -> Any:
@@ -136,7 +140,10 @@ class EventStore:
         for attempt in range(attempts):
             try:
                 rows = await self._pool.fetch(APPEND_SQL, *args, idempotency_key, fingerprint)
-                return self._append_result(stream_id, rows)
+                result = self._append_result(stream_id, rows)
+                if result.positions and not result.replayed:
+                    self._wake_readers()
+                return result
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name == "events_event_id_key":
                     raise DuplicateEventId(str(error.detail)) from None
@@ -148,6 +155,22 @@ class EventStore:
             except asyncpg.PostgresError as error:
                 raise self._translate(error, stream_id, expected_version, idempotency_key) from None
         raise AssertionError("unreachable")
+
+    def _wake_readers(self) -> None:
+        """NOTIFY after the commit, coalesced: one hint covers every append before it.
+
+        Notifying inside the append would serialise all committing writers on the
+        notification queue's lock; readers poll anyway, so a hint sent just after is enough.
+        """
+        self._unannounced = True
+        if self._hint is None or self._hint.done():
+            self._hint = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        while self._unannounced:
+            self._unannounced = False
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
     @staticmethod
     def _append_arguments(

@@ -44,7 +44,6 @@ CREATE TABLE event_store.events (
 COMMENT ON TABLE event_store.events IS
     'Append-only log. Global order is (transaction_id, position) below the snapshot xmin.';
 CREATE INDEX events_global_order ON event_store.events (transaction_id, position);
-CREATE INDEX events_recorded_at ON event_store.events (recorded_at);
 
 CREATE TABLE event_store.idempotency_keys (
     key             text        PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 300),
@@ -55,16 +54,6 @@ CREATE TABLE event_store.idempotency_keys (
     stream_version  bigint      NOT NULL,
     recorded_at     timestamptz NOT NULL DEFAULT now()
 );
-
--- The database, never a client, sets the recorded time and the transaction id.
-CREATE FUNCTION event_store.stamp_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.recorded_at := now();
-    NEW.transaction_id := pg_current_xact_id();
-    RETURN NEW;
-END $$;
-CREATE TRIGGER events_stamp BEFORE INSERT ON event_store.events
-    FOR EACH ROW EXECUTE FUNCTION event_store.stamp_event();
 
 CREATE FUNCTION event_store.reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -78,23 +67,10 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON event_store.events
 CREATE TRIGGER idempotency_append_only BEFORE UPDATE ON event_store.idempotency_keys
     FOR EACH ROW EXECUTE FUNCTION event_store.reject_change();
 
--- recorded_at rendered exactly as the canonical form spells it.
-CREATE FUNCTION event_store.canonical_time(t timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-$$;
-
+-- One round trip per append: expected-version check, idempotency, hash chain.
+-- SECURITY DEFINER: the application role may not INSERT into the tables itself, so the
+-- recorded time, transaction id and chain are always the database's own.
 -- hash = sha256(prev_hash || utf8(stream_id LF version LF recorded_at LF) || payload_hash)
-CREATE FUNCTION event_store.chain_hash(prev bytea, stream text, ver bigint, at timestamptz,
-                                       payload_hash bytea) RETURNS bytea
-    LANGUAGE sql IMMUTABLE AS $$
-    SELECT sha256(coalesce(prev, ''::bytea)
-                  || convert_to(stream || E'\n' || ver || E'\n'
-                                || event_store.canonical_time(at) || E'\n', 'UTF8')
-                  || payload_hash)
-$$;
-
--- One round trip per append: expected-version check, idempotency, hash chain, notify.
 -- p_expected_version: n >= 0 exact (0 = no stream yet), -1 any, -2 the stream must exist.
 CREATE FUNCTION event_store.append(
     p_stream_id text, p_expected_version bigint, p_event_ids uuid[], p_types text[],
@@ -102,12 +78,14 @@ CREATE FUNCTION event_store.append(
     p_valid_to date[], p_payload_hashes bytea[], p_idempotency_key text, p_fingerprint bytea)
 RETURNS TABLE (out_position bigint, out_version bigint, out_transaction_id xid8,
                out_recorded_at timestamptz, out_replayed boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     head_version bigint;
     head_hash bytea;
     prior event_store.idempotency_keys%ROWTYPE;
     at timestamptz := now();
+    at_text text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+    xid xid8 := pg_current_xact_id();
     positions bigint[] := '{}';
     versions bigint[] := '{}';
     i integer;
@@ -153,10 +131,13 @@ BEGIN
         out_replayed := false;
         INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id, type,
             schema_version, data, metadata, valid_from, valid_to, recorded_at, prev_hash, hash)
-        VALUES ('0', p_stream_id, out_version, p_event_ids[i], p_types[i],
+        VALUES (xid, p_stream_id, out_version, p_event_ids[i], p_types[i],
             p_schema_versions[i], p_data[i], p_metadata[i], p_valid_from[i], p_valid_to[i], at,
             head_hash,
-            event_store.chain_hash(head_hash, p_stream_id, out_version, at, p_payload_hashes[i]))
+            sha256(coalesce(head_hash, ''::bytea)
+                   || convert_to(p_stream_id || E'\n' || out_version || E'\n' || at_text || E'\n',
+                                 'UTF8')
+                   || p_payload_hashes[i]))
         RETURNING e.position, e.transaction_id, e.hash
             INTO out_position, out_transaction_id, head_hash;
         positions := positions || out_position;
@@ -173,11 +154,8 @@ BEGIN
             RETURN QUERY SELECT NULL::bigint, head_version, NULL::xid8, at, false;
         END IF;
     END IF;
-
-    IF array_length(p_event_ids, 1) IS NOT NULL THEN
-        PERFORM pg_notify('event_store', '');
-    END IF;
 END $$;
+REVOKE ALL ON FUNCTION event_store.append FROM PUBLIC;
 """
 
 GRANTS = f"""
@@ -192,8 +170,8 @@ BEGIN
         END IF;
     END IF;
     GRANT USAGE ON SCHEMA event_store TO {APP_ROLE};
-    GRANT SELECT, INSERT ON event_store.events, event_store.idempotency_keys TO {APP_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA event_store TO {APP_ROLE};
+    GRANT SELECT ON event_store.events, event_store.idempotency_keys TO {APP_ROLE};
+    GRANT EXECUTE ON FUNCTION event_store.append TO {APP_ROLE};
 END $$;
 """
 
