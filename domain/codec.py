@@ -1,0 +1,76 @@
+"""Events to and from their stored form: (type tag, schema version, JSON-ready payload).
+
+``encode_event`` is the one canonical form of an event: the store hashes and persists
+exactly what it returns, so its output is deterministic (fields sorted by name, dates and
+uuids as ISO strings, decimals as strings). Old payloads are upcast step by step, by a
+registry of pure dict → dict functions keyed by (type, from_version), before validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import msgspec
+
+from domain.errors import UnknownEventType
+from domain.events import EVENT_TYPES, Event
+from domain.values import PartialDate
+
+Payload = dict[str, Any]
+Upcaster = Callable[[Payload], Payload]
+
+_json_encoder = msgspec.json.Encoder(order="sorted")
+_json_decoder = msgspec.json.Decoder(Event)
+
+
+def _session_held_v1_to_v2(data: Payload) -> Payload:
+    """SessionHeld v1 kept ``record.held_on`` as a bare ISO day ("2021-12-15").
+
+    Sessions reported only as "early 2022" could not be held on record, so v2 made it a
+    PartialDate; a v1 day becomes a day-precision PartialDate with the same wording.
+    """
+    record = dict(data["record"])
+    day = record["held_on"]
+    record["held_on"] = msgspec.to_builtins(PartialDate.parse(day), order="sorted")
+    return {**data, "record": record}
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("SessionHeld", 1): _session_held_v1_to_v2,
+}
+
+
+def encode_event(event: Event) -> tuple[str, int, dict[str, object]]:
+    data = cast(dict[str, object], msgspec.to_builtins(event, order="sorted"))
+    event_type = cast(str, data.pop("type"))
+    return event_type, type(event).schema_version, data
+
+
+def upcast(event_type: str, schema_version: int, data: Payload) -> Payload:
+    """Bring a stored payload up to the current schema version of its type."""
+    current = _event_class(event_type, schema_version).schema_version
+    while schema_version < current:
+        data = UPCASTERS[(event_type, schema_version)](data)
+        schema_version += 1
+    return data
+
+
+def decode_event(type: str, schema_version: int, data: dict[str, object]) -> Event:
+    event_class = _event_class(type, schema_version)
+    return cast(Event, msgspec.convert(upcast(type, schema_version, dict(data)), event_class))
+
+
+def _event_class(event_type: str, schema_version: int) -> type[Any]:
+    event_class = EVENT_TYPES.get(event_type)
+    if event_class is None or not 1 <= schema_version <= event_class.schema_version:
+        raise UnknownEventType(event_type, schema_version)
+    return event_class
+
+
+def to_json(event: Event) -> bytes:
+    return _json_encoder.encode(event)
+
+
+def from_json(raw: bytes) -> Event:
+    return cast(Event, _json_decoder.decode(raw))

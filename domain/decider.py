@@ -1,0 +1,79 @@
+"""The functional decider every aggregate follows, and the few moves they all share.
+
+An aggregate is ``decide(state, command) -> events`` plus ``evolve(state, event) -> state``
+from an ``initial_state``; loading is a fold of the stream. Keeping the three as plain
+functions lets the store drive any aggregate the same way: load → fold → decide → append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import reduce
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from domain.errors import AlreadyExists, NotFound, NothingChanges
+
+S = TypeVar("S")
+C = TypeVar("C")
+E = TypeVar("E")
+K = TypeVar("K")
+V = TypeVar("V")
+
+EMPTY: Mapping[Any, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Decider(Generic[S, C, E]):
+    name: str
+    initial_state: S
+    decide: Callable[[S, C], list[E]]
+    evolve: Callable[[S, E], S]
+
+    def fold(self, events: Iterable[E], state: S | None = None) -> S:
+        return reduce(self.evolve, events, self.initial_state if state is None else state)
+
+
+def dispatch(table: Mapping[type, Callable[..., Any]], message: object) -> Callable[..., Any]:
+    """The handler for a command or event; a stray message is a programming error."""
+    try:
+        return table[type(message)]
+    except KeyError:
+        raise TypeError(f"{type(message).__name__} does not belong here") from None
+
+
+def echo(event_type: Callable[..., E], command: msgspec.Struct, **facts: object) -> E:
+    """Most events restate their command as a fact; the names of the fields are the same."""
+    return event_type(**{**msgspec.structs.asdict(command), **facts})
+
+
+def with_entry(mapping: Mapping[K, V], key: K, value: V) -> Mapping[K, V]:
+    return MappingProxyType({**mapping, key: value})
+
+
+def without_entry(mapping: Mapping[K, V], key: K) -> Mapping[K, V]:
+    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
+
+
+def entry(mapping: Mapping[K, V], key: K, kind: str) -> V:
+    if key not in mapping:
+        raise NotFound(kind, key)
+    return mapping[key]
+
+
+def once(existing: object, wanted: object, kind: str, ident: object, events: list[E]) -> list[E]:
+    """Creation is idempotent: the same fact again is a no-op, a different one is refused."""
+    if existing is None:
+        return events
+    if existing == wanted:
+        return []
+    raise AlreadyExists(kind, ident)
+
+
+def must_change(current: object, wanted: object, what: str) -> None:
+    """A correction or change that repeats the record would only add noise to the history."""
+    if current == wanted:
+        raise NothingChanges(what)

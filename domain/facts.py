@@ -1,0 +1,158 @@
+"""The facts the register records, each one shape shared by its command, event and correction.
+
+A correction replaces a whole fact, so the original event, the correction and the state all
+speak of the same structure and nothing is edited in place.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from domain.errors import InvalidScore
+from domain.values import (
+    Link,
+    OutcomeRef,
+    PartialDate,
+    PartyCode,
+    Person,
+    Place,
+    Source,
+    Statement,
+    check_parties,
+    party_code,
+)
+
+DialogueFormat = Literal["bilateral", "multilateral"]
+Cadence = Literal["annual", "semiannual", "biennial", "quarterly", "ad hoc"]
+SessionFormat = Literal["in person", "virtual", "hybrid"]
+OutcomeKind = Literal["agreement", "commitment", "decision", "joint statement", "commendation"]
+OutcomeStatus = Literal[
+    "adopted",
+    "in progress",
+    "fulfilled",
+    "partially fulfilled",
+    "lapsed",
+    "superseded",
+    "withdrawn",
+]
+FINAL_OUTCOME_STATUSES: frozenset[str] = frozenset(
+    {"fulfilled", "partially fulfilled", "lapsed", "superseded", "withdrawn"}
+)
+Score = Literal[-1, 0, 1]
+Approximation = Literal["exact", "about", "nearly", "more than", "less than"]
+IndicatorKind = Literal["measured", "target", "rank"]
+MilestoneKind = Literal[
+    "recognition", "diplomatic relations", "anniversary", "agreement", "pledge", "other"
+]
+
+
+class Charter(msgspec.Struct, frozen=True, kw_only=True):
+    """What a dialogue is: its name, its parties and how often it meets."""
+
+    name: str
+    acronym: str | None = None
+    format: DialogueFormat
+    parties: tuple[PartyCode, ...]
+    cadence: Cadence | None = None
+    launched_on: PartialDate | None = None
+    launched_by: OutcomeRef | None = None
+
+    def __post_init__(self) -> None:
+        check_parties(self.parties)
+
+
+class SessionPlan(msgspec.Struct, frozen=True, kw_only=True):
+    planned: PartialDate
+    place: Place | None = None
+    host: PartyCode | None = None
+    format: SessionFormat = "in person"
+
+    def __post_init__(self) -> None:
+        if self.host is not None:
+            party_code(self.host)
+
+
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What happened at a held session, as the sources report it."""
+
+    held_on: PartialDate
+    place: Place
+    heads: tuple[Person, ...]
+    members: tuple[Person, ...] = ()
+    topics: tuple[str, ...] = ()
+    statements: tuple[Statement, ...] = ()
+    summary: str = ""
+    sources: tuple[Source, ...] = ()
+
+
+class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True):
+    kind: OutcomeKind
+    text: str
+    responsible: tuple[PartyCode, ...]
+    target: PartialDate | None = None
+    leads_to: tuple[Link, ...] = ()
+    frameworks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_parties(self.responsible)
+
+
+class Progress(msgspec.Struct, frozen=True, kw_only=True):
+    note: str
+    on: PartialDate | None = None
+    evidence: tuple[Source, ...] = ()
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """A compliance score for one party, on the G7/G20 Research Group scale."""
+
+    party: PartyCode
+    score: Score
+    rationale: str
+    assessor: str
+    on: PartialDate | None = None
+
+    def __post_init__(self) -> None:
+        party_code(self.party)
+        if self.score not in (-1, 0, 1) or isinstance(self.score, bool):
+            raise InvalidScore(self.score)
+
+
+class VisitPlan(msgspec.Struct, frozen=True, kw_only=True):
+    visitor: Person
+    host: PartyCode
+    destination: Place
+    window: PartialDate
+    purpose: str = ""
+    outcome: OutcomeRef | None = None
+
+    def __post_init__(self) -> None:
+        party_code(self.host)
+
+
+class Indicator(msgspec.Struct, frozen=True, kw_only=True):
+    """A figure for a relationship and period; 'nearly 600' keeps its 'nearly'."""
+
+    name: str
+    period: PartialDate
+    value: Decimal
+    unit: str
+    approximation: Approximation = "exact"
+    kind: IndicatorKind = "measured"
+    subject: PartyCode | None = None
+    note: str = ""
+    source: Source | None = None
+
+    def __post_init__(self) -> None:
+        if self.subject is not None:
+            party_code(self.subject)
+
+
+class Milestone(msgspec.Struct, frozen=True, kw_only=True):
+    kind: MilestoneKind
+    on: PartialDate
+    description: str
+    source: Source | None = None

@@ -1,0 +1,97 @@
+import datetime as dt
+
+import msgspec
+import pytest
+
+from domain.errors import InvalidPartialDate, MissingReason, UnknownParty
+from domain.values import PartialDate, Person, Place, pair_of, party_code
+
+d = dt.date
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "precision", "edtf"),
+    [
+        ("early 2022", d(2022, 1, 1), d(2022, 5, 1), "approximate", "2022-37~"),
+        ("first half of 2022", d(2022, 1, 1), d(2022, 7, 1), "half", "2022-40"),
+        ("second half of 2022", d(2022, 7, 1), d(2023, 1, 1), "half", "2022-41"),
+        ("2022", d(2022, 1, 1), d(2023, 1, 1), "year", "2022"),
+        ("in 2022", d(2022, 1, 1), d(2023, 1, 1), "year", "2022"),
+        ("Dec. 15, 2021", d(2021, 12, 15), d(2021, 12, 16), "day", "2021-12-15"),
+        ("15 December 2021", d(2021, 12, 15), d(2021, 12, 16), "day", "2021-12-15"),
+        ("2021-12-15", d(2021, 12, 15), d(2021, 12, 16), "day", "2021-12-15"),
+        ("December 2021", d(2021, 12, 1), d(2022, 1, 1), "month", "2021-12"),
+        ("2022-01~", d(2022, 1, 1), d(2022, 2, 1), "approximate", "2022-01~"),
+        ("2022-21", d(2022, 3, 1), d(2022, 6, 1), "season", "2022-21"),
+        ("2022-24", d(2022, 12, 1), d(2023, 3, 1), "season", "2022-24"),
+        ("2022-33", d(2022, 1, 1), d(2022, 4, 1), "quarter", "2022-33"),
+        ("Q4 2022", d(2022, 10, 1), d(2023, 1, 1), "quarter", "2022-36"),
+        ("2022-38", d(2022, 5, 1), d(2022, 9, 1), "quadrimester", "2022-38"),
+        ("late 2022", d(2022, 9, 1), d(2023, 1, 1), "approximate", "2022-39~"),
+        ("2022-40", d(2022, 1, 1), d(2022, 7, 1), "half", "2022-40"),
+        ("2022-01-10/2022-01-12", d(2022, 1, 10), d(2022, 1, 13), "day", "2022-01-10/2022-01-12"),
+    ],
+)
+def test_partial_date_reads_wording_and_edtf(text, start, end, precision, edtf):
+    parsed = PartialDate.parse(text)
+    assert (parsed.start, parsed.end, parsed.precision) == (start, end, precision)
+    assert parsed.wording == text
+    assert parsed.to_edtf() == edtf
+    again = PartialDate.parse(edtf)
+    assert (again.start, again.end, again.precision) == (start, end, precision)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("sometime soon", "not a date this register understands"),
+        ("2021-02-30", "day is out of range for month"),
+        ("2022-42", "sub-year grouping 42 is not supported"),
+        ("2022-13", "sub-year grouping 13 is not supported"),
+    ],
+)
+def test_partial_date_refuses_nonsense(text, why):
+    with pytest.raises(InvalidPartialDate, match=f"Invalid partial date '{text}': {why}"):
+        PartialDate.parse(text)
+
+
+def test_partial_date_interval_must_run_forward():
+    with pytest.raises(InvalidPartialDate, match="its start must precede its end"):
+        PartialDate(start=d(2022, 2, 1), end=d(2022, 1, 1), precision="month")
+
+
+def test_partial_date_is_a_msgspec_struct_and_round_trips():
+    value = PartialDate.parse("first half of 2022")
+    raw = msgspec.json.encode(value)
+    assert msgspec.json.decode(raw, type=PartialDate) == value
+    assert str(value) == "first half of 2022"
+
+
+def test_partial_date_decoding_reports_the_broken_rule():
+    raw = b'{"start":"2022-02-01","end":"2022-01-01","precision":"month"}'
+    with pytest.raises(msgspec.ValidationError, match="its start must precede its end"):
+        msgspec.json.decode(raw, type=PartialDate)
+
+
+def test_party_codes_come_from_iso_3166():
+    assert party_code("KZ") == "KZ"
+    with pytest.raises(UnknownParty, match="Unknown party 'XX': expected an ISO 3166-1 alpha-2"):
+        party_code("XX")
+    with pytest.raises(UnknownParty):
+        Person(name="N", title="T", organization="O", party="XX")
+    with pytest.raises(UnknownParty):
+        Place(city="Atlantis", country="AT1")
+
+
+def test_a_relationship_pair_has_no_direction():
+    assert pair_of("US", "KZ") == pair_of("KZ", "US") == ("KZ", "US")
+
+
+def test_party_code_shape_is_checked_on_decode():
+    raw = b'{"city":"Almaty","country":"kz"}'
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(raw, type=Place)
+
+
+def test_missing_reason_message():
+    assert str(MissingReason("Cancel session")) == "Cancel session needs a non-empty reason"
