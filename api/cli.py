@@ -1,0 +1,159 @@
+"""The `entente` command line: serve, migrate, keys, demo, verify, and `run` for make run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from store.api_keys import ROLES, create_key, list_keys, revoke_key
+from store.database import create_pool
+from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
+from store.migrate import upgrade
+from store.verification import verify
+
+LOCAL_KEY_FILE = DEFAULT_DATA_DIR / "local-admin-key"
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """--database-url, else DATABASE_URL, else the embedded server under .data/."""
+    url = args.database_url or os.environ.get("DATABASE_URL")
+    if url:
+        return str(url)
+    return start_embedded(DEFAULT_DATA_DIR / "postgres", keep_running=True)
+
+
+async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    pool = await create_pool(url, max_size=4)
+    try:
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+def serve(url: str, host: str, port: int) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+
+
+async def _ensure_local_key(pool: Any) -> str:
+    """The local all-roles key, created on first run and kept in .data/ for later runs."""
+    if LOCAL_KEY_FILE.exists():
+        return LOCAL_KEY_FILE.read_text().strip()
+    names = {key.name for key in await list_keys(pool)}
+    name = "local-admin" if "local-admin" not in names else f"local-admin-{len(names)}"
+    _, token = await create_key(pool, name, list(ROLES))
+    LOCAL_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    LOCAL_KEY_FILE.write_text(token + "\n")
+    LOCAL_KEY_FILE.chmod(0o600)
+    return token
+
+
+def run(args: argparse.Namespace) -> None:
+    """make run: database, migrations, demo data once, a local key, then serve."""
+    from api.demo import load_demo
+
+    url = database_url(args)
+    upgrade(url)
+
+    async def prepare(pool: Any) -> tuple[int, str]:
+        return await load_demo(pool), await _ensure_local_key(pool)
+
+    written, token = asyncio.run(_with_pool(url, prepare))
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"\nEntente: demo data {'loaded' if written else 'already present'}"
+        f" ({written} new events)\n  API:   {base}\n  docs:  {base}/docs\n"
+        f"  key:   {token}\n  try:   curl -H 'Authorization: Bearer {token}' "
+        f"{base}/relationships/KZ-US/history\n",
+        flush=True,
+    )
+    serve(url, args.host, args.port)
+
+
+def keys(args: argparse.Namespace) -> None:
+    """keys create NAME --roles r,w | keys list | keys revoke NAME."""
+    url = database_url(args)
+
+    async def work(pool: Any) -> None:
+        if args.action == "create":
+            key, token = await create_key(pool, args.name, args.roles.split(","))
+            print(json.dumps({"name": key.name, "roles": key.roles, "token": token}))
+        elif args.action == "list":
+            for key in await list_keys(pool):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
+                print(f"{key.name}\t{','.join(key.roles)}\t{state}")
+        elif not await revoke_key(pool, args.name):
+            sys.exit(f"no live key named {args.name!r}")
+
+    asyncio.run(_with_pool(url, work))
+
+
+def verify_command(args: argparse.Namespace) -> None:
+    """Recompute every hash chain; exit 1 when any link is broken."""
+    report = asyncio.run(_with_pool(database_url(args), lambda p: verify(p, args.stream)))
+    print(f"{report.streams_checked} streams, {report.events_checked} events checked")
+    for link in report.broken:
+        print(f"BROKEN {link.stream_id} v{link.version} (position {link.position}): {link.reason}")
+    sys.exit(0 if report.intact else 1)
+
+
+def demo(args: argparse.Namespace) -> None:
+    """Load the golden scenario (idempotent)."""
+    from api.demo import load_demo
+
+    written = asyncio.run(_with_pool(database_url(args), load_demo))
+    print(f"demo: {written} new events")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, one sub-command per job."""
+    top = argparse.ArgumentParser(prog="entente", description=__doc__)
+    top.add_argument("--database-url", default=None)
+    sub = top.add_subparsers(dest="command", required=True)
+    for name in ("run", "serve"):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    sub.add_parser("migrate")
+    k = sub.add_parser("keys")
+    k.add_argument("action", choices=["create", "list", "revoke"])
+    k.add_argument("name", nargs="?")
+    k.add_argument("--roles", default="reader")
+    d = sub.add_parser("demo")
+    d.add_argument("action", choices=["load"])
+    v = sub.add_parser("verify")
+    v.add_argument("--stream", default=None)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `entente` console script."""
+    args = parser().parse_args(argv)
+    if args.command == "run":
+        run(args)
+    elif args.command == "serve":
+        serve(database_url(args), args.host, args.port)
+    elif args.command == "migrate":
+        upgrade(database_url(args))
+        print("migrated to head")
+    elif args.command == "keys":
+        if args.action != "list" and not args.name:
+            sys.exit("keys create/revoke need a NAME")
+        keys(args)
+    elif args.command == "demo":
+        demo(args)
+    else:
+        verify_command(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""One HTTP route per domain command, all handled the same way.
+
+POST body = the command (a msgspec Struct); ids in the path must match the body's.
+If-Match carries the stream version the caller last saw; it is required for corrections
+and retractions (they amend what someone else recorded) and optional elsewhere: the
+command is then judged against the latest state and appended at the version it was
+judged on, so a concurrent change is a 409, never a lost update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from enum import Enum
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
+
+from api.auth import caller
+from api.problems import problem
+from api.representation import oversize
+from domain.commands import Command
+from domain.streams import stream_id_for
+from store.aggregates import handle
+from store.event_store import EventStore
+
+
+class IfMatch(Enum):
+    """How a route treats the If-Match header."""
+
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+class CommandAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """What a command did: the stream's new version and a position token for reads."""
+
+    stream_id: str
+    version: int
+    events: list[str]
+    positions: list[int]
+    position: str | None
+    replayed: bool
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def expected_version(request: Request[Any, Any, Any], policy: IfMatch) -> int | None:
+    """The version named by If-Match, or None when absent and allowed to be."""
+    header = request.headers.get("if-match")
+    if header is None:
+        if policy is IfMatch.REQUIRED:
+            raise problem(428, "send If-Match with the version (ETag) you are correcting")
+        return None
+    match = _ETAG.match(header)
+    if match is None:
+        raise problem(400, f'If-Match must be an ETag like "3", not {header!r}')
+    return int(match.group(1))
+
+
+def idempotency_key(request: Request[Any, Any, Any], actor: str) -> str | None:
+    """The caller's Idempotency-Key, scoped to the key that sent it."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not re.fullmatch(r"[\x21-\x7e]{1,200}", key):
+        raise problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
+    return f"{actor}:{key}"
+
+
+def fingerprint(request: Request[Any, Any, Any], body: Any) -> bytes:
+    """What makes a retry "the same request": method, path, If-Match and decoded body."""
+    canonical = msgspec.json.encode(
+        [request.method, request.url.path, request.headers.get("if-match"), body],
+        order="sorted",
+    )
+    return hashlib.sha256(canonical).digest()
+
+
+def _check_path(request: Request[Any, Any, Any], body: dict[str, Any]) -> None:
+    for name, value in request.path_params.items():
+        if name == "pair":
+            wanted = "-".join(sorted(str(p) for p in body.get("parties", [])))
+            given = "-".join(sorted(str(value).upper().split("-")))
+        else:
+            wanted, given = str(body.get(name)), str(value)
+        if wanted != given:
+            raise problem(
+                422,
+                f"the path says {name}={given} but the body says {wanted}",
+                kind="path-body-mismatch",
+            )
+
+
+def location_for(stream_id: str) -> str:
+    """The URL of the resource a stream holds."""
+    kind, _, ident = stream_id.partition("-")
+    plural = {"dialogue": "dialogues", "visit": "visits", "relationship": "relationships"}
+    return f"/{plural.get(kind, 'streams')}/{ident}"
+
+
+async def run_command(
+    request: Request[Any, Any, Any], command: Command, policy: IfMatch, created: bool
+) -> Response[CommandAccepted]:
+    """Authorised, decoded command → decision → response with ETag and Location."""
+    body = msgspec.to_builtins(command)
+    if too_big := oversize(body):
+        raise problem(422, too_big, kind="too-long")
+    _check_path(request, body)
+    key = caller(request)
+    state = request.scope["state"]
+    idem = idempotency_key(request, key.name)
+    decision = await handle(
+        EventStore(request.app.state.pool),
+        command,
+        expected_version=expected_version(request, policy),
+        metadata={
+            "actor": key.name,
+            "request_id": state["request_id"],
+            "correlation_id": state["correlation_id"],
+            "causation_id": state["request_id"],
+            "command": type(command).__name__,
+            "reason": getattr(command, "reason", None),
+        },
+        idempotency_key=idem,
+        fingerprint=fingerprint(request, body) if idem else None,
+    )
+    token = decision.cursor.encode() if decision.cursor else None
+    headers = {"ETag": f'"{decision.version}"', "Location": location_for(decision.stream_id)}
+    if token:
+        headers["X-Position"] = token
+    return Response(
+        CommandAccepted(
+            stream_id=decision.stream_id,
+            version=decision.version,
+            events=decision.event_types,
+            positions=list(decision.positions),
+            position=token,
+            replayed=decision.replayed,
+        ),
+        status_code=201 if created and decision.event_types else 200,
+        headers=headers,
+    )
+
+
+def command_route(
+    path: str,
+    command_type: type[Any],
+    *,
+    summary: str,
+    tag: str,
+    if_match: IfMatch = IfMatch.OPTIONAL,
+    created: bool = False,
+) -> HTTPRouteHandler:
+    """A POST route that decodes `command_type` and runs it."""
+
+    async def run(request: Request[Any, Any, Any], data: Any) -> Response[CommandAccepted]:
+        return await run_command(request, data, if_match, created)
+
+    run.__annotations__ = {**run.__annotations__, "data": command_type}
+    run.__name__ = f"post_{command_type.__name__}"
+    stream_hint = stream_id_for.__doc__ or ""
+    return post(
+        path,
+        summary=summary,
+        description=f"Command `{command_type.__name__}`. If-Match: {if_match.value}. "
+        f"Idempotency-Key: optional, recommended. {stream_hint}",
+        tags=[tag],
+        operation_id=command_type.__name__,
+        status_code=201 if created else 200,
+        opt={"permission": "write"},
+        name=command_type.__name__,
+    )(run)

@@ -1,0 +1,65 @@
+"""API key management (admin only). A key's secret is shown once, at creation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, delete, get, post
+
+from api.problems import problem
+from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
+
+TAG = "keys"
+Role = Literal["reader", "writer", "auditor", "admin"]
+
+
+class NewKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A key to create."""
+
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=4)]
+
+
+class CreatedKey(msgspec.Struct, frozen=True, kw_only=True):
+    """The key and, this once, its token."""
+
+    key: ApiKey
+    token: str
+
+
+@post(
+    "/keys", summary="Create an API key", tags=[TAG], opt={"permission": "admin"}, status_code=201
+)
+async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
+    """The token is returned once and stored only as a hash."""
+    try:
+        key, token = await create_key(request.app.state.pool, data.name, list(data.roles))
+    except KeyExists:
+        raise problem(409, f"a key named {data.name!r} exists", kind="already-exists") from None
+    return CreatedKey(key=key, token=token)
+
+
+@get(
+    "/keys", summary="List API keys (never their secrets)", tags=[TAG], opt={"permission": "admin"}
+)
+async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
+    """Revoked keys included, with when they were revoked."""
+    return await list_keys(request.app.state.pool)
+
+
+@delete(
+    "/keys/{name:str}",
+    summary="Revoke an API key",
+    tags=[TAG],
+    opt={"permission": "admin"},
+    status_code=204,
+)
+async def revoke(request: Request[Any, Any, Any], name: str) -> Response[None]:
+    """Revocation takes effect on the next request made with the key."""
+    if not await revoke_key(request.app.state.pool, name):
+        raise problem(404, f"no live key named {name!r}")
+    return Response(None, status_code=204)
+
+
+routes = [create, index, revoke]

@@ -1,0 +1,95 @@
+"""Every error as an RFC 9457 problem: a stable `type` per kind, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsException
+
+from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
+from store.errors import IdempotencyKeyReused, InvalidCursor, WrongExpectedVersion
+
+log = logging.getLogger("entente.api")
+
+PROBLEM_BASE = "urn:entente:problem:"
+
+TITLES = {
+    400: ("invalid-request", "The request is malformed"),
+    401: ("unauthenticated", "A valid API key is required"),
+    403: ("forbidden", "This key's roles do not allow that"),
+    404: ("not-found", "No such resource"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "The resource changed since you read it"),
+    413: ("too-large", "The request body is too large"),
+    415: ("unsupported-media-type", "Send application/json"),
+    422: ("rule-violated", "The request breaks a rule of the register"),
+    428: ("precondition-required", "If-Match is required for this change"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Something went wrong on our side"),
+    503: ("unavailable", "The service is not ready"),
+}
+
+
+def problem(
+    status: int, detail: str, *, kind: str | None = None, **extra: Any
+) -> ProblemDetailsException:
+    """A problem of a known kind; `kind` overrides the default for the status."""
+    default_kind, title = TITLES.get(status, TITLES[500])
+    return ProblemDetailsException(
+        status_code=status,
+        type_=PROBLEM_BASE + (kind or default_kind),
+        title=title,
+        detail=detail,
+        extra=extra or None,
+    )
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    if isinstance(exc, ProblemDetailsException):
+        return exc
+    errors = exc.extra if isinstance(exc, ValidationException) else None
+    detail = str(exc.detail)
+    if isinstance(exc, ValidationException) and "too large" not in detail.lower():
+        return problem(400, detail, errors=errors) if errors else problem(400, detail)
+    return problem(exc.status_code, detail)
+
+
+def _from_domain(exc: DomainError) -> ProblemDetailsException:
+    if isinstance(exc, NotFound):
+        return problem(404, str(exc))
+    if isinstance(exc, AlreadyExists):
+        return problem(409, str(exc), kind="already-exists")
+    if isinstance(exc, InvalidValue):
+        return problem(422, str(exc), kind="invalid-value")
+    return problem(422, str(exc), kind="rule-violated", rule=type(exc).__name__)
+
+
+def _from_conflict(exc: WrongExpectedVersion) -> ProblemDetailsException:
+    return problem(409, str(exc), current_version=exc.actual)
+
+
+def _from_key_reuse(exc: IdempotencyKeyReused) -> ProblemDetailsException:
+    return problem(422, str(exc), kind="idempotency-key-reused")
+
+
+def _from_cursor(exc: InvalidCursor) -> ProblemDetailsException:
+    return problem(400, str(exc), kind="invalid-cursor")
+
+
+PROBLEM_MAP: dict[type[Exception], Any] = {
+    HTTPException: _from_http,
+    DomainError: _from_domain,
+    WrongExpectedVersion: _from_conflict,
+    IdempotencyKeyReused: _from_key_reuse,
+    InvalidCursor: _from_cursor,
+}
+
+
+def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The last resort: log the trace for us, tell the caller only the request id."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return problem(500, f"request {request_id} failed; it has been logged").to_response(request)

@@ -1,0 +1,84 @@
+"""Turning domain state and stored events into JSON-ready bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from store.records import RecordedEvent
+
+MAX_TEXT = 20_000
+MAX_ITEMS = 1_000
+
+
+def _builtin(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return sorted(value, key=str)
+    raise NotImplementedError(type(value).__name__)
+
+
+def to_builtins(value: Any) -> Any:
+    """Any domain value (Structs, dataclasses, read-only mappings) as plain JSON types."""
+    return msgspec.to_builtins(value, enc_hook=_builtin, order="sorted")
+
+
+def oversize(value: Any, path: str = "body") -> str | None:
+    """Where a decoded body exceeds the register's text or list limits, if anywhere."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"{path} is longer than {MAX_TEXT} characters"
+    if isinstance(value, list) and len(value) > MAX_ITEMS:
+        return f"{path} has more than {MAX_ITEMS} items"
+    children: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in children:
+        found = oversize(child, f"{path}.{key}")
+        if found:
+            return found
+    return None
+
+
+class EventView(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded event with all its metadata, as auditors read it."""
+
+    position: int
+    stream_id: str
+    version: int
+    event_id: str
+    type: str
+    schema_version: int
+    recorded_at: dt.datetime
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    hash: str
+    prev_hash: str | None
+
+
+def event_view(record: RecordedEvent) -> EventView:
+    """The audit view of a stored event; hashes in hex."""
+    return EventView(
+        position=record.position,
+        stream_id=record.stream_id,
+        version=record.version,
+        event_id=str(record.event_id),
+        type=record.type,
+        schema_version=record.schema_version,
+        recorded_at=record.recorded_at,
+        valid_from=record.valid_from,
+        valid_to=record.valid_to,
+        data=record.data,
+        metadata=record.metadata,
+        hash=record.hash.hex(),
+        prev_hash=record.prev_hash.hex() if record.prev_hash else None,
+    )

@@ -1,0 +1,47 @@
+"""Answering "what does the register say about X" by replaying its stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Request, Response
+
+from api.problems import problem
+from api.representation import to_builtins
+from store.aggregates import load
+from store.event_store import EventStore
+
+
+async def state_response(
+    request: Request[Any, Any, Any],
+    stream_id: str,
+    decider: Any,
+    *,
+    as_of: dt.datetime | None,
+    valid_at: dt.date | None,
+) -> Response[dict[str, Any]]:
+    """The folded state with its version as ETag; 404 when nothing was recorded by then."""
+    if as_of is not None and as_of.tzinfo is None:
+        raise problem(400, "as_of needs a time zone, e.g. 2022-03-01T00:00:00Z")
+    loaded = await load(
+        EventStore(request.app.state.pool),
+        stream_id,
+        decider,
+        recorded_until=as_of,
+        valid_at=valid_at,
+    )
+    if loaded.version == 0:
+        raise problem(
+            404,
+            f"nothing is recorded for {stream_id}"
+            + (f" as of {as_of.isoformat()}" if as_of else ""),
+        )
+    body = {
+        "stream_id": stream_id,
+        "version": loaded.version,
+        "as_of": as_of.isoformat() if as_of else None,
+        "valid_at": valid_at.isoformat() if valid_at else None,
+        "state": to_builtins(loaded.state),
+    }
+    return Response(body, headers={"ETag": f'"{loaded.version}"'})

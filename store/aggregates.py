@@ -1,0 +1,154 @@
+"""Loading aggregates from their streams and saving what their deciders decide.
+
+The one path every command takes, from the API and from the demo loader alike:
+load the stream → fold → decide → encode → append with the version that was loaded.
+Appending with the loaded version (never "any") is what makes a concurrent change a
+conflict instead of a lost update, whether or not the caller sent If-Match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from domain.codec import decode_event, encode_event
+from domain.commands import Command
+from domain.events import Event, valid_time
+from domain.streams import decider_for, stream_id_for
+from store.errors import IdempotencyKeyReused, WrongExpectedVersion
+from store.event_store import EventStore
+from store.idempotency import recall
+from store.records import AppendResult, Cursor, NewEvent, RecordedEvent
+
+
+class Loaded(msgspec.Struct, frozen=True, kw_only=True):
+    """An aggregate's state and the stream version it was folded from."""
+
+    stream_id: str
+    state: Any
+    version: int
+    events: list[RecordedEvent]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """What a command did to its stream."""
+
+    stream_id: str
+    version: int
+    event_types: list[str]
+    positions: tuple[int, ...]
+    cursor: Cursor | None
+    replayed: bool
+
+
+def domain_events(records: Sequence[RecordedEvent]) -> list[Event]:
+    """Stored events as the domain knows them, upcast to their current schema."""
+    return [decode_event(r.type, r.schema_version, r.data) for r in records]
+
+
+def in_force_at(records: Sequence[RecordedEvent], valid_at: dt.date) -> list[RecordedEvent]:
+    """The events whose valid time had begun by `valid_at` (undated ones always count).
+
+    "As valid at V" folds only what had happened, or been planned, in the world by V.
+    """
+    return [r for r in records if r.valid_from is None or r.valid_from <= valid_at]
+
+
+async def load(
+    store: EventStore,
+    stream_id: str,
+    decider: Any,
+    *,
+    recorded_until: dt.datetime | None = None,
+    valid_at: dt.date | None = None,
+) -> Loaded:
+    """Fold a stream, optionally as recorded at a past moment and/or as valid at a date."""
+    records = await store.read_stream(stream_id, recorded_until=recorded_until)
+    version = records[-1].version if records else 0
+    if valid_at is not None:
+        records = in_force_at(records, valid_at)
+    return Loaded(
+        stream_id=stream_id,
+        state=decider.fold(domain_events(records)),
+        version=version,
+        events=records,
+    )
+
+
+def to_new_event(event: Event) -> NewEvent:
+    """A domain event in the store's terms, with its valid time as columns."""
+    event_type, schema_version, data = encode_event(event)
+    valid_from, valid_to = valid_time(event)
+    return NewEvent(
+        type=event_type,
+        schema_version=schema_version,
+        data=data,
+        valid_from=valid_from,
+        valid_to=valid_to,
+    )
+
+
+async def handle(
+    store: EventStore,
+    command: Command,
+    *,
+    expected_version: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: bytes | None = None,
+) -> Decision:
+    """Decide `command` against its stream and append the result atomically.
+
+    `expected_version` is the caller's If-Match: when given and stale, the command is
+    refused with WrongExpectedVersion before anything is decided.
+    """
+    stream_id = stream_id_for(command)
+    if idempotency_key is not None and fingerprint is not None:
+        earlier = await recall(store.pool, idempotency_key)
+        if earlier is not None:
+            if (earlier.fingerprint, earlier.stream_id) != (fingerprint, stream_id):
+                raise IdempotencyKeyReused(idempotency_key)
+            return await _replay(store, stream_id, earlier.stream_version, earlier.positions)
+    decider = decider_for(command)
+    loaded = await load(store, stream_id, decider)
+    if expected_version is not None and expected_version != loaded.version:
+        raise WrongExpectedVersion(loaded.stream_id, expected_version, loaded.version)
+    events = decider.decide(loaded.state, command)
+    result: AppendResult = await store.append(
+        loaded.stream_id,
+        [to_new_event(e) for e in events],
+        loaded.version,
+        metadata,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
+    if result.replayed:
+        return await _replay(store, stream_id, result.version, result.positions)
+    return Decision(
+        stream_id=stream_id,
+        version=result.version,
+        event_types=[encode_event(e)[0] for e in events],
+        positions=result.positions,
+        cursor=result.cursor,
+        replayed=False,
+    )
+
+
+async def _replay(
+    store: EventStore, stream_id: str, version: int, positions: tuple[int, ...]
+) -> Decision:
+    """The original decision behind an idempotency key, rebuilt from the stored events."""
+    first = version - len(positions) + 1
+    records = await store.read_stream(stream_id, from_version=first, to_version=version)
+    records = [r for r in records if r.position in positions]
+    return Decision(
+        stream_id=stream_id,
+        version=version,
+        event_types=[r.type for r in records],
+        positions=positions,
+        cursor=records[-1].cursor if records else None,
+        replayed=True,
+    )

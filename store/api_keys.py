@@ -1,0 +1,88 @@
+"""API keys: generated once, shown once, stored only as a hash.
+
+A key reads `ent_<key_id>_<secret>`; the key id finds the row, the secret is compared by
+SHA-256 in constant time. Secrets are 256 random bits, so a fast hash is enough: there is
+no low-entropy password for a slow hash to protect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+ROLES = ("reader", "writer", "auditor", "admin")
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A key as listed: never its secret."""
+
+    name: str
+    key_id: str
+    roles: list[str]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class KeyExists(Exception):
+    """A key with that name exists already."""
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+async def create_key(pool: Any, name: str, roles: list[str]) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the token, which is never retrievable again."""
+    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    try:
+        row = await pool.fetchrow(
+            """INSERT INTO access.api_keys (name, key_id, secret_hash, roles)
+            VALUES ($1, $2, $3, $4) RETURNING name, key_id, roles, created_at, revoked_at""",
+            name,
+            key_id,
+            _hash(secret),
+            sorted(set(roles)),
+        )
+    except Exception as error:
+        if getattr(error, "sqlstate", None) == "23505":
+            raise KeyExists(name) from None
+        raise
+    return ApiKey(**dict(row)), f"ent_{key_id}_{secret}"
+
+
+async def list_keys(pool: Any) -> list[ApiKey]:
+    """Every key, revoked ones included, oldest first."""
+    rows = await pool.fetch(
+        "SELECT name, key_id, roles, created_at, revoked_at FROM access.api_keys"
+        " ORDER BY created_at, name"
+    )
+    return [ApiKey(**dict(row)) for row in rows]
+
+
+async def revoke_key(pool: Any, name: str) -> bool:
+    """Revoke a key by name; False when no live key has that name."""
+    status = await pool.execute(
+        "UPDATE access.api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+        name,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def authenticate(pool: Any, token: str) -> ApiKey | None:
+    """The live key a bearer token belongs to, or None."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "ent" or len(token) > 200:
+        return None
+    row = await pool.fetchrow(
+        "SELECT name, key_id, roles, created_at, revoked_at, secret_hash FROM access.api_keys"
+        " WHERE key_id = $1 AND revoked_at IS NULL",
+        parts[1],
+    )
+    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _hash(parts[2])):
+        return None
+    return ApiKey(**{k: row[k] for k in ("name", "key_id", "roles", "created_at", "revoked_at")})
