@@ -1,0 +1,161 @@
+"""Dialogues, their sessions, outcomes and outcome progress, as reporting tables.
+
+Rows are derived from the Dialogue state that the domain's own evolve produces; after a
+batch, each touched dialogue's rows are written afresh (upsert the dialogue, replace its
+sessions, outcomes and progress), so corrections and retractions need no special cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete, insert
+from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain import dialogue
+from projections.projection import by_stream, window
+from projections.states import StreamStates
+from projections.tables import dialogues, outcome_progress, outcomes, sessions
+from store.builtins import to_builtins
+from store.records import RecordedEvent
+
+
+def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
+    """The dialogue's one row: identity, status, leads and counts for reporting."""
+    charter = state.charter
+    assert charter is not None and state.dialogue_id is not None
+    held = [s for s in state.sessions.values() if s.status == "held" and s.record]
+    ahead = [s for s in state.sessions.values() if s.status in ("scheduled", "postponed")]
+    return {
+        "dialogue_id": state.dialogue_id,
+        "name": charter.name,
+        "acronym": charter.acronym,
+        "format": charter.format,
+        "parties": list(charter.parties),
+        "cadence": charter.cadence,
+        "status": state.status,
+        "leads": to_builtins(state.leads),
+        "sessions_planned": len(ahead),
+        "sessions_held": len(held),
+        "outcomes_adopted": sum(not o.retracted for o in state.outcomes.values()),
+        "last_session_from": max((s.record.held_on.start for s in held if s.record), default=None),
+        "next_session_from": min((s.plan.planned.start for s in ahead if s.plan), default=None),
+        "launched_by_outcome_id": charter.launched_by.outcome_id if charter.launched_by else None,
+    }
+
+
+def session_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
+    """One row per session that is not retracted."""
+    rows = []
+    for session in state.sessions.values():
+        plan, record = session.plan, session.record
+        place = record.place if record else plan.place if plan else None
+        rows.append(
+            {
+                "session_id": session.session_id,
+                "dialogue_id": state.dialogue_id,
+                "status": session.status,
+                **window("planned", plan.planned if plan else None),
+                **window("held", record.held_on if record else None),
+                "place_city": place.city if place else None,
+                "place_country": place.country if place else None,
+                "host": plan.host if plan else None,
+                "format": plan.format if plan else None,
+                "heads": to_builtins(record.heads) if record else [],
+                "members": to_builtins(record.members) if record else [],
+                "topics": list(record.topics) if record else [],
+                "statements": to_builtins(record.statements) if record else [],
+                "summary": record.summary if record else None,
+                "sources": to_builtins(record.sources) if record else [],
+            }
+        )
+    return rows
+
+
+def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
+    """One row per outcome, with its latest progress and compliance by party."""
+    rows = []
+    for outcome in state.outcomes.values():
+        progress = list(outcome.progress.values())
+        latest = max(
+            reversed(progress), key=lambda p: p.on.start if p.on else dt.date.min, default=None
+        )
+        terms = outcome.terms
+        rows.append(
+            {
+                "outcome_id": outcome.outcome_id,
+                "dialogue_id": state.dialogue_id,
+                "session_id": outcome.session_id,
+                "kind": terms.kind,
+                "text": terms.text,
+                "responsible": list(terms.responsible),
+                **window("target", terms.target),
+                **window("adopted", outcome.adopted_on),
+                "status": "retracted" if outcome.retracted else outcome.status,
+                "latest_progress": latest.note if latest else None,
+                "latest_progress_from": latest.on.start if latest and latest.on else None,
+                "progress_count": len(progress),
+                "compliance": to_builtins(outcome.compliance),
+                "leads_to": to_builtins(terms.leads_to),
+                "frameworks": list(terms.frameworks),
+            }
+        )
+    return rows
+
+
+def progress_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
+    """Every progress note of every outcome."""
+    return [
+        {
+            "progress_id": progress_id,
+            "outcome_id": outcome.outcome_id,
+            "dialogue_id": state.dialogue_id,
+            "note": progress.note,
+            **window("on", progress.on),
+            "evidence": to_builtins(progress.evidence),
+        }
+        for outcome in state.outcomes.values()
+        for progress_id, progress in outcome.progress.items()
+    ]
+
+
+async def write_dialogue(tx: AsyncConnection, state: dialogue.Dialogue) -> None:
+    """Replace everything the read model holds about one dialogue."""
+    key = state.dialogue_id
+    for table in (sessions, outcomes, outcome_progress):
+        await tx.execute(delete(table).where(table.c.dialogue_id == key))
+    if state.charter is None or state.status == "retracted":
+        await tx.execute(delete(dialogues).where(dialogues.c.dialogue_id == key))
+        return
+    row = dialogue_row(state)
+    await tx.execute(
+        upsert(dialogues)
+        .values(row)
+        .on_conflict_do_update(index_elements=["dialogue_id"], set_=row)
+    )
+    for table, rows in (
+        (sessions, [r for r in session_rows(state) if r["status"] != "retracted"]),
+        (outcomes, [r for r in outcome_rows(state) if r["status"] != "retracted"]),
+        (outcome_progress, progress_rows(state)),
+    ):
+        if rows:
+            await tx.execute(insert(table), rows)
+
+
+class DialogueProjection:
+    """dialogues, sessions, outcomes, outcome_progress."""
+
+    name = "dialogues"
+    tables: tuple[Table, ...] = (dialogues, sessions, outcomes, outcome_progress)
+    stream_prefixes: tuple[str, ...] = ("dialogue-",)
+
+    async def apply(
+        self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
+    ) -> None:
+        """Fold each touched dialogue and rewrite its rows once per batch."""
+        for stream_id, records in by_stream(batch).items():
+            state = await states.advance(tx, stream_id, dialogue.decider, records)
+            await write_dialogue(tx, state)

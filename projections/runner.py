@@ -1,0 +1,313 @@
+"""Runs projections: batches in global order, checkpoint in the same transaction, ownership.
+
+Each batch is one transaction that locks the projection's checkpoint row, reads the next
+events after it, applies them and moves the checkpoint: a crash anywhere rolls all of it
+back, so no event's effect is lost or doubled. A worker owns a projection while it holds
+the projection's session advisory lock (class 2), so several workers share the work and
+a dead worker's projections are taken over by the next one that asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from projections.projection import Projection
+from projections.states import StreamStates
+from projections.tables import SCHEMA
+from store.database import asyncpg_dsn
+from store.event_store import EventStore
+from store.records import Cursor
+from store.subscription import Subscription
+
+log = logging.getLogger("entente.projections")
+
+LOCK_CLASS = 2
+SHADOW_SCHEMA = "reporting_rebuild"
+RETIRED_SCHEMA = "reporting_retired"
+BATCH_SIZE = 500
+
+CHECKPOINT_FOR_UPDATE = text(
+    "SELECT transaction_id, position, rebuild_requested_at FROM projection_state.checkpoints"
+    " WHERE projection = :name FOR UPDATE"
+)
+ADVANCE = text(
+    "UPDATE projection_state.checkpoints SET transaction_id = :txid, position = :pos,"
+    " events_applied = events_applied + :applied, updated_at = now(), state = :state,"
+    " last_event_recorded_at = coalesce(:last_recorded, last_event_recorded_at),"
+    " last_error = NULL WHERE projection = :name"
+)
+ENSURE = text(
+    "INSERT INTO projection_state.checkpoints (projection, transaction_id, position,"
+    " events_applied, updated_at, state) VALUES (:name, 0, 0, 0, now(), :state)"
+    " ON CONFLICT (projection) DO NOTHING"
+)
+
+
+def shadow_name(name: str) -> str:
+    """The bookkeeping name of a projection's rebuild."""
+    return f"{name}:rebuild"
+
+
+class Target:
+    """Where a batch goes: the live tables, or the shadow tables of a rebuild."""
+
+    def __init__(self, projection: Projection, store: EventStore, *, shadow: bool) -> None:
+        self.projection = projection
+        self.shadow = shadow
+        self.name = shadow_name(projection.name) if shadow else projection.name
+        self.states = StreamStates(store, self.name)
+
+    async def bind(self, tx: AsyncConnection) -> AsyncConnection:
+        """The connection, writing to the shadow schema when rebuilding."""
+        if self.shadow:
+            return await tx.execution_options(schema_translate_map={SCHEMA: SHADOW_SCHEMA})
+        return tx
+
+
+class Runner:
+    """Applies every projection this process owns until told to stop."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: EventStore,
+        database_url: str,
+        projections: Sequence[Projection],
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._url = database_url
+        self.projections = list(projections)
+        self._batch_size = batch_size
+        self._live = {p.name: Target(p, store, shadow=False) for p in projections}
+        self._shadow = {p.name: Target(p, store, shadow=True) for p in projections}
+        self._locks: Any | None = None
+        self.owned: set[str] = set()
+
+    async def ensure_checkpoints(self) -> None:
+        """A checkpoint row at the start of the log for every projection that has none."""
+        async with self._engine.begin() as tx:
+            for projection in self.projections:
+                await tx.execute(ENSURE, {"name": projection.name, "state": "idle"})
+
+    async def try_own(self, name: str) -> bool:
+        """Take the projection if no other process holds it; True when this one does."""
+        if name in self.owned:
+            return True
+        if self._locks is None:
+            self._locks = await asyncpg.connect(asyncpg_dsn(self._url))
+        if await self._locks.fetchval(
+            "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS, name
+        ):
+            self.owned.add(name)
+            log.info("owning projection %s", name)
+        return name in self.owned
+
+    async def release(self) -> None:
+        """Give up every projection (closing the lock connection releases its locks)."""
+        if self._locks is not None:
+            await self._locks.close()
+            self._locks = None
+        self.owned.clear()
+
+    async def apply_batch(self, target: Target) -> int:
+        """Apply the next batch for `target`; returns how many log events were read."""
+        projection = target.projection
+        try:
+            async with self._engine.begin() as tx:
+                row = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": target.name})).one()
+                after = Cursor(row.transaction_id, row.position)
+                page = await self._store.read_all(after, limit=self._batch_size)
+                wanted = [
+                    e for e in page.events if e.stream_id.startswith(projection.stream_prefixes)
+                ]
+                if wanted:
+                    await projection.apply(await target.bind(tx), wanted, target.states)
+                if page.cursor != after:
+                    await tx.execute(
+                        ADVANCE,
+                        {
+                            "name": target.name,
+                            "txid": page.cursor.transaction_id,
+                            "pos": page.cursor.position,
+                            "applied": len(wanted),
+                            "state": "rebuilding" if target.shadow else "running",
+                            "last_recorded": page.events[-1].recorded_at if page.events else None,
+                        },
+                    )
+                return len(page.events)
+        except BaseException:
+            target.states.forget()
+            raise
+
+    async def catch_up(self, names: Sequence[str] | None = None) -> int:
+        """Apply batches until every (named) projection has read all it can; for tests, CLI."""
+        total = 0
+        for projection in self.projections:
+            if names is not None and projection.name not in names:
+                continue
+            while read := await self.apply_batch(self._live[projection.name]):
+                total += read
+        return total
+
+    async def request_rebuild(self, name: str) -> None:
+        """Ask the owner of `name` to rebuild it beside the live tables."""
+        async with self._engine.begin() as tx:
+            await tx.execute(
+                text(
+                    "UPDATE projection_state.checkpoints SET rebuild_requested_at = now()"
+                    " WHERE projection = :name AND rebuild_requested_at IS NULL"
+                ),
+                {"name": name},
+            )
+
+    async def _start_shadow(self, projection: Projection) -> None:
+        async with self._engine.begin() as tx:
+            await tx.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SHADOW_SCHEMA}"))
+            for table in projection.tables:
+                await tx.execute(text(f"DROP TABLE IF EXISTS {SHADOW_SCHEMA}.{table.name}"))
+                await tx.execute(
+                    text(
+                        f"CREATE TABLE {SHADOW_SCHEMA}.{table.name}"
+                        f" (LIKE {SCHEMA}.{table.name} INCLUDING ALL)"
+                    )
+                )
+            shadow = shadow_name(projection.name)
+            await tx.execute(
+                text("DELETE FROM projection_state.stream_versions WHERE projection = :name"),
+                {"name": shadow},
+            )
+            await tx.execute(
+                text("DELETE FROM projection_state.checkpoints WHERE projection = :name"),
+                {"name": shadow},
+            )
+            await tx.execute(ENSURE, {"name": shadow, "state": "rebuilding"})
+        self._shadow[projection.name].states.forget()
+
+    async def _swap(self, projection: Projection) -> bool:
+        """Swap the caught-up shadow in, in one transaction; False if live ran ahead."""
+        shadow = shadow_name(projection.name)
+        async with self._engine.begin() as tx:
+            live = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": projection.name})).one()
+            built = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": shadow})).one()
+            if Cursor(built.transaction_id, built.position) < Cursor(
+                live.transaction_id, live.position
+            ):
+                return False
+            await tx.execute(text(f"CREATE SCHEMA IF NOT EXISTS {RETIRED_SCHEMA}"))
+            for table in projection.tables:
+                name = table.name
+                await tx.execute(text(f"DROP TABLE IF EXISTS {RETIRED_SCHEMA}.{name}"))
+                await tx.execute(text(f"ALTER TABLE {SCHEMA}.{name} SET SCHEMA {RETIRED_SCHEMA}"))
+                await tx.execute(text(f"ALTER TABLE {SHADOW_SCHEMA}.{name} SET SCHEMA {SCHEMA}"))
+                await tx.execute(text(f"DROP TABLE {RETIRED_SCHEMA}.{name}"))
+            params = {"name": projection.name, "shadow": shadow}
+            await tx.execute(
+                text("DELETE FROM projection_state.stream_versions WHERE projection = :name"),
+                params,
+            )
+            await tx.execute(
+                text(
+                    "UPDATE projection_state.stream_versions SET projection = :name"
+                    " WHERE projection = :shadow"
+                ),
+                params,
+            )
+            await tx.execute(
+                text(
+                    "UPDATE projection_state.checkpoints AS live"
+                    " SET transaction_id = s.transaction_id,"
+                    " position = s.position, events_applied = s.events_applied, updated_at = now(),"
+                    " state = 'running', rebuild_requested_at = NULL,"
+                    " last_event_recorded_at = s.last_event_recorded_at"
+                    " FROM projection_state.checkpoints AS s"
+                    " WHERE live.projection = :name AND s.projection = :shadow"
+                ),
+                params,
+            )
+            await tx.execute(
+                text("DELETE FROM projection_state.checkpoints WHERE projection = :shadow"), params
+            )
+        self._live[projection.name].states.forget()
+        self._shadow[projection.name].states.forget()
+        log.info("rebuilt projection %s and swapped it in", projection.name)
+        return True
+
+    async def _rebuild_step(self, projection: Projection) -> int:
+        """Advance a requested rebuild by one batch; swap when it has caught up."""
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text(
+                        "SELECT projection, rebuild_requested_at FROM projection_state.checkpoints"
+                        " WHERE projection IN (:name, :shadow)"
+                    ),
+                    {"name": projection.name, "shadow": shadow_name(projection.name)},
+                )
+            ).all()
+        found = {r.projection: r.rebuild_requested_at for r in rows}
+        if found.get(projection.name) is None:
+            return 0
+        if shadow_name(projection.name) not in found:
+            await self._start_shadow(projection)
+        read = await self.apply_batch(self._shadow[projection.name])
+        if read == 0:
+            await self._swap(projection)
+        return read + 1
+
+    async def rebuild(self, name: str) -> None:
+        """Rebuild `name` to completion in this process (it must own the projection)."""
+        projection = next(p for p in self.projections if p.name == name)
+        await self.request_rebuild(name)
+        while await self._rebuild_step(projection):
+            await self.apply_batch(self._live[name])
+
+    async def step(self) -> int:
+        """One round over every projection this process owns (or can take); work done."""
+        done = 0
+        for projection in self.projections:
+            if not await self.try_own(projection.name):
+                continue
+            done += await self.apply_batch(self._live[projection.name])
+            done += await self._rebuild_step(projection)
+        return done
+
+    async def run(self, stop: asyncio.Event, *, idle_wait: float = 1.0) -> None:
+        """Work until `stop` is set: batches while there is work, else wait for a NOTIFY."""
+        await self.ensure_checkpoints()
+        async with Subscription(self._store, self._url) as subscription:
+            while not stop.is_set():
+                try:
+                    if await self.step():
+                        continue
+                except (OSError, asyncpg.PostgresError) as error:
+                    log.warning("projection batch failed, retrying: %s", error)
+                    await self.release()
+                    await asyncio.sleep(1)
+                    continue
+                cursor = await self._slowest_cursor()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await subscription.wait_for_new(cursor, idle_wait)
+        await self.release()
+
+    async def _slowest_cursor(self) -> Cursor:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT transaction_id, position FROM projection_state.checkpoints"
+                        " ORDER BY transaction_id, position LIMIT 1"
+                    )
+                )
+            ).first()
+        return Cursor(row.transaction_id, row.position) if row else Cursor(0, 0)

@@ -1,0 +1,60 @@
+"""Official visits as one row each, derived from the Visit state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain import visit
+from projections.projection import by_stream, window
+from projections.states import StreamStates
+from projections.tables import visits
+from store.records import RecordedEvent
+
+
+def visit_row(state: visit.Visit) -> dict[str, Any]:
+    """Who visits whom, where, when (planned window and actual dates), and why."""
+    plan = state.plan
+    assert plan is not None
+    return {
+        "visit_id": state.visit_id,
+        "status": state.status,
+        "visitor_name": plan.visitor.name,
+        "visitor_title": plan.visitor.title,
+        "visitor_party": plan.visitor.party,
+        "host": plan.host,
+        "destination_city": plan.destination.city,
+        "destination_country": plan.destination.country,
+        **window("window", plan.window),
+        **window("dates", state.dates),
+        "purpose": plan.purpose,
+        "outcome_id": plan.outcome.outcome_id if plan.outcome else None,
+    }
+
+
+class VisitProjection:
+    """visits."""
+
+    name = "visits"
+    tables: tuple[Table, ...] = (visits,)
+    stream_prefixes: tuple[str, ...] = ("visit-",)
+
+    async def apply(
+        self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
+    ) -> None:
+        """Upsert each touched visit; a retracted visit leaves the model."""
+        for stream_id, records in by_stream(batch).items():
+            state = await states.advance(tx, stream_id, visit.decider, records)
+            if state.plan is None or state.status == "retracted":
+                await tx.execute(delete(visits).where(visits.c.visit_id == state.visit_id))
+                continue
+            row = visit_row(state)
+            await tx.execute(
+                upsert(visits)
+                .values(row)
+                .on_conflict_do_update(index_elements=["visit_id"], set_=row)
+            )

@@ -1,0 +1,76 @@
+"""The projection worker process (`entente worker`), and the same loop inside the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from projections.catalog import PROJECTIONS, create_engine
+from projections.runner import BATCH_SIZE, Runner
+from store.database import create_pool
+from store.event_store import EventStore
+
+
+@asynccontextmanager
+async def running_projections(url: str) -> AsyncIterator[Runner]:
+    """Run every projection in the background for as long as the context is open."""
+    engine = create_engine(url)
+    pool = await create_pool(url, max_size=4)
+    batch = int(os.environ.get("ENTENTE_BATCH_SIZE", BATCH_SIZE))
+    runner = Runner(engine, EventStore(pool), url, PROJECTIONS, batch_size=batch)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+            await asyncio.wait_for(task, timeout=5)
+        task.cancel()
+        await pool.close()
+        await engine.dispose()
+
+
+async def serve_worker(url: str) -> None:
+    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (see projections.runner)."""
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    async with running_projections(url):
+        await done.wait()
+
+
+async def catch_up(url: str) -> int:
+    """Apply everything once, without waiting for more (used by `projections catch-up`)."""
+    engine = create_engine(url)
+    pool = await create_pool(url, max_size=2)
+    try:
+        runner = Runner(engine, EventStore(pool), url, PROJECTIONS)
+        await runner.ensure_checkpoints()
+        return await runner.catch_up()
+    finally:
+        await pool.close()
+        await engine.dispose()
+
+
+async def rebuild(url: str, name: str) -> bool:
+    """Rebuild `name` here if no worker owns it; else ask its owner. True if done here."""
+    engine = create_engine(url)
+    pool = await create_pool(url, max_size=2)
+    runner = Runner(engine, EventStore(pool), url, PROJECTIONS)
+    try:
+        await runner.ensure_checkpoints()
+        if await runner.try_own(name):
+            await runner.rebuild(name)
+            return True
+        await runner.request_rebuild(name)
+        return False
+    finally:
+        await runner.release()
+        await pool.close()
+        await engine.dispose()
