@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -47,12 +48,33 @@ def problem(
     )
 
 
+# msgspec's words for a body of the wrong shape (malformed → 400); any other body error is
+# a value the register refuses (an unknown party, a pattern, a length) → 422.
+_SHAPE_ERROR = re.compile(
+    r"^(Expected `[^`]+`, got `|Object missing required field|Object contains unknown field"
+    r"|JSON is malformed|Input data was truncated)"
+)
+
+
+def _refused_values(errors: Any) -> bool:
+    if not isinstance(errors, list) or not errors:
+        return False
+    return all(
+        isinstance(e, dict)
+        and e.get("source") == "body"
+        and not _SHAPE_ERROR.match(str(e.get("message", "")))
+        for e in errors
+    )
+
+
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ProblemDetailsException):
         return exc
     errors = exc.extra if isinstance(exc, ValidationException) else None
     detail = str(exc.detail)
     if isinstance(exc, ValidationException) and "too large" not in detail.lower():
+        if _refused_values(errors):
+            return problem(422, detail, kind="invalid-value", errors=errors)
         return problem(400, detail, errors=errors) if errors else problem(400, detail)
     return problem(exc.status_code, detail)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
@@ -101,7 +100,7 @@ async def get_relationship_history(
     request: Request[Any, Any, Any],
     pair: str,
     cursor: str | None = None,
-    limit: int = msgspec.field(default=PAGE_LIMIT),
+    limit: int = PAGE_LIMIT,
     recorded_from: dt.datetime | None = None,
     recorded_until: dt.datetime | None = None,
 ) -> EventPage:

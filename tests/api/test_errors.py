@@ -1,0 +1,212 @@
+"""Each error class as an RFC 9457 problem, and no refused request writes an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import pytest_asyncio
+
+from domain import commands as c
+from store.api_keys import create_key, revoke_key
+from tests.api.catalog import Driver, body_of, event_count, ids, path_for
+from tests.unit import builders as b
+
+I = ids("errors")
+D, S = I["d"], I["s1"]
+UNKNOWN = ids("nowhere")["d"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dialogue(client: Any, tokens: dict[str, str]) -> dict[str, Any]:
+    """A dialogue at version 2: launched, with one session scheduled (not held)."""
+    driver = Driver(client, tokens["writer"])
+    assert (await driver.send(c.LaunchDialogue(dialogue_id=D, charter=b.charter()))).is_success
+    schedule = c.ScheduleSession(dialogue_id=D, session_id=S, plan=b.plan("2022"))
+    assert (await driver.send(schedule)).is_success
+    return {"id": D, "version": 2}
+
+
+def _auth(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+def assert_problem(response: Any, status: int, kind: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    assert problem["type"].startswith("urn:entente:problem:"), problem
+    assert problem["status"] == status
+    assert problem["title"]
+    if kind is not None:
+        assert problem["type"] == f"urn:entente:problem:{kind}", problem
+    assert "Traceback" not in response.text
+    return problem
+
+
+RENAME = c.RenameDialogue(dialogue_id=D, name="Renamed")
+CORRECT = c.CorrectDialogue(dialogue_id=D, charter=b.charter(cadence="annual"), reason="cadence")
+
+
+async def _post(client: Any, command: Any, headers: dict[str, str], **kw: Any) -> Any:
+    path = path_for(client.app, command)
+    if "content" in kw:
+        return await client.post(path, content=kw["content"], headers=headers)
+    return await client.post(path, json=kw.get("json", body_of(command)), headers=headers)
+
+
+CASES: list[tuple[str, int, str | None]] = [
+    ("malformed-json", 400, "invalid-request"),
+    ("body-not-a-command", 400, "invalid-request"),
+    ("bad-if-match", 400, "invalid-request"),
+    ("bad-idempotency-key", 400, "invalid-request"),
+    ("no-key", 401, "unauthenticated"),
+    ("invalid-key", 401, "unauthenticated"),
+    ("wrong-scheme", 401, "unauthenticated"),
+    ("revoked-key", 401, "unauthenticated"),
+    ("reader-writes", 403, "forbidden"),
+    ("auditor-writes", 403, "forbidden"),
+    ("admin-writes", 403, "forbidden"),
+    ("unknown-dialogue", 404, "not-found"),
+    ("stale-if-match", 409, "conflict"),
+    ("relaunch", 409, "already-exists"),
+    ("too-large", 413, "too-large"),
+    ("session-not-held", 422, "rule-violated"),
+    ("unknown-party", 422, "invalid-value"),
+    ("bad-enum", 422, "invalid-value"),
+    ("path-body-mismatch", 422, "path-body-mismatch"),
+    ("too-long-string", 422, "too-long"),
+    ("correction-without-if-match", 428, "precondition-required"),
+]
+
+
+@pytest.mark.parametrize(("case", "status", "kind"), CASES, ids=[c[0] for c in CASES])
+async def test_refused_commands_are_problems_and_write_nothing(
+    client: Any,
+    tokens: dict[str, str],
+    pool: Any,
+    dialogue: dict[str, Any],
+    case: str,
+    status: int,
+    kind: str | None,
+) -> None:
+    writer = _auth(tokens["writer"])
+    current = f'"{dialogue["version"]}"'
+    before = await event_count(pool)
+    if case == "malformed-json":
+        response = await _post(
+            client, RENAME, {**writer, "Content-Type": "application/json"}, content=b'{"dia'
+        )
+    elif case == "body-not-a-command":
+        response = await _post(client, RENAME, writer, json={"dialogue_id": str(D), "name": 7})
+    elif case == "bad-if-match":
+        response = await _post(client, CORRECT, {**writer, "If-Match": "yesterday"})
+    elif case == "bad-idempotency-key":
+        response = await _post(client, RENAME, {**writer, "Idempotency-Key": "x" * 201})
+    elif case == "no-key":
+        response = await _post(client, RENAME, {})
+    elif case == "invalid-key":
+        response = await _post(client, RENAME, _auth("not-a-key"))
+    elif case == "wrong-scheme":
+        response = await _post(client, RENAME, {"Authorization": f"Basic {tokens['writer']}"})
+    elif case == "revoked-key":
+        _, token = await create_key(pool, "soon-revoked", ["writer"])
+        assert (await _post(client, RENAME, _auth(token, **{"If-Match": '"0"'}))).status_code == 409
+        assert await revoke_key(pool, "soon-revoked")
+        response = await _post(client, RENAME, _auth(token))
+    elif case in {"reader-writes", "auditor-writes", "admin-writes"}:
+        role = case.split("-")[0]
+        response = await _post(client, RENAME, _auth(tokens[role]))
+    elif case == "unknown-dialogue":
+        response = await _post(client, c.RenameDialogue(dialogue_id=UNKNOWN, name="X"), writer)
+    elif case == "stale-if-match":
+        response = await _post(client, CORRECT, {**writer, "If-Match": '"1"'})
+    elif case == "relaunch":
+        launch = c.LaunchDialogue(dialogue_id=D, charter=b.charter(cadence="annual"))
+        response = await _post(client, launch, writer)
+    elif case == "too-large":
+        big = {**body_of(RENAME), "name": "x" * (257 * 1024)}
+        response = await _post(client, RENAME, writer, json=big)
+    elif case == "session-not-held":
+        adopt = c.AdoptOutcome(dialogue_id=D, session_id=S, outcome_id=I["o1"], terms=b.terms())
+        response = await _post(client, adopt, writer)
+    elif case == "unknown-party":
+        body = body_of(c.LaunchDialogue(dialogue_id=I["d2"], charter=b.charter()))
+        body["charter"]["parties"] = ["KZ", "XX"]
+        response = await client.post("/dialogues", json=body, headers=writer)
+    elif case == "bad-enum":
+        body = body_of(c.LaunchDialogue(dialogue_id=I["d2"], charter=b.charter()))
+        body["charter"]["cadence"] = "weekly"
+        response = await client.post("/dialogues", json=body, headers=writer)
+    elif case == "path-body-mismatch":
+        response = await client.post(
+            f"/dialogues/{UNKNOWN}/rename", json=body_of(RENAME), headers=writer
+        )
+    elif case == "too-long-string":
+        long = {**body_of(RENAME), "name": "x" * 20_001}
+        response = await _post(client, RENAME, writer, json=long)
+    elif case == "correction-without-if-match":
+        response = await _post(client, CORRECT, writer)
+    else:  # pragma: no cover
+        raise AssertionError(case)
+    assert_problem(response, status, kind)
+    assert await event_count(pool) == before
+    check = await client.get(f"/dialogues/{D}", headers=_auth(tokens["reader"]))
+    assert check.headers["etag"] == current
+
+
+async def test_stale_if_match_names_the_current_version(client, tokens, dialogue):
+    response = await _post(client, CORRECT, _auth(tokens["writer"], **{"If-Match": '"1"'}))
+    problem = assert_problem(response, 409, "conflict")
+    assert problem["current_version"] == dialogue["version"]
+
+
+@pytest.mark.parametrize(
+    ("url", "role", "status", "kind"),
+    [
+        ("/events?cursor=not-a-cursor", "reader", 400, "invalid-cursor"),
+        ("/relationships/KZ-US/history?cursor=garbage", "auditor", 400, "invalid-cursor"),
+        ("/relationships/KZ-US/history?cursor=%%%", "auditor", 400, None),
+        ("/events?limit=0", "reader", 400, None),
+        ("/events?limit=abc", "reader", 400, None),
+        (f"/dialogues/{UNKNOWN}", "reader", 404, "not-found"),
+        ("/dialogues/not-a-uuid", "reader", 404, None),
+        (f"/visits/{UNKNOWN}", "reader", 404, "not-found"),
+        (f"/dialogues/{D}?as_of=2020-01-01T00:00:00", "reader", 400, None),
+        (f"/dialogues/{D}?as_of=garbage", "reader", 400, None),
+        (f"/dialogues/{D}?valid_at=2020-13-45", "reader", 400, None),
+        (f"/dialogues/{D}?as_of=2000-01-01T00:00:00Z", "reader", 404, "not-found"),
+        ("/relationships/KZ/history", "auditor", 400, None),
+        ("/relationships/KZ-XX", "reader", 422, None),
+        ("/streams/dialogue-x/events?after_version=-1", "auditor", 400, None),
+        ("/nowhere", "reader", 404, None),
+    ],
+)
+async def test_bad_reads_are_problems(client, tokens, dialogue, url, role, status, kind):
+    response = await client.get(url, headers=_auth(tokens[role]))
+    assert_problem(response, status, kind)
+
+
+async def test_unknown_method_is_a_problem(client, tokens, dialogue):
+    response = await client.put(f"/dialogues/{D}", headers=_auth(tokens["writer"]))
+    assert_problem(response, 405)
+
+
+async def test_admin_errors(client, tokens, pool):
+    admin = _auth(tokens["admin"])
+    bad = await client.post("/keys", json={"name": "bad name!", "roles": ["reader"]}, headers=admin)
+    assert_problem(bad, 422, "invalid-value")
+    ok = await client.post("/keys", json={"name": "dup", "roles": ["reader"]}, headers=admin)
+    assert ok.status_code == 201, ok.text
+    again = await client.post("/keys", json={"name": "dup", "roles": ["reader"]}, headers=admin)
+    assert_problem(again, 409, "already-exists")
+    assert_problem(await client.delete("/keys/nobody", headers=admin), 404, "not-found")
+    token = ok.json()["token"]
+    assert (await client.get("/events", headers=_auth(token))).status_code == 200
+    assert (await client.delete("/keys/dup", headers=admin)).status_code == 204
+    assert_problem(await client.get("/events", headers=_auth(token)), 401, "unauthenticated")
+
+
+def test_msgspec_is_the_body_codec() -> None:
+    assert msgspec.json.decode(b"{}") == {}
