@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import pytest
 import pytest_asyncio
 
@@ -13,8 +12,8 @@ from store.api_keys import create_key, revoke_key
 from tests.api.catalog import Driver, body_of, event_count, ids, path_for
 from tests.unit import builders as b
 
-I = ids("errors")
-D, S = I["d"], I["s1"]
+IDS = ids("errors")
+D, S = IDS["d"], IDS["s1"]
 UNKNOWN = ids("nowhere")["d"]
 
 
@@ -129,14 +128,14 @@ async def test_refused_commands_are_problems_and_write_nothing(
         big = {**body_of(RENAME), "name": "x" * (257 * 1024)}
         response = await _post(client, RENAME, writer, json=big)
     elif case == "session-not-held":
-        adopt = c.AdoptOutcome(dialogue_id=D, session_id=S, outcome_id=I["o1"], terms=b.terms())
+        adopt = c.AdoptOutcome(dialogue_id=D, session_id=S, outcome_id=IDS["o1"], terms=b.terms())
         response = await _post(client, adopt, writer)
     elif case == "unknown-party":
-        body = body_of(c.LaunchDialogue(dialogue_id=I["d2"], charter=b.charter()))
+        body = body_of(c.LaunchDialogue(dialogue_id=IDS["d2"], charter=b.charter()))
         body["charter"]["parties"] = ["KZ", "XX"]
         response = await client.post("/dialogues", json=body, headers=writer)
     elif case == "bad-enum":
-        body = body_of(c.LaunchDialogue(dialogue_id=I["d2"], charter=b.charter()))
+        body = body_of(c.LaunchDialogue(dialogue_id=IDS["d2"], charter=b.charter()))
         body["charter"]["cadence"] = "weekly"
         response = await client.post("/dialogues", json=body, headers=writer)
     elif case == "path-body-mismatch":
@@ -206,7 +205,3 @@ async def test_admin_errors(client, tokens, pool):
     assert (await client.get("/events", headers=_auth(token))).status_code == 200
     assert (await client.delete("/keys/dup", headers=admin)).status_code == 204
     assert_problem(await client.get("/events", headers=_auth(token)), 401, "unauthenticated")
-
-
-def test_msgspec_is_the_body_codec() -> None:
-    assert msgspec.json.decode(b"{}") == {}
