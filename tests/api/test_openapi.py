@@ -19,7 +19,7 @@ async def test_openapi_is_served_and_lists_every_route(client: Any) -> None:
     spec = response.json()
     assert spec["info"]["title"] == "Entente"
     paths = spec["paths"]
-    for method, template, _, permission in ROUTES:
+    for method, template, _, _permission in ROUTES:
         if template.startswith("/docs"):
             continue
         path = _openapi_path(template)

@@ -1,4 +1,4 @@
-"""Every route × every role: the allowed status or 403; nothing without a key but health and docs."""
+"""Every route by every role: the allowed status or 403; only health and docs need no key."""
 
 from __future__ import annotations
 
