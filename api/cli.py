@@ -114,6 +114,29 @@ def demo(args: argparse.Namespace) -> None:
     print(f"demo: {written} new events")
 
 
+def projections_command(args: argparse.Namespace) -> None:
+    """projections status | rebuild NAME | catch-up."""
+    from projections import worker
+    from projections.catalog import NAMES
+    from projections.status import projection_status
+
+    url = database_url(args)
+    if args.action == "status":
+        for s in asyncio.run(_with_pool(url, projection_status)):
+            print(
+                f"{s.projection}\t{s.state}\tapplied={s.events_applied}"
+                f"\tlag={s.lag_events} events/{s.lag_seconds}s"
+            )
+    elif args.action == "catch-up":
+        print(f"applied {asyncio.run(worker.catch_up(url))} events")
+    elif args.name not in NAMES:
+        sys.exit(f"rebuild which projection? one of: {', '.join(NAMES)}")
+    elif asyncio.run(worker.rebuild(url, args.name)):
+        print(f"rebuilt {args.name} and swapped it in")
+    else:
+        print(f"rebuild of {args.name} requested; the worker that owns it will swap it in")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, one sub-command per job."""
     top = argparse.ArgumentParser(prog="entente", description=__doc__)
@@ -128,6 +151,10 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["create", "list", "revoke"])
     k.add_argument("name", nargs="?")
     k.add_argument("--roles", default="reader")
+    sub.add_parser("worker")
+    pj = sub.add_parser("projections")
+    pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
+    pj.add_argument("name", nargs="?")
     d = sub.add_parser("demo")
     d.add_argument("action", choices=["load"])
     v = sub.add_parser("verify")
@@ -151,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
         keys(args)
     elif args.command == "demo":
         demo(args)
+    elif args.command == "worker":
+        from projections.worker import serve_worker
+
+        asyncio.run(serve_worker(database_url(args)))
+    elif args.command == "projections":
+        projections_command(args)
     else:
         verify_command(args)
 

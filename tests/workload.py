@@ -1,0 +1,133 @@
+"""A synthetic but valid register: many dialogues with sessions, outcomes, progress, visits."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+
+from domain import commands as c
+from domain.facts import (
+    Charter,
+    Indicator,
+    OutcomeTerms,
+    Progress,
+    SessionPlan,
+    SessionRecord,
+    VisitPlan,
+)
+from domain.values import PartialDate, Person, Place
+from store.aggregates import handle
+from store.event_store import EventStore
+
+PARTNERS = ("US", "UZ", "KG", "TJ", "TM", "DE", "FR", "JP", "KR", "CN", "IN", "TR")
+
+
+def _head(party: str, n: int) -> Person:
+    return Person(name=f"Head {party} {n}", title="Minister", organization="MFA", party=party)
+
+
+def dialogue_story(rng: random.Random, n: int) -> Iterator[c.Command]:
+    """One dialogue's life: launched, sessions scheduled and held, outcomes followed up."""
+    other = PARTNERS[n % len(PARTNERS)]
+    d = uuid.UUID(int=rng.getrandbits(128))
+    yield c.LaunchDialogue(
+        dialogue_id=d,
+        charter=Charter(
+            name=f"Dialogue {n}",
+            acronym=f"D{n}",
+            format="bilateral",
+            parties=("KZ", other),
+            cadence="annual",
+        ),
+    )
+    for year in range(2019, 2019 + rng.randint(1, 3)):
+        s = uuid.UUID(int=rng.getrandbits(128))
+        day = PartialDate.parse(f"{year}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}")
+        place = Place(city="Astana", country="KZ")
+        yield c.ScheduleSession(
+            dialogue_id=d,
+            session_id=s,
+            plan=SessionPlan(planned=PartialDate.parse(str(year)), place=place, host="KZ"),
+        )
+        yield c.HoldSession(
+            dialogue_id=d,
+            session_id=s,
+            record=SessionRecord(
+                held_on=day,
+                place=place,
+                heads=(_head("KZ", n), _head(other, n)),
+                topics=("trade", "security"),
+            ),
+        )
+        for _ in range(rng.randint(1, 3)):
+            o = uuid.UUID(int=rng.getrandbits(128))
+            yield c.AdoptOutcome(
+                dialogue_id=d,
+                session_id=s,
+                outcome_id=o,
+                terms=OutcomeTerms(
+                    kind="commitment",
+                    text=f"Commitment {n}-{year}",
+                    responsible=("KZ", other),
+                    target=PartialDate.parse(str(year + 1)),
+                ),
+            )
+            if rng.random() < 0.6:
+                yield c.RecordProgress(
+                    dialogue_id=d,
+                    outcome_id=o,
+                    progress_id=uuid.UUID(int=rng.getrandbits(128)),
+                    progress=Progress(note="Working group met"),
+                )
+            if rng.random() < 0.4:
+                yield c.ChangeOutcomeStatus(dialogue_id=d, outcome_id=o, status="fulfilled")
+    yield c.RecordIndicator(
+        parties=("KZ", other),
+        indicator_id=uuid.UUID(int=rng.getrandbits(128)),
+        indicator=Indicator(
+            name=f"bilateral trade {n}",
+            period=PartialDate.parse("2019"),
+            value=Decimal(rng.randint(1, 900)),
+            unit="USD million",
+        ),
+    )
+    nxt = uuid.UUID(int=rng.getrandbits(128))
+    yield c.ScheduleSession(
+        dialogue_id=d,
+        session_id=nxt,
+        plan=SessionPlan(planned=PartialDate.parse("2027"), host=other),
+    )
+    yield c.PlanVisit(
+        visit_id=uuid.UUID(int=rng.getrandbits(128)),
+        plan=VisitPlan(
+            visitor=_head("KZ", n),
+            host=other,
+            destination=Place(city="Capital", country=other),
+            window=PartialDate.parse("first half of 2027"),
+        ),
+    )
+
+
+async def load_workload(
+    store: EventStore, dialogues: int, seed: int = 7, concurrency: int = 8
+) -> int:
+    """Run `dialogues` stories through the command path, several at once; events written."""
+    rng = random.Random(seed)
+    stories = [list(dialogue_story(rng, n)) for n in range(dialogues)]
+    written = 0
+    queue = asyncio.Queue[list[c.Command]]()
+    for story in stories:
+        queue.put_nowait(story)
+
+    async def worker() -> None:
+        nonlocal written
+        while not queue.empty():
+            for command in queue.get_nowait():
+                decision = await handle(store, command, metadata={"actor": "workload"})
+                written += len(decision.positions)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return written
