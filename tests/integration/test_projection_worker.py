@@ -40,7 +40,7 @@ def start_worker(url: str, batch: int = 20) -> subprocess.Popen[bytes]:
     )
 
 
-async def snapshot(pool) -> dict[str, list[tuple]]:
+async def snapshot(pool) -> dict[str, list[tuple[str, ...]]]:
     """Every read-model row, order-independent."""
     found = {}
     for table in TABLES:
@@ -49,7 +49,9 @@ async def snapshot(pool) -> dict[str, list[tuple]]:
     return found
 
 
-def assert_same(found: dict[str, list[tuple]], expected: dict[str, list[tuple]]) -> None:
+def assert_same(
+    found: dict[str, list[tuple[str, ...]]], expected: dict[str, list[tuple[str, ...]]]
+) -> None:
     """Row-for-row equality, reporting the first rows that differ per table."""
     for table in TABLES:
         extra = sorted(set(found[table]) - set(expected[table]))[:2]
