@@ -16,6 +16,15 @@ from store.verification import VerificationReport, verify
 TAG = "audit"
 
 
+MAX_VERSION = 2**62
+
+
+def _text(value: str | None, name: str) -> str | None:
+    if value is not None and (len(value) > 200 or "\x00" in value):
+        raise problem(400, f"{name} is at most 200 characters, without NUL")
+    return value
+
+
 def _limit(limit: int) -> int:
     if not 1 <= limit <= 1000:
         raise problem(400, "limit must be between 1 and 1000")
@@ -37,8 +46,9 @@ async def stream_events(
 ) -> EventPage:
     """Version order; `next_cursor` is the last version returned, for `after_version`."""
     limit = _limit(limit)
-    if len(stream_id) > 200 or after_version < 0:
-        raise problem(400, "stream_id is at most 200 characters, after_version at least 0")
+    _text(stream_id, "stream_id")
+    if not 0 <= after_version <= MAX_VERSION:
+        raise problem(400, f"after_version is between 0 and {MAX_VERSION}")
     events = await EventStore(request.app.state.pool).read_stream(
         stream_id,
         from_version=after_version + 1,
@@ -65,7 +75,7 @@ async def change_feed(
     page = await EventStore(request.app.state.pool).read_all(
         Cursor.decode(cursor) if cursor else START,
         limit=_limit(limit),
-        stream_prefix=stream_prefix[:200] if stream_prefix else None,
+        stream_prefix=_text(stream_prefix, "stream_prefix") or None,
     )
     return page_of(page.events, page.cursor.encode(), limit)
 
@@ -80,7 +90,7 @@ async def verify_chains(
     request: Request[Any, Any, Any], stream_id: str | None = None
 ) -> VerificationReport:
     """One stream, or every stream when stream_id is omitted."""
-    return await verify(request.app.state.pool, stream_id)
+    return await verify(request.app.state.pool, _text(stream_id, "stream_id"))
 
 
 routes = [stream_events, change_feed, verify_chains]

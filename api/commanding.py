@@ -20,7 +20,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from api.auth import caller
 from api.problems import problem
-from api.representation import oversize
+from api.representation import oversize, unstorable
 from domain.commands import Command
 from domain.streams import stream_id_for
 from store.aggregates import handle
@@ -109,6 +109,8 @@ async def run_command(
     body = msgspec.to_builtins(command)
     if too_big := oversize(body):
         raise problem(422, too_big, kind="too-long")
+    if nul := unstorable(body):
+        raise problem(422, nul, kind="invalid-value")
     _check_path(request, body)
     key = caller(request)
     state = request.scope["state"]

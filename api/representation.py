@@ -47,6 +47,24 @@ def oversize(value: Any, path: str = "body") -> str | None:
     return None
 
 
+def unstorable(value: Any, path: str = "body") -> str | None:
+    """Where a decoded body holds text PostgreSQL cannot store (a NUL character), if anywhere."""
+    if isinstance(value, str):
+        return f"{path} contains a NUL character" if "\x00" in value else None
+    children: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in children:
+        found = unstorable(child, f"{path}.{key}")
+        if found:
+            return found
+    return None
+
+
 class EventView(msgspec.Struct, frozen=True, kw_only=True):
     """One recorded event with all its metadata, as auditors read it."""
 

@@ -205,3 +205,74 @@ async def test_admin_errors(client, tokens, pool):
     assert (await client.get("/events", headers=_auth(token))).status_code == 200
     assert (await client.delete("/keys/dup", headers=admin)).status_code == 204
     assert_problem(await client.get("/events", headers=_auth(token)), 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    ("url", "role"),
+    [
+        ("/streams/dialogue-x/events?recorded_until=2020-01-01T00:00:00", "auditor"),
+        ("/streams/dialogue-x/events?after_version=99999999999999999999", "auditor"),
+        ("/streams/dialogue-x/events?after_version=9223372036854775806", "auditor"),
+        ("/relationships/KZ-US/history?recorded_from=2020-01-01T00:00:00", "auditor"),
+        ("/relationships/KZ-US/history?limit=99999999999999999999", "auditor"),
+        ("/relationships/KZ-US/history?cursor=" + "A" * 5000, "auditor"),
+        ("/events?limit=99999999999999999999", "reader"),
+        ("/events?stream_prefix=%00", "reader"),
+        ("/streams/%00/events", "auditor"),
+        ("/verify?stream_id=%00", "auditor"),
+        (f"/dialogues/{D}?as_of=9999-12-31T23:59:59Z", "reader"),
+        (f"/dialogues/{D}?as_of=0001-01-01T00:00:00Z", "reader"),
+        (f"/dialogues/{D}?valid_at=0001-01-01", "reader"),
+    ],
+)
+async def test_hostile_reads_never_fail_on_our_side(client, tokens, dialogue, url, role):
+    response = await client.get(url, headers=_auth(tokens[role]))
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert_problem(response, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b"null",
+        b'"text"',
+        b'{"dialogue_id": "not-a-uuid", "name": "x"}',
+        b'{"dialogue_id": null}',
+        b"\xff\xfe",
+        b'{"dialogue_id": "' + str(D).encode() + b'", "name": "x", "effective": {"x": 1}}',
+    ],
+)
+async def test_hostile_bodies_are_400_or_422(client, tokens, pool, dialogue, body):
+    before = await event_count(pool)
+    response = await client.post(
+        f"/dialogues/{D}/rename",
+        content=body,
+        headers=_auth(tokens["writer"], **{"Content-Type": "application/json"}),
+    )
+    assert response.status_code in {400, 422}, response.text
+    assert_problem(response, response.status_code)
+    assert await event_count(pool) == before
+
+
+async def test_a_nul_character_in_a_body_is_refused(client, tokens, pool, dialogue):
+    before = await event_count(pool)
+    body = {**body_of(RENAME), "name": "bad\x00name"}
+    response = await _post(client, RENAME, _auth(tokens["writer"]), json=body)
+    assert_problem(response, 422, "invalid-value")
+    assert await event_count(pool) == before
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer " + "x" * 10_000, "Bearer", "Bearer  ", "bearer \x7f", "Bearer a.b.c"],
+)
+async def test_hostile_keys_are_401(client, authorization):
+    response = await client.get("/events", headers={"Authorization": authorization})
+    assert_problem(response, 401, "unauthenticated")
+
+
+async def test_a_huge_if_match_is_a_conflict_not_a_crash(client, tokens, dialogue):
+    headers = _auth(tokens["writer"], **{"If-Match": '"999999999999999999"'})
+    assert_problem(await _post(client, CORRECT, headers), 409, "conflict")
