@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
-from store.hashing import canonical_json, payload_hash
+from store.hashing import canonical_json, canonical_text, payload_hash_of_canonical
 from store.records import (
     ANY,
     START,
@@ -32,14 +32,18 @@ from store.records import (
 WRONG_EXPECTED_VERSION = "EE001"
 IDEMPOTENCY_KEY_REUSED = "EE002"
 NOTIFY_CHANNEL = "event_store"
+NOTIFY_INTERVAL = 0.005
+"""At most one wake-up hint per this many seconds; the last append is always announced."""
 
 EVENT_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, stream_id, version,
     event_id, type, schema_version, data::text AS data, metadata::text AS metadata,
     valid_from, valid_to, recorded_at, prev_hash, hash"""
 
-APPEND_SQL = """SELECT out_position, out_version, out_transaction_id::text::bigint,
-    out_recorded_at, out_replayed
+APPEND_SQL = """SELECT out_positions, out_version, out_transaction_id, out_replayed
 FROM event_store.append($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
+
+APPEND_ONE_SQL = """SELECT out_position, out_version, out_transaction_id, out_replayed
+FROM event_store.append_one($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12)"""
 
 READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
 WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
@@ -135,12 +139,25 @@ class EventStore:
         if idempotency_key is not None:
             shared["idempotency_key"] = idempotency_key
             fingerprint = fingerprint or request_fingerprint(stream_id, expected_version, events)
-        args = self._append_arguments(stream_id, expected_version, events, shared)
+        single = len(events) == 1
+        if single:
+            sql, args = (
+                APPEND_ONE_SQL,
+                self._append_one_arguments(stream_id, expected_version, events[0], shared),
+            )
+        else:
+            sql, args = (
+                APPEND_SQL,
+                self._append_arguments(stream_id, expected_version, events, shared),
+            )
         attempts = 3 if idempotency_key is not None or expected_version == ANY else 1
         for attempt in range(attempts):
             try:
-                rows = await self._pool.fetch(APPEND_SQL, *args, idempotency_key, fingerprint)
-                result = self._append_result(stream_id, rows)
+                row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
+                if single:
+                    result = self._append_one_result(stream_id, row)
+                else:
+                    result = self._append_result(stream_id, row)
                 if result.positions and not result.replayed:
                     self._wake_readers()
                 return result
@@ -161,6 +178,10 @@ class EventStore:
 
         Notifying inside the append would serialise all committing writers on the
         notification queue's lock; readers poll anyway, so a hint sent just after is enough.
+        Hints go out at most every NOTIFY_INTERVAL: a hint per append would cost as much
+        as the append itself under load, while one covering the last few milliseconds
+        wakes readers just as well. An append made while a hint is pending or cooling
+        down is covered by the next one, so the last append is always announced.
         """
         self._unannounced = True
         if self._hint is None or self._hint.done():
@@ -171,46 +192,87 @@ class EventStore:
             self._unannounced = False
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+            await asyncio.sleep(NOTIFY_INTERVAL)
+
+    @staticmethod
+    def _append_one_arguments(
+        stream_id: str, expected_version: int, event: NewEvent, metadata: dict[str, Any]
+    ) -> list[Any]:
+        metadata_text = canonical_text(metadata)
+        data_text = canonical_text(event.data)
+        return [
+            stream_id,
+            expected_version,
+            event.event_id,
+            event.type,
+            event.schema_version,
+            data_text,
+            metadata_text,
+            event.valid_from,
+            event.valid_to,
+            payload_hash_of_canonical(
+                data_json=data_text,
+                event_id=event.event_id,
+                type=event.type,
+                schema_version=event.schema_version,
+                metadata_json=metadata_text,
+                valid_from=event.valid_from,
+                valid_to=event.valid_to,
+            ),
+        ]
 
     @staticmethod
     def _append_arguments(
         stream_id: str, expected_version: int, events: Sequence[NewEvent], metadata: dict[str, Any]
     ) -> list[Any]:
-        metadata_text = json.dumps(metadata, ensure_ascii=False)
+        # Each value is encoded once, in canonical JSON, and that same text is both sent as
+        # the jsonb column and hashed (jsonb keeps the value, not the spelling).
+        metadata_text = canonical_text(metadata)
+        data_texts = [canonical_text(e.data) for e in events]
         return [
             stream_id,
             expected_version,
             [e.event_id for e in events],
             [e.type for e in events],
             [e.schema_version for e in events],
-            [json.dumps(e.data, ensure_ascii=False) for e in events],
+            data_texts,
             [metadata_text] * len(events),
             [e.valid_from for e in events],
             [e.valid_to for e in events],
             [
-                payload_hash(
+                payload_hash_of_canonical(
+                    data_json=data_text,
                     event_id=e.event_id,
                     type=e.type,
                     schema_version=e.schema_version,
-                    data=e.data,
-                    metadata=metadata,
+                    metadata_json=metadata_text,
                     valid_from=e.valid_from,
                     valid_to=e.valid_to,
                 )
-                for e in events
+                for e, data_text in zip(events, data_texts, strict=True)
             ],
         ]
 
     @staticmethod
-    def _append_result(stream_id: str, rows: list[asyncpg.Record]) -> AppendResult:
-        written = [row for row in rows if row[0] is not None]
-        last = written[-1] if written else None
+    def _append_one_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
+        position, version, transaction_id, replayed = row
         return AppendResult(
             stream_id=stream_id,
-            version=rows[-1][1] if rows else 0,
-            positions=tuple(row[0] for row in written),
-            cursor=Cursor(last[2], last[0]) if last else None,
-            replayed=bool(rows and rows[0][4]),
+            version=version,
+            positions=(position,),
+            cursor=Cursor(transaction_id, position),
+            replayed=replayed,
+        )
+
+    @staticmethod
+    def _append_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
+        positions, version, transaction_id, replayed = row
+        return AppendResult(
+            stream_id=stream_id,
+            version=version,
+            positions=tuple(positions),
+            cursor=Cursor(transaction_id, positions[-1]) if positions else None,
+            replayed=replayed,
         )
 
     @staticmethod

@@ -48,6 +48,39 @@ def payload_hash(
     ).digest()
 
 
+def payload_hash_of_canonical(
+    *,
+    data_json: str,
+    event_id: uuid.UUID,
+    type: str,
+    schema_version: int,
+    metadata_json: str,
+    valid_from: date | None,
+    valid_to: date | None,
+) -> bytes:
+    """payload_hash for the append path, from data and metadata already in canonical JSON.
+
+    Byte for byte the canonical JSON `payload_hash` builds (the keys in sorted order, each
+    value spelled by `canonical_json`), so the writer encodes `data` once and sends the same
+    text as the jsonb column; verification keeps using `payload_hash` on the stored rows.
+    """
+    text = (
+        f'{{"data":{data_json},"event_id":"{event_id}","metadata":{metadata_json},'
+        f'"schema_version":{_compact(schema_version)},"type":{_compact(type)},'
+        f'"valid_from":{_compact(valid_from.isoformat() if valid_from else None)},'
+        f'"valid_to":{_compact(valid_to.isoformat() if valid_to else None)}}}'
+    )
+    return hashlib.sha256(text.encode()).digest()
+
+
+def canonical_text(value: Any) -> str:
+    """canonical_json as str (what the append path sends as jsonb text)."""
+    return _compact(value)
+
+
+_compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical_time(moment: datetime) -> str:
     """recorded_at as the chain spells it: microseconds, UTC, a trailing Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -72,42 +72,45 @@ CREATE TRIGGER idempotency_append_only BEFORE UPDATE ON event_store.idempotency_
 -- recorded time, transaction id and chain are always the database's own.
 -- hash = sha256(prev_hash || utf8(stream_id LF version LF recorded_at LF) || payload_hash)
 -- p_expected_version: n >= 0 exact (0 = no stream yet), -1 any, -2 the stream must exist.
+-- One result row (no RETURN NEXT, no per-event output rows): the positions written in
+-- version order, the stream's version after the append, the transaction id of the last
+-- event written (NULL when none) and whether an idempotency key replayed an earlier append.
 CREATE FUNCTION event_store.append(
     p_stream_id text, p_expected_version bigint, p_event_ids uuid[], p_types text[],
     p_schema_versions integer[], p_data jsonb[], p_metadata jsonb[], p_valid_from date[],
-    p_valid_to date[], p_payload_hashes bytea[], p_idempotency_key text, p_fingerprint bytea)
-RETURNS TABLE (out_position bigint, out_version bigint, out_transaction_id xid8,
-               out_recorded_at timestamptz, out_replayed boolean)
+    p_valid_to date[], p_payload_hashes bytea[], p_idempotency_key text, p_fingerprint bytea,
+    OUT out_positions bigint[], OUT out_version bigint, OUT out_transaction_id bigint,
+    OUT out_replayed boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    n integer := coalesce(cardinality(p_event_ids), 0);
     head_version bigint;
     head_hash bytea;
-    prior event_store.idempotency_keys%ROWTYPE;
-    at timestamptz := now();
-    at_text text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
-    xid xid8 := pg_current_xact_id();
-    positions bigint[] := '{}';
-    versions bigint[] := '{}';
-    i integer;
+    prior record;
+    at timestamptz;
+    line_tail text;
+    xid xid8;
+    written bigint;
 BEGIN
     -- Appenders to one stream queue here instead of failing on the unique key; lock class 1
     -- is the store's (projections use others).
     PERFORM pg_advisory_xact_lock(1, hashtext(p_stream_id));
 
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT * INTO prior FROM event_store.idempotency_keys WHERE key = p_idempotency_key;
+        SELECT k.fingerprint, k.stream_id, k.positions, k.stream_version INTO prior
+        FROM event_store.idempotency_keys k WHERE k.key = p_idempotency_key;
         IF FOUND THEN
             IF prior.fingerprint <> p_fingerprint OR prior.stream_id <> p_stream_id THEN
                 RAISE EXCEPTION 'idempotency key % was used for another request',
                     p_idempotency_key USING ERRCODE = 'EE002';
             END IF;
-            RETURN QUERY
-                SELECT e.position, e.version, e.transaction_id, e.recorded_at, true
+            out_positions := prior.positions;
+            out_version := prior.stream_version;
+            out_replayed := true;
+            IF cardinality(prior.positions) > 0 THEN
+                SELECT e.transaction_id::text::bigint INTO out_transaction_id
                 FROM event_store.events e
-                WHERE e.position = ANY (prior.positions) ORDER BY e.version;
-            IF array_length(prior.positions, 1) IS NULL THEN
-                RETURN QUERY SELECT NULL::bigint, prior.stream_version, NULL::xid8,
-                                    prior.recorded_at, true;
+                WHERE e.position = prior.positions[cardinality(prior.positions)];
             END IF;
             RETURN;
         END IF;
@@ -125,37 +128,106 @@ BEGIN
             USING ERRCODE = 'EE001', DETAIL = head_version::text;
     END IF;
 
-    FOR i IN 1 .. coalesce(array_length(p_event_ids, 1), 0) LOOP
-        out_version := head_version + i;
-        out_recorded_at := at;
-        out_replayed := false;
-        INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id, type,
-            schema_version, data, metadata, valid_from, valid_to, recorded_at, prev_hash, hash)
-        VALUES (xid, p_stream_id, out_version, p_event_ids[i], p_types[i],
-            p_schema_versions[i], p_data[i], p_metadata[i], p_valid_from[i], p_valid_to[i], at,
-            head_hash,
-            sha256(coalesce(head_hash, ''::bytea)
-                   || convert_to(p_stream_id || E'\n' || out_version || E'\n' || at_text || E'\n',
-                                 'UTF8')
-                   || p_payload_hashes[i]))
-        RETURNING e.position, e.transaction_id, e.hash
-            INTO out_position, out_transaction_id, head_hash;
-        positions := positions || out_position;
-        versions := versions || out_version;
-        RETURN NEXT;
-    END LOOP;
+    out_positions := '{}';
+    out_version := head_version + n;
+    out_replayed := false;
+    IF n > 0 THEN
+        at := now();
+        line_tail := E'\n' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                     || E'\n';
+        xid := pg_current_xact_id();
+        out_transaction_id := xid::text::bigint;
+        FOR i IN 1 .. n LOOP
+            INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id,
+                type, schema_version, data, metadata, valid_from, valid_to, recorded_at,
+                prev_hash, hash)
+            VALUES (xid, p_stream_id, head_version + i, p_event_ids[i], p_types[i],
+                p_schema_versions[i], p_data[i], p_metadata[i], p_valid_from[i], p_valid_to[i],
+                at, head_hash,
+                sha256(coalesce(head_hash, ''::bytea)
+                       || convert_to(p_stream_id || E'\n' || (head_version + i) || line_tail,
+                                     'UTF8')
+                       || p_payload_hashes[i]))
+            RETURNING e.position, e.hash INTO written, head_hash;
+            out_positions := out_positions || written;
+        END LOOP;
+    END IF;
 
     IF p_idempotency_key IS NOT NULL THEN
         INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
                                                   versions, stream_version)
-        VALUES (p_idempotency_key, p_fingerprint, p_stream_id, positions, versions,
-                head_version + coalesce(array_length(p_event_ids, 1), 0));
-        IF array_length(p_event_ids, 1) IS NULL THEN
-            RETURN QUERY SELECT NULL::bigint, head_version, NULL::xid8, at, false;
-        END IF;
+        VALUES (p_idempotency_key, p_fingerprint, p_stream_id, out_positions,
+                ARRAY(SELECT generate_series(head_version + 1, out_version)), out_version);
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION event_store.append FROM PUBLIC;
+
+-- The single-event path, with the same checks, chain and idempotency as append() above but
+-- scalar arguments and no loop: most appends carry one event, and every array, loop and
+-- plpgsql expression costs CPU in each transaction. Both must stay in step (the tests
+-- exercise both through EventStore.append).
+CREATE FUNCTION event_store.append_one(
+    p_stream_id text, p_expected_version bigint, p_event_id uuid, p_type text,
+    p_schema_version integer, p_data jsonb, p_metadata jsonb, p_valid_from date,
+    p_valid_to date, p_payload_hash bytea, p_idempotency_key text, p_fingerprint bytea,
+    OUT out_position bigint, OUT out_version bigint, OUT out_transaction_id bigint,
+    OUT out_replayed boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    head_hash bytea;
+    prior record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1, hashtext(p_stream_id));
+
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT k.fingerprint, k.stream_id, k.positions, k.stream_version INTO prior
+        FROM event_store.idempotency_keys k WHERE k.key = p_idempotency_key;
+        IF FOUND THEN
+            IF prior.fingerprint <> p_fingerprint OR prior.stream_id <> p_stream_id
+               OR cardinality(prior.positions) <> 1 THEN
+                RAISE EXCEPTION 'idempotency key % was used for another request',
+                    p_idempotency_key USING ERRCODE = 'EE002';
+            END IF;
+            SELECT e.position, prior.stream_version, e.transaction_id::text::bigint, true
+            INTO out_position, out_version, out_transaction_id, out_replayed
+            FROM event_store.events e WHERE e.position = prior.positions[1];
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT e.version, e.hash INTO out_version, head_hash
+    FROM event_store.events e WHERE e.stream_id = p_stream_id
+    ORDER BY e.version DESC LIMIT 1;
+    out_version := coalesce(out_version, 0);
+    IF (p_expected_version >= 0 AND p_expected_version <> out_version)
+       OR (p_expected_version = -2 AND out_version = 0) THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %',
+            p_stream_id, out_version, p_expected_version
+            USING ERRCODE = 'EE001', DETAIL = out_version::text;
+    END IF;
+
+    out_version := out_version + 1;
+    out_replayed := false;
+    INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id, type,
+        schema_version, data, metadata, valid_from, valid_to, recorded_at, prev_hash, hash)
+    VALUES (pg_current_xact_id(), p_stream_id, out_version, p_event_id, p_type,
+        p_schema_version, p_data, p_metadata, p_valid_from, p_valid_to, now(), head_hash,
+        sha256(coalesce(head_hash, ''::bytea)
+               || convert_to(p_stream_id || E'\n' || out_version || E'\n'
+                             || to_char(now() AT TIME ZONE 'UTC',
+                                        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                             || E'\n', 'UTF8')
+               || p_payload_hash))
+    RETURNING e.position, e.transaction_id::text::bigint INTO out_position, out_transaction_id;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
+                                                  versions, stream_version)
+        VALUES (p_idempotency_key, p_fingerprint, p_stream_id, ARRAY[out_position],
+                ARRAY[out_version], out_version);
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION event_store.append_one FROM PUBLIC;
 """
 
 GRANTS = f"""
@@ -171,7 +243,7 @@ BEGIN
     END IF;
     GRANT USAGE ON SCHEMA event_store TO {APP_ROLE};
     GRANT SELECT ON event_store.events, event_store.idempotency_keys TO {APP_ROLE};
-    GRANT EXECUTE ON FUNCTION event_store.append TO {APP_ROLE};
+    GRANT EXECUTE ON FUNCTION event_store.append, event_store.append_one TO {APP_ROLE};
 END $$;
 """
 

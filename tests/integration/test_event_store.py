@@ -92,6 +92,15 @@ async def test_a_failed_batch_writes_nothing(store: EventStore):
     assert await count_events(store, sid) == 0
 
 
+async def test_a_failed_single_event_append_writes_nothing(store: EventStore):
+    sid = stream()
+    duplicate_id = uuid.uuid4()
+    await store.append(stream(), [NewEvent(type="T", data={}, event_id=duplicate_id)])
+    with pytest.raises(DuplicateEventId):
+        await store.append(sid, [NewEvent(type="T", data={}, event_id=duplicate_id)], NO_STREAM)
+    assert await count_events(store, sid) == 0
+
+
 async def test_two_writers_at_the_same_expected_version_one_wins(store: EventStore):
     sid = stream()
     await store.append(sid, [event(0)], NO_STREAM)
@@ -160,6 +169,30 @@ async def test_idempotent_retry_returns_the_original_result_and_writes_nothing(s
     assert events[0].metadata["idempotency_key"] == "k-1"
 
 
+async def test_idempotent_single_event_retry_returns_the_original_result(store: EventStore):
+    sid = stream()
+    first = await store.append(sid, [event(1)], NO_STREAM, idempotency_key="k-one")
+    await store.append(sid, [event(2)], 1)
+    again = await store.append(sid, [event(1)], NO_STREAM, idempotency_key="k-one")
+    assert again.replayed and not first.replayed
+    assert (again.positions, again.version, again.cursor) == (
+        first.positions,
+        first.version,
+        first.cursor,
+    )
+    assert await count_events(store, sid) == 2
+
+
+async def test_a_key_spent_on_a_batch_is_refused_for_a_single_event(store: EventStore):
+    sid = stream()
+    await store.append(sid, [event(1), event(2)], NO_STREAM, idempotency_key="k-3")
+    with pytest.raises(IdempotencyKeyReused):
+        await store.append(sid, [event(1)], NO_STREAM, idempotency_key="k-3")
+    with pytest.raises(IdempotencyKeyReused):
+        await store.append(sid, [event(1), event(3)], NO_STREAM, idempotency_key="k-3")
+    assert await count_events(store, sid) == 2
+
+
 async def test_same_key_with_another_request_is_refused(store: EventStore):
     sid = stream()
     await store.append(sid, [event(1)], NO_STREAM, idempotency_key="k-2")
@@ -188,10 +221,22 @@ async def test_idempotent_empty_decision_is_remembered(store: EventStore):
     assert (first.version, again.version, again.replayed, again.positions) == (1, 1, True, ())
 
 
+async def _wait_until_readable(store: EventStore, written: Cursor | None) -> None:
+    """The horizon is cluster-wide: on a shared server another database's open transaction
+    can hold it back for a moment; wait (boundedly) until `written` is below it."""
+    assert written is not None
+    for _ in range(200):
+        page = await store.read_all(written, limit=1)
+        if page.cursor.transaction_id > written.transaction_id:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_read_all_pages_through_the_global_order_with_filters(store: EventStore):
     prefix = f"page-{uuid.uuid4().hex[:8]}-"
     for i in range(5):
-        await store.append(f"{prefix}{i}", [event(i), NewEvent(type="Skip", data={})])
+        result = await store.append(f"{prefix}{i}", [event(i), NewEvent(type="Skip", data={})])
+    await _wait_until_readable(store, result.cursor)
     seen, cursor = [], START
     while True:
         page = await store.read_all(
@@ -208,6 +253,6 @@ async def test_read_all_pages_through_the_global_order_with_filters(store: Event
 def test_cursor_tokens_are_opaque_and_checked():
     cursor = Cursor(123, 456)
     assert Cursor.decode(cursor.encode()) == cursor
-    for bad in ["", "abc", 'Mi4xLjI', 'MS4tMS4y', 'MS54LjI', 'MS4y']:
+    for bad in ["", "abc", "Mi4xLjI", "MS4tMS4y", "MS54LjI", "MS4y"]:
         with pytest.raises(InvalidCursor):
             Cursor.decode(bad)

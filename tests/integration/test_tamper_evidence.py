@@ -13,7 +13,9 @@ from store import NO_STREAM, EventStore, NewEvent, verify
 async def _append(store: EventStore, events: int = 3) -> str:
     sid = f"audit-{uuid.uuid4()}"
     await store.append(
-        sid, [NewEvent(type="Noted", data={"n": n}) for n in range(events)], NO_STREAM,
+        sid,
+        [NewEvent(type="Noted", data={"n": n}) for n in range(events)],
+        NO_STREAM,
         {"actor": "auditor-test"},
     )
     return sid
@@ -39,10 +41,16 @@ async def test_the_application_role_may_only_select_and_insert(store: EventStore
     sid = await _append(store)
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SET LOCAL ROLE entente_app")
-        assert await connection.fetchval(
-            "SELECT count(*) FROM event_store.events WHERE stream_id = $1", sid) == 3
-        for statement in ("UPDATE event_store.events SET type = 'x' WHERE stream_id = $1",
-                          "DELETE FROM event_store.events WHERE stream_id = $1"):
+        assert (
+            await connection.fetchval(
+                "SELECT count(*) FROM event_store.events WHERE stream_id = $1", sid
+            )
+            == 3
+        )
+        for statement in (
+            "UPDATE event_store.events SET type = 'x' WHERE stream_id = $1",
+            "DELETE FROM event_store.events WHERE stream_id = $1",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 async with connection.transaction():
                     await connection.execute(statement, sid)
@@ -70,16 +78,20 @@ async def test_verify_names_the_event_a_superuser_edited(store: EventStore, pool
     sid = await _append(store, 5)
     victim = (await store.read_stream(sid))[2]
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
+        await connection.execute(
+            "ALTER TABLE event_store.events DISABLE TRIGGER events_append_only"
+        )
         await connection.execute(
             "UPDATE event_store.events SET data = '{\"n\": 999}' WHERE position = $1",
-            victim.position)
+            victim.position,
+        )
         await connection.execute("ALTER TABLE event_store.events ENABLE TRIGGER events_append_only")
 
     report = await verify(pool)
     assert not report.intact
     assert [(b.stream_id, b.version, b.position) for b in report.broken] == [
-        (sid, 3, victim.position)]
+        (sid, 3, victim.position)
+    ]
     assert "altered" in report.broken[0].reason
     assert (await verify(pool, intact)).intact
 
@@ -88,10 +100,14 @@ async def test_verify_names_a_removed_event(store: EventStore, pool):
     sid = await _append(store, 4)
     victim = (await store.read_stream(sid))[1]
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("ALTER TABLE event_store.events DISABLE TRIGGER events_append_only")
-        await connection.execute("DELETE FROM event_store.events WHERE position = $1",
-                                 victim.position)
+        await connection.execute(
+            "ALTER TABLE event_store.events DISABLE TRIGGER events_append_only"
+        )
+        await connection.execute(
+            "DELETE FROM event_store.events WHERE position = $1", victim.position
+        )
         await connection.execute("ALTER TABLE event_store.events ENABLE TRIGGER events_append_only")
     report = await verify(pool, sid)
     assert [(b.version, b.reason.split(":")[0]) for b in report.broken] == [
-        (3, "version 3 follows 1")]
+        (3, "version 3 follows 1")
+    ]
