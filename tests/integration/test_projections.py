@@ -6,29 +6,12 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-import pytest_asyncio
-
-from api.demo import load_demo
 from domain import demo
-from projections.catalog import PROJECTIONS, create_engine
-from projections.runner import Runner
+from projections.catalog import PROJECTIONS
 from projections.status import projection_status
-from store import EventStore
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def runner(database_url, pool):
-    await load_demo(pool)
-    engine = create_engine(database_url)
-    runner = Runner(engine, EventStore(pool), database_url, PROJECTIONS, batch_size=7)
-    await runner.ensure_checkpoints()
-    await runner.catch_up()
-    yield runner
-    await runner.release()
-    await engine.dispose()
-
-
-async def test_the_espd_dialogue_row(runner, pool):
+async def test_the_espd_dialogue_row(golden_read_models, pool):
     row = await pool.fetchrow(
         "SELECT * FROM reporting.dialogues WHERE dialogue_id = $1", demo.ESPD_ID
     )
@@ -40,7 +23,7 @@ async def test_the_espd_dialogue_row(runner, pool):
     assert row["last_session_from"] == dt.date(2021, 12, 15)
 
 
-async def test_the_session_held_in_nur_sultan(runner, pool):
+async def test_the_session_held_in_nur_sultan(golden_read_models, pool):
     row = await pool.fetchrow(
         "SELECT * FROM reporting.sessions WHERE session_id = $1", demo.ESPD_2021_SESSION_ID
     )
@@ -55,7 +38,7 @@ async def test_the_session_held_in_nur_sultan(runner, pool):
     assert {"Kairat Torebayev", "Afreen Akhter"} <= members
 
 
-async def test_outcomes_and_the_next_meeting(runner, pool):
+async def test_outcomes_and_the_next_meeting(golden_read_models, pool):
     rows = await pool.fetch("SELECT * FROM reporting.outcomes WHERE dialogue_id = $1", demo.ESPD_ID)
     by_id = {r["outcome_id"]: r for r in rows}
     hlddr = by_id[demo.OUTCOME_HLDDR_PREPARATIONS]
@@ -66,7 +49,7 @@ async def test_outcomes_and_the_next_meeting(runner, pool):
     assert all(r["status"] == "adopted" for r in rows)
 
 
-async def test_the_tileuberdi_visit(runner, pool):
+async def test_the_tileuberdi_visit(golden_read_models, pool):
     row = await pool.fetchrow(
         "SELECT * FROM reporting.visits WHERE visit_id = $1", demo.TILEUBERDI_VISIT_ID
     )
@@ -76,7 +59,7 @@ async def test_the_tileuberdi_visit(runner, pool):
     assert (row["window_from"], row["window_to"]) == (dt.date(2022, 1, 1), dt.date(2022, 7, 1))
 
 
-async def test_indicators_and_milestones(runner, pool):
+async def test_indicators_and_milestones(golden_read_models, pool):
     indicators = await pool.fetch("SELECT * FROM reporting.indicators")
     values = {(r["unit"], r["value"]) for r in indicators}
     assert ("USD", Decimal("2000000000")) in values or any(
@@ -88,7 +71,7 @@ async def test_indicators_and_milestones(runner, pool):
     assert any(r["on_from"] == dt.date(1991, 12, 25) for r in milestones)
 
 
-async def test_the_timeline_has_one_row_per_event_in_log_order(runner, pool):
+async def test_the_timeline_has_one_row_per_event_in_log_order(golden_read_models, pool):
     events = await pool.fetchval(
         "SELECT count(*) FROM event_store.events"
         " WHERE stream_id ~ '^(dialogue|visit|relationship)-'"
@@ -100,7 +83,7 @@ async def test_the_timeline_has_one_row_per_event_in_log_order(runner, pool):
     assert all(r["actor"] == "demo-loader" for r in kz_us)
 
 
-async def test_status_reports_no_lag_once_caught_up(runner, pool):
+async def test_status_reports_no_lag_once_caught_up(golden_read_models, pool):
     status = {s.projection: s for s in await projection_status(pool)}
     assert set(status) == {p.name for p in PROJECTIONS}
     assert all(s.lag_events == 0 for s in status.values())

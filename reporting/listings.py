@@ -1,0 +1,246 @@
+"""The read models as filtered, sorted, keyset-paginated listings (SQLAlchemy Core).
+
+Each listing names its filters; date filters apply to valid time (when things happened
+or are planned in the world), never to recorded time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.tables import (
+    dialogues,
+    indicators,
+    milestones,
+    outcome_progress,
+    outcomes,
+    sessions,
+    timeline,
+    visits,
+)
+from reporting.paging import MAX_LIMIT, after_cursor, decode_cursor, encode_cursor
+
+FINAL_STATUSES = ("fulfilled", "partially fulfilled", "lapsed", "superseded", "withdrawn")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Everything a listing may be narrowed by; each listing uses the ones that apply."""
+
+    party: str | None = None
+    parties: tuple[str, str] | None = None
+    dialogue_id: uuid.UUID | None = None
+    status: str | None = None
+    kind: str | None = None
+    topic: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    due_before: dt.date | None = None
+    overdue_as_of: dt.date | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How one read model is listed: its query, sort key, id, and which filters mean what."""
+
+    name: str
+    query: Select[Any]
+    sort: ColumnElement[Any]
+    ident: ColumnElement[Any]
+    when: ColumnElement[Any] | None = None
+    party_of: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _any_party(column: ColumnElement[Any], code: str) -> ColumnElement[bool]:
+    return column.any(code)  # type: ignore[no-any-return]
+
+
+SESSION_DAY = func.coalesce(sessions.c.held_from, sessions.c.planned_from)
+
+LISTINGS: dict[str, Listing] = {
+    "dialogues": Listing(
+        "dialogues",
+        select(dialogues),
+        dialogues.c.name,
+        dialogues.c.dialogue_id,
+        party_of=lambda code: _any_party(dialogues.c.parties, code),
+    ),
+    "sessions": Listing(
+        "sessions",
+        select(
+            sessions, dialogues.c.name.label("dialogue_name"), dialogues.c.parties.label("parties")
+        ).join(dialogues, dialogues.c.dialogue_id == sessions.c.dialogue_id),
+        SESSION_DAY,
+        sessions.c.session_id,
+        when=SESSION_DAY,
+        party_of=lambda code: _any_party(dialogues.c.parties, code),
+    ),
+    "outcomes": Listing(
+        "outcomes",
+        select(outcomes),
+        outcomes.c.adopted_from,
+        outcomes.c.outcome_id,
+        when=outcomes.c.adopted_from,
+        party_of=lambda code: _any_party(outcomes.c.responsible, code),
+    ),
+    "outcome_progress": Listing(
+        "outcome_progress",
+        select(outcome_progress),
+        outcome_progress.c.progress_id,
+        outcome_progress.c.progress_id,
+        when=outcome_progress.c.on_from,
+    ),
+    "visits": Listing(
+        "visits",
+        select(visits),
+        visits.c.window_from,
+        visits.c.visit_id,
+        when=func.coalesce(visits.c.dates_from, visits.c.window_from),
+        party_of=lambda code: or_(visits.c.visitor_party == code, visits.c.host == code),
+    ),
+    "indicators": Listing(
+        "indicators",
+        select(indicators),
+        indicators.c.period_from,
+        indicators.c.indicator_id,
+        when=indicators.c.period_from,
+        party_of=lambda code: _any_party(indicators.c.parties, code),
+    ),
+    "milestones": Listing(
+        "milestones",
+        select(milestones),
+        milestones.c.on_from,
+        milestones.c.milestone_id,
+        when=milestones.c.on_from,
+        party_of=lambda code: _any_party(milestones.c.parties, code),
+    ),
+    "timeline": Listing(
+        "timeline",
+        select(timeline),
+        timeline.c.position,
+        timeline.c.position,
+        when=timeline.c.occurred_from,
+        party_of=lambda code: _any_party(timeline.c.parties, code),
+    ),
+}
+
+
+def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
+    table_columns = listing.query.selected_columns
+    found: list[ColumnElement[bool]] = []
+    if f.party and listing.party_of:
+        found.append(listing.party_of(f.party))
+    if f.parties and listing.party_of:
+        found += [listing.party_of(f.parties[0]), listing.party_of(f.parties[1])]
+    for name in ("dialogue_id", "status", "kind"):
+        value = getattr(f, name)
+        if value is not None and name in table_columns:
+            found.append(table_columns[name] == value)
+    if f.topic and "topics" in table_columns:
+        found.append(table_columns["topics"].any(f.topic))
+    if f.name and "name" in table_columns:
+        found.append(table_columns["name"].ilike(f"%{f.name}%"))
+    if listing.when is not None and f.valid_from:
+        found.append(listing.when >= f.valid_from)
+    if listing.when is not None and f.valid_to:
+        found.append(listing.when < f.valid_to)
+    if "target_to" in table_columns:
+        open_ = table_columns["status"].not_in(FINAL_STATUSES)
+        if f.due_before:
+            found.append(and_(open_, table_columns["target_to"] <= f.due_before))
+        if f.overdue_as_of:
+            found.append(and_(open_, table_columns["target_to"] <= f.overdue_as_of))
+    return found
+
+
+async def list_rows(
+    connection: AsyncConnection,
+    listing_name: str,
+    filters: Filters,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    descending: bool = False,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a listing and the cursor to the next page (None at the end)."""
+    listing = LISTINGS[listing_name]
+    limit = max(1, min(limit, MAX_LIMIT))
+    position = decode_cursor(listing.name, cursor) if cursor else None
+    query = listing.query.where(*_conditions(listing, filters))
+    query = query.add_columns(listing.sort.label("_sort"))
+    query = after_cursor(query, listing.sort, listing.ident, position, descending=descending)
+    rows = [dict(r._mapping) for r in (await connection.execute(query.limit(limit + 1))).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    following = None
+    if more:
+        last = rows[-1]
+        following = encode_cursor(listing.name, last["_sort"], last[listing.ident.key])
+    for row in rows:
+        row.pop("_sort", None)
+    return rows, following
+
+
+async def get_row(
+    connection: AsyncConnection, listing_name: str, ident: Any
+) -> dict[str, Any] | None:
+    """One row by id."""
+    listing = LISTINGS[listing_name]
+    row = (await connection.execute(listing.query.where(listing.ident == ident))).first()
+    return dict(row._mapping) if row else None
+
+
+def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Select[Any]:
+    """Sessions and visits planned from `start` (until `end`), one shape for both."""
+    session_part = (
+        select(
+            literal("session").label("kind"),
+            sessions.c.session_id.label("id"),
+            sessions.c.dialogue_id,
+            dialogues.c.name.label("title"),
+            sessions.c.status,
+            sessions.c.planned_from.label("starts_on"),
+            sessions.c.planned_to.label("ends_on"),
+            sessions.c.planned_wording.label("wording"),
+            sessions.c.place_city.label("city"),
+            sessions.c.place_country.label("country"),
+            dialogues.c.parties,
+        )
+        .join(dialogues, dialogues.c.dialogue_id == sessions.c.dialogue_id)
+        .where(sessions.c.status.in_(("scheduled", "postponed")), sessions.c.planned_to > start)
+    )
+    visit_start = func.coalesce(visits.c.dates_from, visits.c.window_from)
+    visit_part = select(
+        literal("visit").label("kind"),
+        visits.c.visit_id.label("id"),
+        literal(None).label("dialogue_id"),
+        (
+            visits.c.visitor_name + " to " + func.coalesce(visits.c.destination_city, visits.c.host)
+        ).label("title"),
+        visits.c.status,
+        visit_start.label("starts_on"),
+        func.coalesce(visits.c.dates_to, visits.c.window_to).label("ends_on"),
+        func.coalesce(visits.c.dates_wording, visits.c.window_wording).label("wording"),
+        visits.c.destination_city.label("city"),
+        visits.c.destination_country.label("country"),
+        postgresql.array([visits.c.visitor_party, visits.c.host]).label("parties"),
+    ).where(
+        visits.c.status.in_(("planned", "confirmed", "postponed")),
+        func.coalesce(visits.c.dates_to, visits.c.window_to) > start,
+    )
+    everything = union_all(session_part, visit_part).subquery()
+    query = select(everything)
+    if end is not None:
+        query = query.where(everything.c.starts_on < end)
+    if party:
+        query = query.where(everything.c.parties.any(party))
+    return query.order_by(everything.c.starts_on, everything.c.id)

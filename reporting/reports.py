@@ -1,0 +1,119 @@
+"""Report definitions over the read models: commitments, activity, fulfilment, compliance.
+
+Each is one parameterised query. "As of" a date means: outcomes adopted by that date,
+judged against their target windows on that date, with their latest recorded status
+(the status history itself is in the audit trail, `GET /dialogues/{id}?valid_at=`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+FINAL = "('fulfilled', 'partially fulfilled', 'lapsed', 'superseded', 'withdrawn')"
+
+COMMITMENTS = text(f"""
+SELECT o.dialogue_id, d.name AS dialogue, d.acronym, p.party,
+       count(*) AS adopted,
+       count(*) FILTER (WHERE o.status NOT IN {FINAL}) AS open,
+       count(*) FILTER (WHERE o.status NOT IN {FINAL} AND o.target_from <= :as_of
+                        AND o.target_to > :as_of) AS due,
+       count(*) FILTER (WHERE o.status NOT IN {FINAL} AND o.target_to <= :as_of) AS overdue,
+       count(*) FILTER (WHERE o.status = 'fulfilled') AS fulfilled,
+       count(*) FILTER (WHERE o.status = 'partially fulfilled') AS partially_fulfilled
+FROM reporting.outcomes o
+JOIN reporting.dialogues d USING (dialogue_id)
+CROSS JOIN LATERAL unnest(o.responsible) AS p(party)
+WHERE o.adopted_from <= :as_of
+  AND (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
+  AND (CAST(:party AS text) IS NULL OR p.party = :party)
+GROUP BY o.dialogue_id, d.name, d.acronym, p.party
+ORDER BY d.name, p.party""")
+
+ACTIVITY = text("""
+WITH held AS (
+    SELECT extract(year FROM held_from)::int AS year, dialogue_id, count(*) AS n
+    FROM reporting.sessions WHERE status = 'held' GROUP BY 1, 2),
+adopted AS (
+    SELECT extract(year FROM adopted_from)::int AS year, dialogue_id, count(*) AS n
+    FROM reporting.outcomes GROUP BY 1, 2),
+made AS (
+    SELECT extract(year FROM coalesce(v.dates_from, v.window_from))::int AS year,
+           o.dialogue_id, count(*) AS n
+    FROM reporting.visits v LEFT JOIN reporting.outcomes o USING (outcome_id)
+    WHERE v.status = 'completed' GROUP BY 1, 2),
+keys AS (SELECT year, dialogue_id FROM held UNION SELECT year, dialogue_id FROM adopted
+         UNION SELECT year, dialogue_id FROM made)
+SELECT k.year, k.dialogue_id, d.name AS dialogue, d.acronym,
+       coalesce(h.n, 0) AS sessions_held, coalesce(a.n, 0) AS outcomes_adopted,
+       coalesce(m.n, 0) AS visits_made
+FROM keys k
+LEFT JOIN reporting.dialogues d ON d.dialogue_id = k.dialogue_id
+LEFT JOIN held h ON h.year = k.year AND h.dialogue_id IS NOT DISTINCT FROM k.dialogue_id
+LEFT JOIN adopted a ON a.year = k.year AND a.dialogue_id IS NOT DISTINCT FROM k.dialogue_id
+LEFT JOIN made m ON m.year = k.year AND m.dialogue_id IS NOT DISTINCT FROM k.dialogue_id
+WHERE (CAST(:year_from AS int) IS NULL OR k.year >= :year_from)
+  AND (CAST(:year_to AS int) IS NULL OR k.year <= :year_to)
+  AND (CAST(:dialogue_id AS uuid) IS NULL OR k.dialogue_id = CAST(:dialogue_id AS uuid))
+ORDER BY k.year, d.name NULLS LAST""")
+
+FULFILMENT = text(f"""
+WITH per_party AS (
+    SELECT o.dialogue_id, p.party, o.status, o.compliance -> p.party AS assessment
+    FROM reporting.outcomes o CROSS JOIN LATERAL unnest(o.responsible) AS p(party))
+SELECT x.dialogue_id, d.name AS dialogue, d.acronym, x.party,
+       count(*) AS adopted,
+       count(*) FILTER (WHERE x.status = 'fulfilled') AS fulfilled,
+       count(*) FILTER (WHERE x.status = 'partially fulfilled') AS partially_fulfilled,
+       count(*) FILTER (WHERE x.status IN {FINAL}) AS closed,
+       round(count(*) FILTER (WHERE x.status = 'fulfilled')::numeric / count(*), 4)
+           AS fulfilment_rate,
+       count(x.assessment) AS assessments,
+       round(avg((x.assessment ->> 'score')::numeric), 4) AS mean_compliance_score
+FROM per_party x JOIN reporting.dialogues d USING (dialogue_id)
+WHERE (CAST(:dialogue_id AS uuid) IS NULL OR x.dialogue_id = CAST(:dialogue_id AS uuid))
+  AND (CAST(:party AS text) IS NULL OR x.party = :party)
+GROUP BY x.dialogue_id, d.name, d.acronym, x.party
+ORDER BY d.name, x.party""")
+
+
+async def _rows(connection: AsyncConnection, query: Any, **params: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in (await connection.execute(query, params)).all()]
+
+
+async def commitments_status(
+    connection: AsyncConnection,
+    as_of: dt.date,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+) -> list[dict[str, Any]]:
+    """Open, due, overdue and fulfilled commitments per dialogue and responsible party."""
+    return await _rows(connection, COMMITMENTS, as_of=as_of, dialogue_id=dialogue_id, party=party)
+
+
+async def activity_per_year(
+    connection: AsyncConnection,
+    *,
+    year_from: int | None = None,
+    year_to: int | None = None,
+    dialogue_id: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """Sessions held, outcomes adopted and visits made, per year and dialogue."""
+    return await _rows(
+        connection, ACTIVITY, year_from=year_from, year_to=year_to, dialogue_id=dialogue_id
+    )
+
+
+async def fulfilment_and_compliance(
+    connection: AsyncConnection,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+) -> list[dict[str, Any]]:
+    """Fulfilment rate and mean compliance score (-1 to +1) per dialogue and party."""
+    return await _rows(connection, FULFILMENT, dialogue_id=dialogue_id, party=party)
