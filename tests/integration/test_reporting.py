@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from domain import demo
 from projections.catalog import create_engine
@@ -10,7 +11,7 @@ from reporting.listings import Filters, calendar_query, list_rows
 from reporting.reports import activity_per_year, commitments_status, fulfilment_and_compliance
 
 
-async def _with(database_url, work):
+async def _with(database_url: str, work: Any) -> Any:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
