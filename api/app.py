@@ -11,25 +11,52 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
-from api import audit, dialogues, health, keys, outcomes, relationships, sessions, visits
+from api import (
+    audit,
+    dialogues,
+    health,
+    keys,
+    outcomes,
+    projections,
+    read_models,
+    relationships,
+    reports,
+    sessions,
+    visits,
+)
 from api.auth import require_permission
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
+from projections.catalog import create_engine
+from projections.worker import running_projections
 from store.database import create_pool
 
 MAX_BODY_BYTES = 256 * 1024
 
 
-def create_app(database_url: str, *, pool_size: int = 10) -> Litestar:
-    """An app bound to one database; the pool lives as long as the app."""
+def create_app(
+    database_url: str, *, pool_size: int = 10, run_projections: bool = False
+) -> Litestar:
+    """An app bound to one database; pools (and, locally, the projections) live with it.
+
+    run_projections=True runs the projection worker inside the API process, which is what
+    `make run` does so that the local setup stays one command; production runs
+    `entente worker` processes instead (docs/SCALING.md).
+    """
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(database_url, max_size=pool_size)
+        app.state.engine = create_engine(database_url, pool_size=pool_size)
         try:
-            yield
+            if run_projections:
+                async with running_projections(database_url):
+                    yield
+            else:
+                yield
         finally:
             await app.state.pool.close()
+            await app.state.engine.dispose()
 
     route_handlers: list[Any] = [
         *dialogues.routes,
@@ -38,6 +65,9 @@ def create_app(database_url: str, *, pool_size: int = 10) -> Litestar:
         *visits.routes,
         *relationships.routes,
         *audit.routes,
+        *read_models.routes,
+        *reports.routes,
+        *projections.routes,
         *keys.routes,
         *health.routes,
     ]

@@ -35,13 +35,14 @@ async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
         await pool.close()
 
 
-def serve(url: str, host: str, port: int) -> None:
-    """Serve the API with uvicorn."""
+def serve(url: str, host: str, port: int, *, with_worker: bool = False) -> None:
+    """Serve the API with uvicorn (and the projections in-process when asked)."""
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+    app = create_app(url, run_projections=with_worker)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 async def _ensure_local_key(pool: Any) -> str:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
         f"{base}/relationships/KZ-US/history\n",
         flush=True,
     )
-    serve(url, args.host, args.port)
+    serve(url, args.host, args.port, with_worker=not args.without_worker)
 
 
 def keys(args: argparse.Namespace) -> None:
@@ -146,6 +147,13 @@ def parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        p.add_argument(
+            "--with-worker" if name == "serve" else "--without-worker",
+            action="store_true",
+            help="run the projections inside this process"
+            if name == "serve"
+            else "do not run the projections here (run `entente worker` instead)",
+        )
     sub.add_parser("migrate")
     k = sub.add_parser("keys")
     k.add_argument("action", choices=["create", "list", "revoke"])
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "run":
         run(args)
     elif args.command == "serve":
-        serve(database_url(args), args.host, args.port)
+        serve(database_url(args), args.host, args.port, with_worker=args.with_worker)
     elif args.command == "migrate":
         upgrade(database_url(args))
         print("migrated to head")

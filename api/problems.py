@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
+from reporting.paging import BadCursor
 from store.errors import IdempotencyKeyReused, InvalidCursor, WrongExpectedVersion
 
 log = logging.getLogger("entente.api")
@@ -35,7 +36,12 @@ TITLES = {
 
 
 def problem(
-    status: int, detail: str, *, kind: str | None = None, **extra: Any
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> ProblemDetailsException:
     """A problem of a known kind; `kind` overrides the default for the status."""
     default_kind, title = TITLES.get(status, TITLES[500])
@@ -44,6 +50,7 @@ def problem(
         type_=PROBLEM_BASE + (kind or default_kind),
         title=title,
         detail=detail,
+        headers=headers,
         extra=extra or None,
     )
 
@@ -97,7 +104,7 @@ def _from_key_reuse(exc: IdempotencyKeyReused) -> ProblemDetailsException:
     return problem(422, str(exc), kind="idempotency-key-reused")
 
 
-def _from_cursor(exc: InvalidCursor) -> ProblemDetailsException:
+def _from_cursor(exc: InvalidCursor | BadCursor) -> ProblemDetailsException:
     return problem(400, str(exc), kind="invalid-cursor")
 
 
@@ -107,6 +114,7 @@ PROBLEM_MAP: dict[type[Exception], Any] = {
     WrongExpectedVersion: _from_conflict,
     IdempotencyKeyReused: _from_key_reuse,
     InvalidCursor: _from_cursor,
+    BadCursor: _from_cursor,
 }
 
 

@@ -11,7 +11,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,7 +71,7 @@ class Listing:
 
 
 def _any_party(column: ColumnElement[Any], code: str) -> ColumnElement[bool]:
-    return column.any(code)  # type: ignore[no-any-return]
+    return literal(code) == any_(column)
 
 
 SESSION_DAY = func.coalesce(sessions.c.held_from, sessions.c.planned_from)
@@ -146,7 +156,7 @@ def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
         if value is not None and name in table_columns:
             found.append(table_columns[name] == value)
     if f.topic and "topics" in table_columns:
-        found.append(table_columns["topics"].any(f.topic))
+        found.append(literal(f.topic) == any_(table_columns["topics"]))
     if f.name and "name" in table_columns:
         found.append(table_columns["name"].ilike(f"%{f.name}%"))
     if listing.when is not None and f.valid_from:
@@ -242,5 +252,5 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
     if end is not None:
         query = query.where(everything.c.starts_on < end)
     if party:
-        query = query.where(everything.c.parties.any(party))
+        query = query.where(literal(party) == any_(everything.c.parties))
     return query.order_by(everything.c.starts_on, everything.c.id)

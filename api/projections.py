@@ -1,0 +1,47 @@
+"""Operating the projections over HTTP (admin role): status and blue/green rebuilds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+
+from api.problems import problem
+from projections.catalog import NAMES
+from projections.status import ProjectionStatus, projection_status
+
+TAG = "projections"
+ADMIN = {"permission": "admin"}
+
+
+@get("/projections", summary="Each projection's checkpoint, lag and state", tags=[TAG], opt=ADMIN)
+async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
+    """A rebuild in progress shows as `<name>:rebuild`."""
+    return await projection_status(request.app.state.pool)
+
+
+@post(
+    "/projections/{name:str}/rebuild",
+    summary="Rebuild a read model beside the live one",
+    tags=[TAG],
+    opt=ADMIN,
+    status_code=202,
+)
+async def rebuild(request: Request[Any, Any, Any], name: str) -> Response[dict[str, str]]:
+    """Accepted: the worker that owns the projection builds it beside the live tables and
+    swaps it in, in one transaction, once it has caught up. Readers never see a gap."""
+    if name not in NAMES:
+        raise problem(404, f"no projection {name!r}; there are {', '.join(NAMES)}")
+    await request.app.state.pool.execute(
+        "UPDATE projection_state.checkpoints SET rebuild_requested_at = now()"
+        " WHERE projection = $1 AND rebuild_requested_at IS NULL",
+        name,
+    )
+    return Response(
+        {"projection": name, "status": "rebuild requested"},
+        status_code=202,
+        headers={"Location": "/projections"},
+    )
+
+
+routes = [status, rebuild]

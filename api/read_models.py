@@ -1,0 +1,259 @@
+"""Query endpoints over the reporting read models (reader role).
+
+Lists are keyset-paginated: pass `next_cursor` back as `cursor`. Date filters (`from`,
+`to`) are over valid time. Any query accepts `after_position` for read-your-writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get
+from litestar.params import Parameter
+
+from api.freshness import wait_for_position
+from api.problems import problem
+from api.relationships import parse_pair
+from domain.errors import InvalidValue
+from domain.values import party_code
+from reporting.listings import Filters, calendar_query, get_row, list_rows
+
+TAG = "read models"
+
+
+class RowPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of read-model rows; `next_cursor` is null on the last page."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+FromDate = Annotated[dt.date | None, Parameter(query="from", description="valid time ≥")]
+ToDate = Annotated[dt.date | None, Parameter(query="to", description="valid time <")]
+Limit = Annotated[int, Parameter(ge=1, le=500)]
+
+
+def party_filter(code: str | None) -> str | None:
+    if code is None:
+        return None
+    try:
+        return str(party_code(code.upper()))
+    except InvalidValue as error:
+        raise problem(422, str(error), kind="invalid-value") from None
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    listing: str,
+    filters: Filters,
+    cursor: str | None,
+    limit: int,
+    order: str,
+    after_position: str | None,
+) -> RowPage:
+    if order not in ("asc", "desc"):
+        raise problem(400, "order is asc or desc")
+    await wait_for_position(request, after_position)
+    async with request.app.state.engine.connect() as connection:
+        items, following = await list_rows(
+            connection,
+            listing,
+            filters,
+            cursor=cursor,
+            limit=limit,
+            descending=order == "desc",
+        )
+    return RowPage(items=items, next_cursor=following)
+
+
+async def _one(
+    request: Request[Any, Any, Any], listing: str, ident: Any, after_position: str | None
+) -> dict[str, Any]:
+    await wait_for_position(request, after_position)
+    async with request.app.state.engine.connect() as connection:
+        row = await get_row(connection, listing, ident)
+    if row is None:
+        raise problem(404, f"no {listing[:-1]} {ident} in the read model")
+    return row
+
+
+READ = {"permission": "read"}
+
+
+@get("/dialogues", summary="Dialogues (read model)", tags=[TAG], opt=READ)
+async def list_dialogues(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    status: str | None = None,
+    name: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """Sorted by name."""
+    filters = Filters(party=party_filter(party), status=status, name=name)
+    return await _page(request, "dialogues", filters, cursor, limit, order, after_position)
+
+
+@get("/sessions", summary="Sessions (read model)", tags=[TAG], opt=READ)
+async def list_sessions(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    status: str | None = None,
+    dialogue_id: uuid.UUID | None = None,
+    topic: str | None = None,
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """Sorted by the held date, else the planned date."""
+    filters = Filters(
+        party=party_filter(party),
+        status=status,
+        dialogue_id=dialogue_id,
+        topic=topic,
+        valid_from=valid_from,
+        valid_to=valid_to,
+    )
+    return await _page(request, "sessions", filters, cursor, limit, order, after_position)
+
+
+@get("/sessions/{session_id:uuid}", summary="One session (read model)", tags=[TAG], opt=READ)
+async def get_session(
+    request: Request[Any, Any, Any], session_id: uuid.UUID, after_position: str | None = None
+) -> dict[str, Any]:
+    """404 until the projection has it (use after_position after a write)."""
+    return await _one(request, "sessions", session_id, after_position)
+
+
+@get("/outcomes", summary="Outcomes (read model)", tags=[TAG], opt=READ)
+async def list_outcomes(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    dialogue_id: uuid.UUID | None = None,
+    due_before: dt.date | None = None,
+    overdue_as_of: dt.date | None = None,
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """Sorted by adoption date; `overdue_as_of` = open and past its target window then."""
+    filters = Filters(
+        party=party_filter(party),
+        status=status,
+        kind=kind,
+        dialogue_id=dialogue_id,
+        due_before=due_before,
+        overdue_as_of=overdue_as_of,
+        valid_from=valid_from,
+        valid_to=valid_to,
+    )
+    return await _page(request, "outcomes", filters, cursor, limit, order, after_position)
+
+
+@get("/outcomes/{outcome_id:uuid}", summary="One outcome (read model)", tags=[TAG], opt=READ)
+async def get_outcome(
+    request: Request[Any, Any, Any], outcome_id: uuid.UUID, after_position: str | None = None
+) -> dict[str, Any]:
+    """With its latest progress and compliance per party."""
+    return await _one(request, "outcomes", outcome_id, after_position)
+
+
+@get("/visits", summary="Visits (read model)", tags=[TAG], opt=READ)
+async def list_visits(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    status: str | None = None,
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """Sorted by planned window."""
+    filters = Filters(
+        party=party_filter(party), status=status, valid_from=valid_from, valid_to=valid_to
+    )
+    return await _page(request, "visits", filters, cursor, limit, order, after_position)
+
+
+@get("/indicators", summary="Indicators (read model)", tags=[TAG], opt=READ)
+async def list_indicators(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    name: str | None = None,
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """Sorted by period."""
+    filters = Filters(
+        party=party_filter(party), name=name, valid_from=valid_from, valid_to=valid_to
+    )
+    return await _page(request, "indicators", filters, cursor, limit, order, after_position)
+
+
+@get(
+    "/relationships/{pair:str}/timeline",
+    summary="A pair's timeline (read model)",
+    tags=[TAG],
+    opt=READ,
+)
+async def get_timeline(
+    request: Request[Any, Any, Any],
+    pair: str,
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+    order: str = "asc",
+    after_position: str | None = None,
+) -> RowPage:
+    """One row per recorded change between the two parties, in log order."""
+    filters = Filters(parties=parse_pair(pair), valid_from=valid_from, valid_to=valid_to)
+    return await _page(request, "timeline", filters, cursor, limit, order, after_position)
+
+
+@get("/calendar", summary="Upcoming sessions and visits", tags=[TAG], opt=READ)
+async def get_calendar(
+    request: Request[Any, Any, Any],
+    valid_from: FromDate = None,
+    valid_to: ToDate = None,
+    party: str | None = None,
+    after_position: str | None = None,
+) -> list[dict[str, Any]]:
+    """Everything planned that has not ended before `from` (default: today, UTC)."""
+    await wait_for_position(request, after_position)
+    start = valid_from or dt.datetime.now(dt.UTC).date()
+    async with request.app.state.engine.connect() as connection:
+        rows = await connection.execute(calendar_query(start, valid_to, party_filter(party)))
+        return [dict(r._mapping) for r in rows]
+
+
+routes = [
+    list_dialogues,
+    list_sessions,
+    get_session,
+    list_outcomes,
+    get_outcome,
+    list_visits,
+    list_indicators,
+    get_timeline,
+    get_calendar,
+]

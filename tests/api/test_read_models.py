@@ -1,0 +1,169 @@
+"""The query and report endpoints, with the projections running inside the app."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from api.demo import load_demo
+from domain import demo
+from tests.api.conftest import auth
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def live(database_url: str, pool: Any) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app with its in-process projection worker, over the loaded article."""
+    await load_demo(pool)
+    app = create_app(database_url, pool_size=10, run_projections=True)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+async def _get(client: Any, token: str, url: str, **params: Any) -> Any:
+    response = await client.get(url, params=params, headers=auth(token))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _caught_up(client: Any, token: str) -> None:
+    """Wait until the worker has applied the demo (read-your-writes on the last position)."""
+    feed = await _get(client, token, "/events", limit=1000)
+    last = feed["events"][-1]
+    token_of_last = feed["next_cursor"]
+    assert last
+    await _get(client, token, "/dialogues", after_position=token_of_last)
+
+
+async def test_query_endpoints_return_the_articles_facts(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    dialogues = await _get(live, reader, "/dialogues", party="KZ")
+    espd = next(d for d in dialogues["items"] if d["dialogue_id"] == str(demo.ESPD_ID))
+    assert (espd["acronym"], espd["status"], sorted(espd["parties"])) == (
+        "ESPD",
+        "active",
+        ["KZ", "US"],
+    )
+    assert espd["sessions_held"] == 1
+
+    session = await _get(live, reader, f"/sessions/{demo.ESPD_2021_SESSION_ID}")
+    assert (session["held_from"], session["place_city"]) == ("2021-12-15", "Nur-Sultan")
+    assert {h["name"] for h in session["heads"]} == {"Akan Rakhmetullin", "Donald Lu"}
+
+    outcome = await _get(live, reader, f"/outcomes/{demo.OUTCOME_TILEUBERDI_VISIT}")
+    assert outcome["target_wording"] == "first half of 2022"
+    assert (outcome["target_from"], outcome["target_to"]) == ("2022-01-01", "2022-07-01")
+
+    visits = await _get(live, reader, "/visits", party="US")
+    assert [v["visit_id"] for v in visits["items"]] == [str(demo.TILEUBERDI_VISIT_ID)]
+
+    indicators = await _get(live, reader, "/indicators", party="KZ", limit=100)
+    assert any(i["value"] in ("406", 406) for i in indicators["items"])
+
+    calendar = await _get(live, reader, "/calendar", **{"from": "2022-01-01"})
+    assert {c["kind"] for c in calendar} == {"session", "visit"}
+
+    timeline = await _get(live, reader, "/relationships/US-KZ/timeline", limit=500)
+    assert len(timeline["items"]) >= 20
+    positions = [row["position"] for row in timeline["items"]]
+    assert positions == sorted(positions)
+
+
+async def test_pagination_cursors_walk_every_row_once(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 4, "dialogue_id": str(demo.ESPD_ID)}
+        if cursor:
+            params["cursor"] = cursor
+        page = await _get(live, reader, "/outcomes", **params)
+        seen += [o["outcome_id"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    everything = await _get(live, reader, "/outcomes", limit=500, dialogue_id=str(demo.ESPD_ID))
+    assert seen == [o["outcome_id"] for o in everything["items"]]
+    bad = await live.get("/outcomes", params={"cursor": "nonsense"}, headers=auth(reader))
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:entente:problem:invalid-cursor"
+
+
+async def test_reports(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    commitments = await _get(
+        live, reader, "/reports/commitments", as_of="2022-07-01", dialogue_id=str(demo.ESPD_ID)
+    )
+    assert {r["party"] for r in commitments} >= {"KZ", "US"}
+    assert all(r["overdue"] >= 1 for r in commitments if r["party"] in ("KZ", "US"))
+    activity = await _get(live, reader, "/reports/activity", dialogue_id=str(demo.ESPD_ID))
+    assert [(r["year"], r["sessions_held"]) for r in activity] == [(2021, 1)]
+    fulfilment = await _get(live, reader, "/reports/fulfilment", party="KZ")
+    assert fulfilment and all(r["party"] == "KZ" for r in fulfilment)
+
+
+async def test_read_your_writes(live, tokens):
+    writer = tokens["writer"]
+    dialogue_id = uuid.uuid4()
+    body = {
+        "dialogue_id": str(dialogue_id),
+        "charter": {
+            "name": "Read Your Writes Dialogue",
+            "format": "bilateral",
+            "parties": ["KZ", "FR"],
+        },
+    }
+    written = await live.post("/dialogues", json=body, headers=auth(writer))
+    assert written.status_code == 201, written.text
+    position = written.headers["X-Position"]
+    page = await _get(live, writer, "/dialogues", party="FR", after_position=position)
+    assert [d["dialogue_id"] for d in page["items"]] == [str(dialogue_id)]
+    via_header = await live.get(
+        "/dialogues", params={"party": "FR"}, headers=auth(writer, **{"X-After-Position": position})
+    )
+    assert via_header.status_code == 200 and len(via_header.json()["items"]) == 1
+
+
+async def test_a_position_not_reached_is_a_503_with_retry_after(live, tokens):
+    from store.records import Cursor
+
+    live.app.state.read_your_writes_wait = 0.2
+    try:
+        far = Cursor(2**40, 0).encode()
+        response = await live.get(
+            "/dialogues", params={"after_position": far}, headers=auth(tokens["reader"])
+        )
+    finally:
+        live.app.state.read_your_writes_wait = 5.0
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["type"] == "urn:entente:problem:not-yet-consistent"
+
+
+async def test_projection_status_and_rebuild_over_http(live, tokens):
+    admin = tokens["admin"]
+    await _caught_up(live, tokens["reader"])
+    status = await _get(live, admin, "/projections")
+    assert {s["projection"] for s in status} >= {"dialogues", "visits", "timeline"}
+    before = await _get(live, tokens["reader"], "/dialogues", limit=500)
+    accepted = await live.post("/projections/dialogues/rebuild", headers=auth(admin))
+    assert accepted.status_code == 202
+    missing = await live.post("/projections/nope/rebuild", headers=auth(admin))
+    assert missing.status_code == 404
+
+    for _ in range(100):
+        rows = {s["projection"]: s for s in await _get(live, admin, "/projections")}
+        if rows["dialogues"]["rebuild_requested_at"] is None and "dialogues:rebuild" not in rows:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the rebuild did not finish")
+    after = await _get(live, tokens["reader"], "/dialogues", limit=500)
+    assert after == before
