@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections clean-data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,10 @@ unit: install
 bench-store: install
 	$(BIN)/python -m benchmarks.bench_store
 
-bench: bench-store
+bench-projections: install
+	$(BIN)/python -m benchmarks.bench_projections
+
+bench: bench-store bench-projections
 
 clean-data:
 	rm -rf .data

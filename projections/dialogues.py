@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, insert
-from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
@@ -122,24 +121,17 @@ def progress_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
     ]
 
 
-async def write_dialogue(tx: AsyncConnection, state: dialogue.Dialogue) -> None:
-    """Replace everything the read model holds about one dialogue."""
-    key = state.dialogue_id
-    for table in (sessions, outcomes, outcome_progress):
-        await tx.execute(delete(table).where(table.c.dialogue_id == key))
-    if state.charter is None or state.status == "retracted":
-        await tx.execute(delete(dialogues).where(dialogues.c.dialogue_id == key))
-        return
-    row = dialogue_row(state)
-    await tx.execute(
-        upsert(dialogues)
-        .values(row)
-        .on_conflict_do_update(index_elements=["dialogue_id"], set_=row)
-    )
+async def write_dialogues(tx: AsyncConnection, states: list[dialogue.Dialogue]) -> None:
+    """Replace everything the read model holds about these dialogues, a statement per table."""
+    keys = [state.dialogue_id for state in states]
+    for table in (sessions, outcomes, outcome_progress, dialogues):
+        await tx.execute(delete(table).where(table.c.dialogue_id.in_(keys)))
+    live = [s for s in states if s.charter is not None and s.status != "retracted"]
     for table, rows in (
-        (sessions, [r for r in session_rows(state) if r["status"] != "retracted"]),
-        (outcomes, [r for r in outcome_rows(state) if r["status"] != "retracted"]),
-        (outcome_progress, progress_rows(state)),
+        (dialogues, [dialogue_row(s) for s in live]),
+        (sessions, [r for s in live for r in session_rows(s) if r["status"] != "retracted"]),
+        (outcomes, [r for s in live for r in outcome_rows(s) if r["status"] != "retracted"]),
+        (outcome_progress, [r for s in live for r in progress_rows(s)]),
     ):
         if rows:
             await tx.execute(insert(table), rows)
@@ -156,6 +148,10 @@ class DialogueProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
-        for stream_id, records in by_stream(batch).items():
-            state = await states.advance(tx, stream_id, dialogue.decider, records)
-            await write_dialogue(tx, state)
+        groups = by_stream(batch)
+        await states.prepare(tx, groups, dialogue.decider)
+        touched = [
+            await states.advance(stream_id, dialogue.decider, records)
+            for stream_id, records in groups.items()
+        ]
+        await write_dialogues(tx, touched)

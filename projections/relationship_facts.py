@@ -65,6 +65,8 @@ class RelationshipFactsProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched pair and rewrite its facts."""
-        for stream_id, records in by_stream(batch).items():
-            state = await states.advance(tx, stream_id, relationship.decider, records)
+        groups = by_stream(batch)
+        await states.prepare(tx, groups, relationship.decider)
+        for stream_id, records in groups.items():
+            state = await states.advance(stream_id, relationship.decider, records)
             await write_relationship(tx, state)

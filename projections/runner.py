@@ -133,6 +133,7 @@ class Runner:
                 ]
                 if wanted:
                     await projection.apply(await target.bind(tx), wanted, target.states)
+                    await target.states.flush(tx)
                 if page.cursor != after:
                     await tx.execute(
                         ADVANCE,

@@ -79,11 +79,14 @@ class TimelineProjection:
     ) -> None:
         """One row per event, tagged with the parties of its stream as of that event."""
         rows = []
-        for stream_id, records in by_stream(batch).items():
+        groups = by_stream(batch)
+        for prefix, decider in DECIDERS.items():
+            await states.prepare(tx, [s for s in groups if s.startswith(prefix)], decider)
+        for stream_id, records in groups.items():
             decider = next(d for p, d in DECIDERS.items() if stream_id.startswith(p))
-            before, version = await states.state(tx, stream_id, decider)
+            before, version = states.state(stream_id)
             fresh = [r for r in records if r.version > version]
-            state = await states.advance(tx, stream_id, decider, records)
+            state = await states.advance(stream_id, decider, records)
             for record in fresh:
                 event = decode_event(record.type, record.schema_version, record.data)
                 rows.append(

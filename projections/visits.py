@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
-from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
@@ -46,15 +45,15 @@ class VisitProjection:
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
-        """Upsert each touched visit; a retracted visit leaves the model."""
-        for stream_id, records in by_stream(batch).items():
-            state = await states.advance(tx, stream_id, visit.decider, records)
-            if state.plan is None or state.status == "retracted":
-                await tx.execute(delete(visits).where(visits.c.visit_id == state.visit_id))
-                continue
-            row = visit_row(state)
-            await tx.execute(
-                upsert(visits)
-                .values(row)
-                .on_conflict_do_update(index_elements=["visit_id"], set_=row)
-            )
+        """Rewrite each touched visit's row; a retracted visit leaves the model."""
+        groups = by_stream(batch)
+        await states.prepare(tx, groups, visit.decider)
+        touched = [
+            await states.advance(stream_id, visit.decider, records)
+            for stream_id, records in groups.items()
+        ]
+        keys = [v.visit_id for v in touched]
+        await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
+        rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]
+        if rows:
+            await tx.execute(insert(visits), rows)

@@ -133,7 +133,7 @@ CREATE TABLE reporting.outcomes (
 CREATE INDEX ix_reporting_outcomes_dialogue_id ON reporting.outcomes (dialogue_id);
 
 CREATE TABLE reporting.relationship_timeline (
-    position BIGSERIAL NOT NULL,
+    position BIGINT NOT NULL,
     parties TEXT[] NOT NULL,
     recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
     occurred_from DATE,
@@ -195,6 +195,12 @@ CREATE TABLE reporting.visits (
     outcome_id UUID,
     PRIMARY KEY (visit_id)
 );
+
+CREATE INDEX ix_reporting_outcome_progress_dialogue_id ON reporting.outcome_progress (dialogue_id);
+
+CREATE INDEX ix_reporting_indicators_parties ON reporting.indicators (parties);
+
+CREATE INDEX ix_reporting_milestones_parties ON reporting.milestones (parties);
 
 CREATE INDEX ix_timeline_parties ON reporting.relationship_timeline USING gin (parties);
 

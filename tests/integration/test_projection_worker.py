@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest_asyncio
 
+from benchmarks.workload import load_workload
 from projections.catalog import PROJECTIONS, create_engine
 from projections.runner import LOCK_CLASS, Runner
 from store import EventStore
-from tests.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = (

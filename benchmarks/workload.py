@@ -7,6 +7,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from domain import commands as c
 from domain.facts import (
@@ -18,8 +19,9 @@ from domain.facts import (
     SessionRecord,
     VisitPlan,
 )
+from domain.streams import replay
 from domain.values import PartialDate, Person, Place
-from store.aggregates import handle
+from store.aggregates import handle, to_new_event
 from store.event_store import EventStore
 
 PARTNERS = ("US", "UZ", "KG", "TJ", "TM", "DE", "FR", "JP", "KR", "CN", "IN", "TR")
@@ -109,6 +111,31 @@ def dialogue_story(rng: random.Random, n: int) -> Iterator[c.Command]:
             window=PartialDate.parse("first half of 2027"),
         ),
     )
+
+
+async def append_stories(
+    store: EventStore, dialogues: int, seed: int = 7, concurrency: int = 8
+) -> int:
+    """The same stories, decided in memory and appended one stream per append: fast bulk data.
+
+    Deciding in memory (domain.streams.replay) and appending whole streams skips the
+    per-command round trips, so a benchmark can build hundreds of thousands of events.
+    """
+    rng = random.Random(seed)
+    commands = [command for n in range(dialogues) for command in dialogue_story(rng, n)]
+    streams = list(replay(commands).items())
+    written = 0
+
+    async def worker(share: list[tuple[str, list[Any]]]) -> None:
+        nonlocal written
+        for stream_id, events in share:
+            for start in range(0, len(events), 500):
+                chunk = [to_new_event(e) for e in events[start : start + 500]]
+                await store.append(stream_id, chunk, start, {"actor": "workload"})
+                written += len(chunk)
+
+    await asyncio.gather(*(worker(streams[i::concurrency]) for i in range(concurrency)))
+    return written
 
 
 async def load_workload(
