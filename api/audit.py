@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, get
 
 from api.paging import PAGE_LIMIT, EventPage, page_of
-from api.problems import problem
+from api.problems import problem, problem_responses
 from store.event_store import EventStore
 from store.records import START, Cursor
 from store.verification import VerificationReport, verify
@@ -36,6 +36,7 @@ def _limit(limit: int) -> int:
     summary="A stream's events with full metadata",
     tags=[TAG],
     opt={"permission": "audit"},
+    responses=problem_responses(400, 401, 403),
 )
 async def stream_events(
     request: Request[Any, Any, Any],
@@ -64,6 +65,7 @@ async def stream_events(
     summary="The change feed: every event in the safe global order",
     tags=[TAG],
     opt={"permission": "read"},
+    responses=problem_responses(400, 401, 403),
 )
 async def change_feed(
     request: Request[Any, Any, Any],
@@ -85,6 +87,7 @@ async def change_feed(
     summary="Recompute hash chains; names each stream's first broken link",
     tags=[TAG],
     opt={"permission": "audit"},
+    responses=problem_responses(400, 401, 403),
 )
 async def verify_chains(
     request: Request[Any, Any, Any], stream_id: str | None = None

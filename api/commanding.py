@@ -19,7 +19,7 @@ from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from api.auth import caller
-from api.problems import problem
+from api.problems import problem, problem_responses
 from api.representation import oversize, unstorable
 from domain.commands import Command
 from domain.streams import stream_id_for
@@ -148,6 +148,20 @@ async def run_command(
     )
 
 
+def command_problems(if_match: IfMatch, created: bool) -> tuple[int, ...]:
+    """The problem statuses a command route can answer with.
+
+    A creating command (launch, plan, log, record) addresses no earlier record, so it has
+    no 404; the rest address a dialogue, visit or fact that must exist.
+    """
+    statuses = [400, 401, 403, 409, 413, 422]
+    if not created:
+        statuses.append(404)
+    if if_match is IfMatch.REQUIRED:
+        statuses.append(428)
+    return tuple(sorted(statuses))
+
+
 def command_route(
     path: str,
     command_type: type[Any],
@@ -173,6 +187,7 @@ def command_route(
         tags=[tag],
         operation_id=command_type.__name__,
         status_code=201 if created else 200,
-        opt={"permission": "write"},
+        opt={"permission": "write", "if_match": if_match.value},
         name=command_type.__name__,
+        responses=problem_responses(*command_problems(if_match, created)),
     )(run)

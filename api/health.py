@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, get
 
-from api.problems import problem
+from api.problems import problem, problem_responses
 
 
 @get(
@@ -14,6 +14,7 @@ from api.problems import problem
     summary="Ready when PostgreSQL answers",
     tags=["health"],
     opt={"permission": "public"},
+    responses=problem_responses(503),
 )
 async def health(request: Request[Any, Any, Any]) -> dict[str, str]:
     """A 503 problem when the database does not answer."""

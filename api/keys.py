@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from api.problems import problem
+from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
 
 TAG = "keys"
@@ -29,7 +29,12 @@ class CreatedKey(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @post(
-    "/keys", summary="Create an API key", tags=[TAG], opt={"permission": "admin"}, status_code=201
+    "/keys",
+    summary="Create an API key",
+    tags=[TAG],
+    opt={"permission": "admin"},
+    status_code=201,
+    responses=problem_responses(400, 401, 403, 409, 413, 422),
 )
 async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
     """The token is returned once and stored only as a hash."""
@@ -41,7 +46,11 @@ async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
 
 
 @get(
-    "/keys", summary="List API keys (never their secrets)", tags=[TAG], opt={"permission": "admin"}
+    "/keys",
+    summary="List API keys (never their secrets)",
+    tags=[TAG],
+    opt={"permission": "admin"},
+    responses=problem_responses(401, 403),
 )
 async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     """Revoked keys included, with when they were revoked."""
@@ -54,6 +63,7 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     tags=[TAG],
     opt={"permission": "admin"},
     status_code=204,
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def revoke(request: Request[Any, Any, Any], name: str) -> Response[None]:
     """Revocation takes effect on the next request made with the key."""

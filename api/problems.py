@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
@@ -33,6 +35,78 @@ TITLES = {
     500: ("internal-error", "Something went wrong on our side"),
     503: ("unavailable", "The service is not ready"),
 }
+
+
+# Every `type` the API can answer with, by status: the OpenAPI document is built from this,
+# and tests/api/test_openapi.py checks that the problems the app returns are listed here.
+KINDS: dict[int, tuple[str, ...]] = {
+    400: ("invalid-request", "invalid-cursor"),
+    401: ("unauthenticated",),
+    403: ("forbidden",),
+    404: ("not-found",),
+    409: ("conflict", "already-exists"),
+    413: ("too-large",),
+    422: (
+        "rule-violated",
+        "invalid-value",
+        "path-body-mismatch",
+        "too-long",
+        "idempotency-key-reused",
+    ),
+    428: ("precondition-required",),
+    503: ("unavailable", "not-yet-consistent"),
+}
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def _problem_struct(status: int) -> type[msgspec.Struct]:
+    urns = tuple(PROBLEM_BASE + kind for kind in KINDS[status])
+    fields: list[Any] = [
+        ("type", Literal[urns]),  # type: ignore[valid-type]
+        ("title", str),
+        ("status", Literal[status]),  # type: ignore[valid-type]
+        ("detail", str),
+    ]
+    if status in (400, 422):
+        fields.append(("errors", list[dict[str, Any]] | None, None))
+    if status == 409:
+        fields.append(("current_version", int | None, None))
+    if status == 422:
+        fields.append(("rule", str | None, None))
+    return msgspec.defstruct(f"Problem{status}", fields, kw_only=True, frozen=True)
+
+
+PROBLEM_STRUCTS: dict[int, type[msgspec.Struct]] = {s: _problem_struct(s) for s in KINDS}
+
+# Why a status can happen, said once for every route that documents it.
+WHY: dict[int, str] = {
+    400: "malformed JSON, a body of the wrong shape, or a bad query, header or cursor",
+    401: "no live API key in `Authorization: Bearer <key>`",
+    403: "the key's roles do not grant this route's permission",
+    404: "the addressed resource (dialogue, visit, session, outcome, fact, key) does not exist",
+    409: "If-Match names a version that is no longer current, or the resource already exists",
+    413: "the body is over 256 KiB",
+    422: "a value the register refuses: an unknown party, a broken rule, a path/body id "
+    "mismatch, an over-long text, or an Idempotency-Key reused for another request",
+    428: "this change amends a record, so it needs If-Match with the version you saw",
+    503: "the database does not answer, or the read models have not reached after_position",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI `responses` for the problems a route can return, each with its `type`s."""
+    return {
+        status: ResponseSpec(
+            data_container=PROBLEM_STRUCTS[status],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+            description=f"{TITLES[status][1]}: {WHY[status]}. Problem types: "
+            + ", ".join(f"`{PROBLEM_BASE}{kind}`" for kind in KINDS[status])
+            + ".",
+        )
+        for status in sorted(statuses)
+    }
 
 
 def problem(

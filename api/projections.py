@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
-from api.problems import problem
+from api.problems import problem, problem_responses
 from projections.catalog import NAMES
 from projections.status import ProjectionStatus, projection_status
 
@@ -14,7 +14,13 @@ TAG = "projections"
 ADMIN = {"permission": "admin"}
 
 
-@get("/projections", summary="Each projection's checkpoint, lag and state", tags=[TAG], opt=ADMIN)
+@get(
+    "/projections",
+    summary="Each projection's checkpoint, lag and state",
+    tags=[TAG],
+    opt=ADMIN,
+    responses=problem_responses(401, 403),
+)
 async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
     """A rebuild in progress shows as `<name>:rebuild`."""
     return await projection_status(request.app.state.pool)
@@ -26,6 +32,7 @@ async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
     tags=[TAG],
     opt=ADMIN,
     status_code=202,
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def rebuild(request: Request[Any, Any, Any], name: str) -> Response[dict[str, str]]:
     """Accepted: the worker that owns the projection builds it beside the live tables and

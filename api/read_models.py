@@ -15,7 +15,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from api.freshness import wait_for_position
-from api.problems import problem
+from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from domain.errors import InvalidValue
 from domain.values import party_code
@@ -83,7 +83,13 @@ async def _one(
 READ = {"permission": "read"}
 
 
-@get("/dialogues", summary="Dialogues (read model)", tags=[TAG], opt=READ)
+@get(
+    "/dialogues",
+    summary="Dialogues (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def list_dialogues(
     request: Request[Any, Any, Any],
     party: str | None = None,
@@ -99,7 +105,13 @@ async def list_dialogues(
     return await _page(request, "dialogues", filters, cursor, limit, order, after_position)
 
 
-@get("/sessions", summary="Sessions (read model)", tags=[TAG], opt=READ)
+@get(
+    "/sessions",
+    summary="Sessions (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def list_sessions(
     request: Request[Any, Any, Any],
     party: str | None = None,
@@ -125,7 +137,13 @@ async def list_sessions(
     return await _page(request, "sessions", filters, cursor, limit, order, after_position)
 
 
-@get("/sessions/{session_id:uuid}", summary="One session (read model)", tags=[TAG], opt=READ)
+@get(
+    "/sessions/{session_id:uuid}",
+    summary="One session (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 404, 503),
+)
 async def get_session(
     request: Request[Any, Any, Any], session_id: uuid.UUID, after_position: str | None = None
 ) -> dict[str, Any]:
@@ -133,7 +151,13 @@ async def get_session(
     return await _one(request, "sessions", session_id, after_position)
 
 
-@get("/outcomes", summary="Outcomes (read model)", tags=[TAG], opt=READ)
+@get(
+    "/outcomes",
+    summary="Outcomes (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def list_outcomes(
     request: Request[Any, Any, Any],
     party: str | None = None,
@@ -163,7 +187,13 @@ async def list_outcomes(
     return await _page(request, "outcomes", filters, cursor, limit, order, after_position)
 
 
-@get("/outcomes/{outcome_id:uuid}", summary="One outcome (read model)", tags=[TAG], opt=READ)
+@get(
+    "/outcomes/{outcome_id:uuid}",
+    summary="One outcome (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 404, 503),
+)
 async def get_outcome(
     request: Request[Any, Any, Any], outcome_id: uuid.UUID, after_position: str | None = None
 ) -> dict[str, Any]:
@@ -171,7 +201,13 @@ async def get_outcome(
     return await _one(request, "outcomes", outcome_id, after_position)
 
 
-@get("/visits", summary="Visits (read model)", tags=[TAG], opt=READ)
+@get(
+    "/visits",
+    summary="Visits (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def list_visits(
     request: Request[Any, Any, Any],
     party: str | None = None,
@@ -190,7 +226,13 @@ async def list_visits(
     return await _page(request, "visits", filters, cursor, limit, order, after_position)
 
 
-@get("/indicators", summary="Indicators (read model)", tags=[TAG], opt=READ)
+@get(
+    "/indicators",
+    summary="Indicators (read model)",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def list_indicators(
     request: Request[Any, Any, Any],
     party: str | None = None,
@@ -214,6 +256,7 @@ async def list_indicators(
     summary="A pair's timeline (read model)",
     tags=[TAG],
     opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def get_timeline(
     request: Request[Any, Any, Any],
@@ -230,7 +273,13 @@ async def get_timeline(
     return await _page(request, "timeline", filters, cursor, limit, order, after_position)
 
 
-@get("/calendar", summary="Upcoming sessions and visits", tags=[TAG], opt=READ)
+@get(
+    "/calendar",
+    summary="Upcoming sessions and visits",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
 async def get_calendar(
     request: Request[Any, Any, Any],
     valid_from: FromDate = None,

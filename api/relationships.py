@@ -9,7 +9,7 @@ from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
 from api.paging import PAGE_LIMIT, EventPage, page_of
-from api.problems import problem
+from api.problems import problem, problem_responses
 from api.state import state_response
 from domain import commands as c
 from domain import relationship
@@ -76,6 +76,7 @@ def parse_pair(pair: str) -> tuple[str, str]:
     summary="The pair's indicators and milestones (replayed)",
     tags=[TAG],
     opt={"permission": "read"},
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def get_relationship(
     request: Request[Any, Any, Any],
@@ -95,6 +96,7 @@ async def get_relationship(
     summary="Every change between the two parties, in recorded order",
     tags=[TAG, "audit"],
     opt={"permission": "audit"},
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def get_relationship_history(
     request: Request[Any, Any, Any],

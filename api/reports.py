@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, get
 
 from api.freshness import wait_for_position
+from api.problems import problem_responses
 from api.read_models import party_filter
 from reporting import reports
 
@@ -21,6 +22,7 @@ READ = {"permission": "read"}
     summary="Commitments status per dialogue and party, as of a date",
     tags=[TAG],
     opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def commitments(
     request: Request[Any, Any, Any],
@@ -45,6 +47,7 @@ async def commitments(
     summary="Sessions held, outcomes adopted, visits made per year",
     tags=[TAG],
     opt=READ,
+    responses=problem_responses(400, 401, 403, 503),
 )
 async def activity(
     request: Request[Any, Any, Any],
@@ -66,6 +69,7 @@ async def activity(
     summary="Fulfilment rate and mean compliance per dialogue and party",
     tags=[TAG],
     opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def fulfilment(
     request: Request[Any, Any, Any],

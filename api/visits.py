@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
+from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
 from domain import visit
@@ -47,6 +48,7 @@ routes = [
     summary="A visit's state (replayed; as_of and valid_at as for dialogues)",
     tags=[TAG],
     opt={"permission": "read"},
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def get_visit(
     request: Request[Any, Any, Any],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+from api.problems import KINDS, TITLES
 from tests.api.catalog import command_paths
 from tests.api.test_roles import ROUTES
 
@@ -41,3 +43,74 @@ async def test_docs_page_is_served_without_a_key(client: Any) -> None:
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
     assert (await client.get("/health")).json() == {"status": "ok"}
+
+
+PROBLEM = "application/problem+json"
+
+
+def _operation(spec: dict[str, Any], method: str, template: str) -> dict[str, Any]:
+    operation: dict[str, Any] = spec["paths"][_openapi_path(template)][method.lower()]
+    return operation
+
+
+def _problem_statuses(spec: dict[str, Any], operation: dict[str, Any]) -> set[int]:
+    """The documented problem statuses, each checked to be a problem+json with its types."""
+    found = set()
+    for status, response in operation["responses"].items():
+        if int(status) < 400:
+            continue
+        assert set(response.get("content", {})) == {PROBLEM}, (status, response)
+        ref = response["content"][PROBLEM]["schema"]["$ref"].rsplit("/", 1)[1]
+        schema = spec["components"]["schemas"][ref]
+        assert schema["properties"]["status"]["const"] == int(status)
+        kind = schema["properties"]["type"]
+        kinds = kind.get("enum") or [kind["const"]]
+        assert kinds and all(k.startswith("urn:entente:problem:") for k in kinds)
+        assert all(f"`{kind}`" in response["description"] for kind in kinds)
+        found.add(int(status))
+    return found
+
+
+async def test_every_command_route_documents_its_problems(client: Any) -> None:
+    spec = (await client.get("/docs/openapi.json")).json()
+    for name, template in command_paths(client.app).items():
+        handler = next(
+            h
+            for route in client.app.routes
+            if route.path == template
+            for h in getattr(route, "route_handlers", [])
+            if "POST" in h.http_methods
+        )
+        operation = _operation(spec, "POST", template)
+        expected = {400, 401, 403, 409, 413, 422}
+        if handler.opt["if_match"] == "required":
+            expected.add(428)
+        if handler.status_code != 201:
+            expected.add(404)
+        assert _problem_statuses(spec, operation) == expected, name
+        assert str(handler.status_code) in operation["responses"], name
+
+
+async def test_every_other_route_documents_its_problems(client: Any) -> None:
+    spec = (await client.get("/docs/openapi.json")).json()
+    for method, template, _, permission in ROUTES:
+        if permission in {"write"} or template.startswith("/docs"):
+            continue
+        documented = _problem_statuses(spec, _operation(spec, method, template))
+        if permission != "public":
+            assert {401, 403} <= documented, (method, template)
+        if method == "GET" and permission in {"read", "audit"}:
+            assert 400 in documented, (method, template)
+
+
+def test_documented_problem_types_are_the_ones_the_app_uses() -> None:
+    """Each status's default kind, and every `kind=` the api/ code raises, is documented."""
+    for status, kinds in KINDS.items():
+        assert TITLES[status][0] in kinds, status
+    raised = re.compile(r"problem\(\s*(\d{3}),(?:[^()]|\([^()]*\))*?kind=\"([\w-]+)\"", re.S)
+    found = 0
+    for source in Path("api").glob("*.py"):
+        for status, kind in raised.findall(source.read_text()):
+            assert kind in KINDS[int(status)], (source.name, status, kind)
+            found += 1
+    assert found >= 8
