@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -14,6 +15,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from api import (
     audit,
     dialogues,
+    exports,
     health,
     keys,
     outcomes,
@@ -27,19 +29,24 @@ from api import (
 from api.auth import require_permission
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
+from api.worker import background_work
 from projections.catalog import create_engine
-from projections.worker import running_projections
+from reporting.export_worker import DEFAULT_ROOT
 from store.database import create_pool
 
 MAX_BODY_BYTES = 256 * 1024
 
 
 def create_app(
-    database_url: str, *, pool_size: int = 10, run_projections: bool = False
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    run_projections: bool = False,
+    export_root: Path = DEFAULT_ROOT,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
-    run_projections=True runs the projection worker inside the API process, which is what
+    run_projections=True runs the worker (projections, exports) inside the API process, as
     `make run` does so that the local setup stays one command; production runs
     `entente worker` processes instead (docs/SCALING.md).
     """
@@ -47,10 +54,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(database_url, max_size=pool_size)
+        app.state.database_url = database_url
+        app.state.export_root = str(export_root)
         app.state.engine = create_engine(database_url, pool_size=pool_size)
         try:
             if run_projections:
-                async with running_projections(database_url):
+                async with background_work(database_url, export_root):
                     yield
             else:
                 yield
@@ -68,6 +77,7 @@ def create_app(
         *read_models.routes,
         *reports.routes,
         *projections.routes,
+        *exports.routes,
         *keys.routes,
         *health.routes,
     ]

@@ -20,7 +20,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "write": frozenset({"writer"}),
     "audit": frozenset({"auditor"}),
     "admin": frozenset({"admin"}),
+    "feed": frozenset({"reader", "writer", "auditor"}),
 }
+"""`feed` is `read` for the calendar feed, whose clients can only pass the key as ?key=."""
 PUBLIC = "public"
 
 
@@ -33,6 +35,8 @@ async def require_permission(
         return
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and permission == "feed":
+        scheme, token = "bearer", connection.query_params.get("key", "")
     key = None
     if scheme.lower() == "bearer" and token:
         key = await authenticate(connection.app.state.pool, token.strip())

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from store.api_keys import ROLES, create_key, list_keys, revoke_key
@@ -138,6 +139,93 @@ def projections_command(args: argparse.Namespace) -> None:
         print(f"rebuild of {args.name} requested; the worker that owns it will swap it in")
 
 
+def export_command(args: argparse.Namespace) -> None:
+    """export REPORT --format F --out FILE [--param k=v …] [--position TOKEN]."""
+    import msgspec
+
+    from projections.catalog import create_engine
+    from reporting.catalogue import ReportParameters
+    from reporting.exporting import produce
+    from store.event_store import EventStore
+    from store.records import Cursor
+
+    url = database_url(args)
+    params = dict(item.split("=", 1) for item in args.param)
+    parameters = msgspec.convert(params, ReportParameters, strict=False)
+    position = Cursor.decode(args.position) if args.position else None
+
+    async def work(pool: Any) -> Any:
+        engine = create_engine(url, pool_size=2)
+        try:
+            return await produce(
+                engine, EventStore(pool), url, args.report, parameters, args.format, position
+            )
+        finally:
+            await engine.dispose()
+
+    export = asyncio.run(_with_pool(url, work))
+    out = Path(args.out)
+    out.write_bytes(export.content)
+    manifest = out.with_name(out.name + ".manifest.json")
+    manifest.write_bytes(msgspec.json.format(msgspec.json.encode(export.manifest), indent=2))
+    print(
+        f"{export.manifest.row_count} rows at position {export.manifest.position}"
+        f" -> {out} (sha256 {export.manifest.sha256})"
+    )
+
+
+def schedules_command(args: argparse.Namespace) -> None:
+    """schedules list | create NAME … | pause NAME | resume NAME | delete NAME."""
+    import datetime as dt
+
+    import msgspec
+
+    from reporting import schedules as s
+
+    url = database_url(args)
+
+    async def work(pool: Any) -> None:
+        found = {x.name: x for x in await s.list_schedules(pool)}
+        if args.action == "list":
+            for x in found.values():
+                state = "paused" if x.paused else f"next {x.next_run_at:%Y-%m-%d %H:%M} UTC"
+                print(
+                    f"{x.name}\t{x.cron} {x.timezone}\t{x.report}.{x.format}"
+                    f" -> {x.destination}\t{state}"
+                )
+            return
+        now = dt.datetime.now(dt.UTC)
+        if args.action == "create":
+            spec = s.ScheduleSpec(
+                name=args.name,
+                cron=args.cron,
+                timezone=args.timezone,
+                report=args.report,
+                format=args.format,
+                destination=args.destination or args.name,
+                retention=args.retention,
+            )
+            print(f"created; first run {(await s.create_schedule(pool, spec, now)).next_run_at}")
+            return
+        if args.name not in found:
+            sys.exit(f"no schedule named {args.name!r}")
+        schedule = found[args.name]
+        if args.action == "delete":
+            await s.delete_schedule(pool, schedule.schedule_id)
+            return
+        fields = {
+            k: v
+            for k, v in msgspec.to_builtins(schedule).items()
+            if k in s.ScheduleSpec.__struct_fields__
+        }
+        spec = msgspec.convert(
+            {**fields, "paused": args.action == "pause"}, s.ScheduleSpec, strict=False
+        )
+        await s.replace_schedule(pool, schedule.schedule_id, spec, now)
+
+    asyncio.run(_with_pool(url, work))
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, one sub-command per job."""
     top = argparse.ArgumentParser(prog="entente", description=__doc__)
@@ -163,6 +251,21 @@ def parser() -> argparse.ArgumentParser:
     pj = sub.add_parser("projections")
     pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
     pj.add_argument("name", nargs="?")
+    e = sub.add_parser("export", help="write one report to a file (and its manifest)")
+    e.add_argument("report")
+    e.add_argument("--format", default="csv", choices=["csv", "ndjson", "xlsx", "parquet"])
+    e.add_argument("--out", required=True)
+    e.add_argument("--param", action="append", default=[], help="name=value, repeatable")
+    e.add_argument("--position", default=None, help="a position token (default: now)")
+    sc = sub.add_parser("schedules", help="manage export schedules")
+    sc.add_argument("action", choices=["list", "create", "pause", "resume", "delete"])
+    sc.add_argument("name", nargs="?")
+    sc.add_argument("--cron", default="0 8 * 1,4,7,10 1#1")
+    sc.add_argument("--timezone", default="Asia/Almaty")
+    sc.add_argument("--report", default="commitments-status")
+    sc.add_argument("--format", default="csv")
+    sc.add_argument("--destination", default=None)
+    sc.add_argument("--retention", type=int, default=10)
     d = sub.add_parser("demo")
     d.add_argument("action", choices=["load"])
     v = sub.add_parser("verify")
@@ -187,11 +290,17 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "demo":
         demo(args)
     elif args.command == "worker":
-        from projections.worker import serve_worker
+        from api.worker import serve_worker
 
         asyncio.run(serve_worker(database_url(args)))
     elif args.command == "projections":
         projections_command(args)
+    elif args.command == "export":
+        export_command(args)
+    elif args.command == "schedules":
+        if args.action != "list" and not args.name:
+            sys.exit("schedules create/pause/resume/delete need a NAME")
+        schedules_command(args)
     else:
         verify_command(args)
 

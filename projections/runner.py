@@ -24,7 +24,7 @@ from projections.states import StreamStates
 from projections.tables import SCHEMA
 from store.database import asyncpg_dsn
 from store.event_store import EventStore
-from store.records import Cursor
+from store.records import Cursor, Page
 from store.subscription import Subscription
 
 log = logging.getLogger("entente.projections")
@@ -57,18 +57,27 @@ def shadow_name(name: str) -> str:
 
 
 class Target:
-    """Where a batch goes: the live tables, or the shadow tables of a rebuild."""
+    """Where a batch goes: the live tables, a rebuild's shadow tables, or a snapshot's."""
 
-    def __init__(self, projection: Projection, store: EventStore, *, shadow: bool) -> None:
+    def __init__(
+        self,
+        projection: Projection,
+        store: EventStore,
+        *,
+        shadow: bool = False,
+        name: str | None = None,
+        schema: str | None = None,
+    ) -> None:
         self.projection = projection
-        self.shadow = shadow
-        self.name = shadow_name(projection.name) if shadow else projection.name
+        self.shadow = shadow or schema is not None
+        self.name = name or (shadow_name(projection.name) if shadow else projection.name)
+        self.schema = schema or (SHADOW_SCHEMA if shadow else None)
         self.states = StreamStates(store, self.name)
 
     async def bind(self, tx: AsyncConnection) -> AsyncConnection:
-        """The connection, writing to the shadow schema when rebuilding."""
-        if self.shadow:
-            return await tx.execution_options(schema_translate_map={SCHEMA: SHADOW_SCHEMA})
+        """The connection, writing to the shadow or snapshot schema when there is one."""
+        if self.schema:
+            return await tx.execution_options(schema_translate_map={SCHEMA: self.schema})
         return tx
 
 
@@ -120,14 +129,19 @@ class Runner:
             self._locks = None
         self.owned.clear()
 
-    async def apply_batch(self, target: Target) -> int:
-        """Apply the next batch for `target`; returns how many log events were read."""
+    async def apply_batch(self, target: Target, until: Cursor | None = None) -> int:
+        """Apply the next batch for `target` (up to `until`); returns events read."""
         projection = target.projection
         try:
             async with self._engine.begin() as tx:
                 row = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": target.name})).one()
                 after = Cursor(row.transaction_id, row.position)
                 page = await self._store.read_all(after, limit=self._batch_size)
+                if until is not None and page.cursor > until:
+                    page = Page(
+                        events=[e for e in page.events if e.cursor <= until],
+                        cursor=max(until, after),
+                    )
                 wanted = [
                     e for e in page.events if e.stream_id.startswith(projection.stream_prefixes)
                 ]
@@ -155,10 +169,15 @@ class Runner:
         """Apply batches until every (named) projection has read all it can; for tests, CLI."""
         total = 0
         for projection in self.projections:
-            if names is not None and projection.name not in names:
-                continue
-            while read := await self.apply_batch(self._live[projection.name]):
-                total += read
+            if names is None or projection.name in names:
+                total += await self.drain(self._live[projection.name])
+        return total
+
+    async def drain(self, target: Target, until: Cursor | None = None) -> int:
+        """Apply batches to one target until it has read everything (up to `until`)."""
+        total = 0
+        while read := await self.apply_batch(target, until):
+            total += read
         return total
 
     async def request_rebuild(self, name: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,16 +32,6 @@ async def running_projections(url: str) -> AsyncIterator[Runner]:
         task.cancel()
         await pool.close()
         await engine.dispose()
-
-
-async def serve_worker(url: str) -> None:
-    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (see projections.runner)."""
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
-    async with running_projections(url):
-        await done.wait()
 
 
 async def catch_up(url: str) -> int:

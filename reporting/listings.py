@@ -254,3 +254,13 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
     if party:
         query = query.where(literal(party) == any_(everything.c.parties))
     return query.order_by(everything.c.starts_on, everything.c.id)
+
+
+async def all_rows(
+    connection: AsyncConnection, listing_name: str, filters: Filters
+) -> list[dict[str, Any]]:
+    """Every row of a listing in its order, for exports (which are read whole)."""
+    listing = LISTINGS[listing_name]
+    query = listing.query.where(*_conditions(listing, filters))
+    query = query.order_by(listing.sort.asc(), listing.ident.asc())
+    return [dict(r._mapping) for r in (await connection.execute(query)).all()]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 FINAL = "('fulfilled', 'partially fulfilled', 'lapsed', 'superseded', 'withdrawn')"
 
-COMMITMENTS = text(f"""
+COMMITMENTS = f"""
 SELECT o.dialogue_id, d.name AS dialogue, d.acronym, p.party,
        count(*) AS adopted,
        count(*) FILTER (WHERE o.status NOT IN {FINAL}) AS open,
@@ -32,9 +32,9 @@ WHERE o.adopted_from <= :as_of
   AND (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
   AND (CAST(:party AS text) IS NULL OR p.party = :party)
 GROUP BY o.dialogue_id, d.name, d.acronym, p.party
-ORDER BY d.name, p.party""")
+ORDER BY d.name, p.party"""
 
-ACTIVITY = text("""
+ACTIVITY = """
 WITH held AS (
     SELECT extract(year FROM held_from)::int AS year, dialogue_id, count(*) AS n
     FROM reporting.sessions WHERE status = 'held' GROUP BY 1, 2),
@@ -59,9 +59,9 @@ LEFT JOIN made m ON m.year = k.year AND m.dialogue_id IS NOT DISTINCT FROM k.dia
 WHERE (CAST(:year_from AS int) IS NULL OR k.year >= :year_from)
   AND (CAST(:year_to AS int) IS NULL OR k.year <= :year_to)
   AND (CAST(:dialogue_id AS uuid) IS NULL OR k.dialogue_id = CAST(:dialogue_id AS uuid))
-ORDER BY k.year, d.name NULLS LAST""")
+ORDER BY k.year, d.name NULLS LAST"""
 
-FULFILMENT = text(f"""
+FULFILMENT = f"""
 WITH per_party AS (
     SELECT o.dialogue_id, p.party, o.status, o.compliance -> p.party AS assessment
     FROM reporting.outcomes o CROSS JOIN LATERAL unnest(o.responsible) AS p(party))
@@ -78,11 +78,18 @@ FROM per_party x JOIN reporting.dialogues d USING (dialogue_id)
 WHERE (CAST(:dialogue_id AS uuid) IS NULL OR x.dialogue_id = CAST(:dialogue_id AS uuid))
   AND (CAST(:party AS text) IS NULL OR x.party = :party)
 GROUP BY x.dialogue_id, d.name, d.acronym, x.party
-ORDER BY d.name, x.party""")
+ORDER BY d.name, x.party"""
 
 
-async def _rows(connection: AsyncConnection, query: Any, **params: Any) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in (await connection.execute(query, params)).all()]
+async def _rows(connection: AsyncConnection, query: str, **params: Any) -> list[dict[str, Any]]:
+    """Run a report over whichever schema the connection maps `reporting` to (snapshots)."""
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    translate = options.get("schema_translate_map") or {}
+    schema = translate.get("reporting", "reporting")
+    sql = text(query.replace("reporting.", f"{schema}."))
+    return [dict(r._mapping) for r in (await connection.execute(sql, params)).all()]
 
 
 async def commitments_status(

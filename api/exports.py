@@ -1,0 +1,282 @@
+"""Exports over HTTP: the report catalogue, runs (now or as jobs), files, manifests,
+schedules (admin), and the calendar feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, Response, delete, get, post, put
+
+from api.freshness import wait_for_position
+from api.problems import problem
+from api.read_models import party_filter
+from reporting.calendar_feed import calendar_entries
+from reporting.catalogue import CATALOGUE, ReportParameters
+from reporting.cron import InvalidSchedule
+from reporting.export_worker import ExportWorker
+from reporting.formats import CONTENT_TYPES, FORMATS, write_calendar
+from reporting.schedules import (
+    Run,
+    Schedule,
+    ScheduleSpec,
+    create_schedule,
+    delete_schedule,
+    get_run,
+    get_schedule,
+    list_runs,
+    list_schedules,
+    replace_schedule,
+    request_run,
+)
+
+TAG = "exports"
+READ = {"permission": "read"}
+ADMIN = {"permission": "admin"}
+ON_DEMAND = "on-demand"
+
+
+class ReportInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A catalogue entry."""
+
+    name: str
+    title: str
+    description: str
+    parameters: list[str]
+    formats: list[str]
+
+
+class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Run a report now: `sync` waits for the file, `job` leaves it to the worker."""
+
+    report: str
+    format: Literal["csv", "ndjson", "xlsx", "parquet"]
+    parameters: ReportParameters = msgspec.field(default_factory=ReportParameters)
+    mode: Literal["sync", "job"] = "sync"
+
+
+@get("/reports/catalogue", summary="Reports that can be exported", tags=[TAG], opt=READ)
+async def catalogue() -> list[ReportInfo]:
+    """Names, documented parameters and formats."""
+    return [
+        ReportInfo(
+            name=r.name,
+            title=r.title,
+            description=r.description,
+            parameters=list(r.parameters),
+            formats=list(FORMATS),
+        )
+        for r in CATALOGUE.values()
+    ]
+
+
+def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
+    state = request.app.state
+    return ExportWorker(state.pool, state.engine, state.database_url, Path(state.export_root))
+
+
+@post(
+    "/exports", summary="Run a report now (sync) or as a job", tags=[TAG], opt=READ, status_code=201
+)
+async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Response[Run]:
+    """201 with the finished run (sync), or 202 with the queued run (job)."""
+    if data.report not in CATALOGUE:
+        raise problem(
+            422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
+        )
+    if data.parameters.party:
+        party_filter(data.parameters.party)
+    pool = request.app.state.pool
+    run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
+    if data.mode == "job":
+        return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
+    worker = _worker(request)
+    claimed = await worker.claim_run(run.run_id)
+    if claimed is not None:
+        await worker.execute(claimed)
+    finished = await get_run(pool, run.run_id)
+    assert finished is not None
+    if finished.status != "succeeded":
+        raise problem(
+            422,
+            f"the export failed: {finished.error}",
+            kind="export-failed",
+            run_id=str(run.run_id),
+        )
+    return Response(finished, status_code=201, headers={"Location": f"/exports/{run.run_id}"})
+
+
+@get("/exports", summary="Export runs, newest first", tags=[TAG], opt=READ)
+async def runs(
+    request: Request[Any, Any, Any], schedule_id: uuid.UUID | None = None, limit: int = 100
+) -> list[Run]:
+    """Scheduled and on-demand runs with status, timings, rows, checksum and error."""
+    if not 1 <= limit <= 500:
+        raise problem(400, "limit must be between 1 and 500")
+    return await list_runs(request.app.state.pool, schedule_id, limit)
+
+
+async def _finished_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
+    run = await get_run(request.app.state.pool, run_id)
+    if run is None:
+        raise problem(404, f"no export run {run_id}")
+    if run.status != "succeeded" or run.file_name is None:
+        raise problem(
+            409, f"run {run_id} is {run.status}; its file is not available", kind="not-ready"
+        )
+    return run
+
+
+@get("/exports/{run_id:uuid}", summary="One export run", tags=[TAG], opt=READ)
+async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
+    """Its status and, once done, its manifest."""
+    run = await get_run(request.app.state.pool, run_id)
+    if run is None:
+        raise problem(404, f"no export run {run_id}")
+    return run
+
+
+@get(
+    "/exports/{run_id:uuid}/file",
+    summary="Download a run's file",
+    tags=[TAG],
+    opt=READ,
+    media_type="application/octet-stream",
+)
+async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Response[bytes]:
+    """With its content type and an attachment Content-Disposition."""
+    run = await _finished_run(request, run_id)
+    path = Path(request.app.state.export_root) / run.destination / str(run.file_name)
+    if not path.is_file():
+        raise problem(
+            410 if run.status == "expired" else 404,
+            f"the file of run {run_id} is no longer on disk",
+        )
+    return Response(
+        path.read_bytes(),
+        media_type=CONTENT_TYPES[run.format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{run.file_name}"',
+            "X-Content-SHA256": str(run.sha256),
+        },
+    )
+
+
+@get("/exports/{run_id:uuid}/manifest", summary="A run's manifest", tags=[TAG], opt=READ)
+async def run_manifest(request: Request[Any, Any, Any], run_id: uuid.UUID) -> dict[str, Any]:
+    """Report, parameters, format, position, rows, SHA-256, generated at, version."""
+    run = await _finished_run(request, run_id)
+    assert run.manifest is not None
+    return run.manifest
+
+
+def _spec_problem(error: InvalidSchedule) -> Exception:
+    return problem(422, str(error), kind="invalid-schedule")
+
+
+@post("/schedules", summary="Create an export schedule", tags=[TAG], opt=ADMIN)
+async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> Response[Schedule]:
+    """Cron (validated) in an IANA time zone; files go to <export root>/<destination>/."""
+    try:
+        schedule = await create_schedule(request.app.state.pool, data, dt.datetime.now(dt.UTC))
+    except InvalidSchedule as error:
+        raise _spec_problem(error) from None
+    except Exception as error:
+        if getattr(error, "sqlstate", None) == "23505":
+            raise problem(
+                409, f"a schedule named {data.name!r} exists", kind="already-exists"
+            ) from None
+        raise
+    return Response(
+        schedule, status_code=201, headers={"Location": f"/schedules/{schedule.schedule_id}"}
+    )
+
+
+@get("/schedules", summary="Export schedules", tags=[TAG], opt=ADMIN)
+async def schedules(request: Request[Any, Any, Any]) -> list[Schedule]:
+    """By name, with their next run."""
+    return await list_schedules(request.app.state.pool)
+
+
+@get("/schedules/{schedule_id:uuid}", summary="One schedule", tags=[TAG], opt=ADMIN)
+async def one_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> Schedule:
+    """With its next run time."""
+    found = await get_schedule(request.app.state.pool, schedule_id)
+    if found is None:
+        raise problem(404, f"no schedule {schedule_id}")
+    return found
+
+
+@put("/schedules/{schedule_id:uuid}", summary="Update (or pause) a schedule", tags=[TAG], opt=ADMIN)
+async def update_schedule(
+    request: Request[Any, Any, Any], schedule_id: uuid.UUID, data: ScheduleSpec
+) -> Schedule:
+    """Replace every field; `paused: true` pauses it. The next run is recomputed."""
+    try:
+        found = await replace_schedule(
+            request.app.state.pool, schedule_id, data, dt.datetime.now(dt.UTC)
+        )
+    except InvalidSchedule as error:
+        raise _spec_problem(error) from None
+    if found is None:
+        raise problem(404, f"no schedule {schedule_id}")
+    return found
+
+
+@delete(
+    "/schedules/{schedule_id:uuid}",
+    summary="Delete a schedule",
+    tags=[TAG],
+    opt=ADMIN,
+    status_code=204,
+)
+async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> None:
+    """Its past runs and files stay."""
+    if not await delete_schedule(request.app.state.pool, schedule_id):
+        raise problem(404, f"no schedule {schedule_id}")
+
+
+@get(
+    "/calendar.ics",
+    summary="iCalendar feed of sessions and visits",
+    tags=[TAG],
+    opt={"permission": "feed"},
+    media_type="text/calendar",
+)
+async def calendar_feed(
+    request: Request[Any, Any, Any],
+    party: str | None = None,
+    key: str | None = None,
+    since: dt.date | None = None,
+    after_position: str | None = None,
+) -> Response[bytes]:
+    """Subscribe with `…/calendar.ics?key=<reader key>`; cancellations come through.
+
+    Items ending after `since` (default: 90 days ago) are included, cancelled ones too.
+    """
+    await wait_for_position(request, after_position)
+    since = since or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=90)
+    async with request.app.state.engine.connect() as connection:
+        entries = await calendar_entries(connection, since, party_filter(party))
+    return Response(
+        write_calendar("Entente: sessions and visits", entries), media_type=CONTENT_TYPES["ics"]
+    )
+
+
+routes = [
+    catalogue,
+    run_export,
+    runs,
+    one_run,
+    run_file,
+    run_manifest,
+    new_schedule,
+    schedules,
+    one_schedule,
+    update_schedule,
+    remove_schedule,
+    calendar_feed,
+]

@@ -1,0 +1,236 @@
+"""The catalogue of exportable reports: names, documented parameters, typed columns.
+
+Every report reads the read models through one connection (a snapshot at a position for
+exports), so its rows and the position they reflect always go together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric, Table, Uuid
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.tables import indicators, outcomes, sessions, timeline, visits
+from reporting import reports
+from reporting.formats import Column, ReportTable
+from reporting.listings import Filters, all_rows
+
+
+class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every parameter a report may take; each report documents which it reads."""
+
+    as_of: dt.date | None = None
+    dialogue_id: uuid.UUID | None = None
+    party: str | None = None
+    pair: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+
+Build = Callable[[AsyncConnection, ReportParameters], Awaitable[ReportTable]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One entry of the catalogue."""
+
+    name: str
+    title: str
+    description: str
+    parameters: tuple[str, ...]
+    build: Build
+
+
+def _type_of(column: Any) -> str:
+    kind = column.type
+    if isinstance(kind, Uuid):
+        return "uuid"
+    if isinstance(kind, DateTime):
+        return "datetime"
+    if isinstance(kind, Date):
+        return "date"
+    if isinstance(kind, Integer | BigInteger):
+        return "integer"
+    if isinstance(kind, Numeric):
+        return "decimal"
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, ARRAY):
+        return "text_list"
+    if isinstance(kind, JSONB):
+        return "json"
+    return "text"
+
+
+def _table_of(
+    title: str, table: Table, rows: list[dict[str, Any]], extra: tuple[tuple[str, str], ...] = ()
+) -> ReportTable:
+    columns = [Column(name=str(c.name), type=_type_of(c)) for c in table.columns]  # type: ignore[arg-type]
+    columns += [Column(name=n, type=t) for n, t in extra]  # type: ignore[arg-type]
+    names = [c.name for c in columns]
+    return ReportTable(
+        title=title, columns=columns, rows=[tuple(row.get(n) for n in names) for row in rows]
+    )
+
+
+def _typed(
+    title: str, columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]
+) -> ReportTable:
+    return ReportTable(
+        title=title,
+        columns=[Column(name=n, type=t) for n, t in columns],  # type: ignore[arg-type]
+        rows=[tuple(row.get(n) for n, _ in columns) for row in rows],
+    )
+
+
+def _filters(p: ReportParameters) -> Filters:
+    parties = None
+    if p.pair:
+        first, _, second = p.pair.upper().partition("-")
+        parties = (first, second)
+    return Filters(
+        party=p.party,
+        parties=parties,
+        dialogue_id=p.dialogue_id,
+        valid_from=p.valid_from,
+        valid_to=p.valid_to,
+    )
+
+
+PER_PARTY = (("dialogue_id", "uuid"), ("dialogue", "text"), ("acronym", "text"), ("party", "text"))
+
+
+async def _commitments(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.commitments_status(
+        c, p.as_of or dt.datetime.now(dt.UTC).date(), dialogue_id=p.dialogue_id, party=p.party
+    )
+    return _typed(
+        "Commitments status",
+        (
+            *PER_PARTY,
+            ("adopted", "integer"),
+            ("open", "integer"),
+            ("due", "integer"),
+            ("overdue", "integer"),
+            ("fulfilled", "integer"),
+            ("partially_fulfilled", "integer"),
+        ),
+        rows,
+    )
+
+
+async def _activity(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.activity_per_year(
+        c, year_from=p.year_from, year_to=p.year_to, dialogue_id=p.dialogue_id
+    )
+    return _typed(
+        "Dialogue activity per year",
+        (
+            ("year", "integer"),
+            ("dialogue_id", "uuid"),
+            ("dialogue", "text"),
+            ("acronym", "text"),
+            ("sessions_held", "integer"),
+            ("outcomes_adopted", "integer"),
+            ("visits_made", "integer"),
+        ),
+        rows,
+    )
+
+
+async def _fulfilment(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.fulfilment_and_compliance(c, dialogue_id=p.dialogue_id, party=p.party)
+    return _typed(
+        "Fulfilment and compliance",
+        (
+            *PER_PARTY,
+            ("adopted", "integer"),
+            ("fulfilled", "integer"),
+            ("partially_fulfilled", "integer"),
+            ("closed", "integer"),
+            ("fulfilment_rate", "decimal"),
+            ("assessments", "integer"),
+            ("mean_compliance_score", "decimal"),
+        ),
+        rows,
+    )
+
+
+def _listing(title: str, name: str, table: Table) -> Build:
+    async def build(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+        return _table_of(title, table, await all_rows(c, name, _filters(p)))
+
+    return build
+
+
+CATALOGUE: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "commitments-status",
+            "Commitments status",
+            "Open, due, overdue and fulfilled outcomes per dialogue and responsible party "
+            "as of a date (default: today).",
+            ("as_of", "dialogue_id", "party"),
+            _commitments,
+        ),
+        Report(
+            "dialogue-activity",
+            "Dialogue activity per year",
+            "Sessions held, outcomes adopted and visits made per year and dialogue.",
+            ("year_from", "year_to", "dialogue_id"),
+            _activity,
+        ),
+        Report(
+            "fulfilment",
+            "Fulfilment and compliance",
+            "Fulfilment rate and mean compliance score per dialogue and party.",
+            ("dialogue_id", "party"),
+            _fulfilment,
+        ),
+        Report(
+            "sessions",
+            "Sessions",
+            "Every session, planned or held, in date order.",
+            ("party", "dialogue_id", "valid_from", "valid_to"),
+            _listing("Sessions", "sessions", sessions),
+        ),
+        Report(
+            "outcomes",
+            "Outcomes with progress",
+            "Every outcome with its status, latest progress and compliance.",
+            ("party", "dialogue_id", "valid_from", "valid_to"),
+            _listing("Outcomes", "outcomes", outcomes),
+        ),
+        Report(
+            "visits",
+            "Visits",
+            "Every visit, planned or made.",
+            ("party", "valid_from", "valid_to"),
+            _listing("Visits", "visits", visits),
+        ),
+        Report(
+            "indicators",
+            "Indicators",
+            "Every indicator with its period, value and unit.",
+            ("party", "valid_from", "valid_to"),
+            _listing("Indicators", "indicators", indicators),
+        ),
+        Report(
+            "relationship-timeline",
+            "Relationship timeline",
+            "Every recorded change between parties, in log order.",
+            ("pair", "party", "valid_from", "valid_to"),
+            _listing("Relationship timeline", "timeline", timeline),
+        ),
+    )
+}

@@ -1,0 +1,218 @@
+"""Runs scheduled and requested exports: due runs, claimed once, retried with backoff.
+
+A schedule's due time becomes a run row (unique per schedule and due time, so two workers
+cannot create it twice); a worker claims a run with FOR UPDATE SKIP LOCKED and holds it
+by a lease, so a worker that dies mid-export loses the run to the next one after the
+lease, and files only ever appear whole (see reporting.exporting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reporting.catalogue import ReportParameters
+from reporting.cron import next_runs
+from reporting.exporting import clear_staging, deliver, produce
+from reporting.schedules import RUN_COLUMNS, Run, run_from_row
+from store.event_store import EventStore
+
+log = logging.getLogger("entente.exports")
+
+MAX_ATTEMPTS = 5
+LEASE = dt.timedelta(seconds=float(os.environ.get("ENTENTE_EXPORT_LEASE_SECONDS", "600")))
+DEFAULT_ROOT = Path(os.environ.get("ENTENTE_EXPORT_DIR", ".data/exports"))
+
+DUE_SCHEDULES = """SELECT schedule_id, cron, timezone, report, parameters::text, format,
+    destination, next_run_at FROM exports.schedules
+WHERE NOT paused AND next_run_at <= $1 FOR UPDATE SKIP LOCKED"""
+
+CLAIM = f"""UPDATE exports.runs SET status = 'running', attempts = attempts + 1,
+    claimed_by = $1, started_at = now(), lease_until = now() + $2::interval
+WHERE run_id = (
+    SELECT run_id FROM exports.runs
+    WHERE (status IN ('due', 'retrying') AND next_attempt_at <= now())
+       OR (status = 'running' AND lease_until < now())
+    ORDER BY due_at, run_id FOR UPDATE SKIP LOCKED LIMIT 1)
+RETURNING {RUN_COLUMNS}"""
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """30 s, 1 min, 2 min, 4 min … capped at 30 min."""
+    return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 1800))
+
+
+class ExportWorker:
+    """One process's share of the export work."""
+
+    def __init__(
+        self,
+        pool: Any,
+        engine: AsyncEngine,
+        url: str,
+        root: Path = DEFAULT_ROOT,
+        *,
+        lease: dt.timedelta = LEASE,
+    ) -> None:
+        self._pool = pool
+        self._engine = engine
+        self._store = EventStore(pool)
+        self._url = url
+        self.root = root
+        self._lease = lease
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    async def schedule_due_runs(self) -> int:
+        """Turn every due schedule into a run (at most one catch-up run per schedule)."""
+        created = 0
+        async with self._pool.acquire() as connection, connection.transaction():
+            now = await connection.fetchval("SELECT now()")
+            for row in await connection.fetch(DUE_SCHEDULES, now):
+                status = await connection.execute(
+                    """INSERT INTO exports.runs (run_id, schedule_id, report, parameters, format,
+                        destination, due_at, status, next_attempt_at)
+                    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, 'due', $7)
+                    ON CONFLICT (schedule_id, due_at) DO NOTHING""",
+                    uuid.uuid4(),
+                    row["schedule_id"],
+                    row["report"],
+                    row["parameters"],
+                    row["format"],
+                    row["destination"],
+                    row["next_run_at"],
+                )
+                created += status.endswith(" 1")
+                following = next_runs(row["cron"], row["timezone"], max(now, row["next_run_at"]))[0]
+                await connection.execute(
+                    "UPDATE exports.schedules SET next_run_at = $2 WHERE schedule_id = $1",
+                    row["schedule_id"],
+                    following,
+                )
+        return created
+
+    async def claim(self) -> Run | None:
+        """The oldest due run no one else holds (or whose holder's lease ran out)."""
+        row = await self._pool.fetchrow(CLAIM, self.worker_id, self._lease)
+        return run_from_row(row) if row else None
+
+    async def claim_run(self, run_id: uuid.UUID) -> Run | None:
+        """Claim one particular due run (an on-demand export the API runs itself)."""
+        row = await self._pool.fetchrow(
+            f"""UPDATE exports.runs SET status = 'running', attempts = attempts + 1,
+                claimed_by = $2, started_at = now(), lease_until = now() + $3::interval
+            WHERE run_id = $1 AND status = 'due' RETURNING {RUN_COLUMNS}""",
+            run_id,
+            self.worker_id,
+            self._lease,
+        )
+        return run_from_row(row) if row else None
+
+    async def execute(self, run: Run) -> None:
+        """Produce, deliver and record one run; on failure, schedule a retry or give up."""
+        try:
+            export = await produce(
+                self._engine,
+                self._store,
+                self._url,
+                run.report,
+                msgspec.convert(run.parameters, ReportParameters),
+                run.format,
+            )
+            await asyncio.to_thread(deliver, export, self.root / run.destination)
+        except Exception as error:  # any failure is recorded on the run, never lost
+            log.warning("export run %s failed: %s", run.run_id, error)
+            final = run.attempts >= MAX_ATTEMPTS
+            await self._pool.execute(
+                """UPDATE exports.runs SET status = $2, error = $3, lease_until = NULL,
+                    finished_at = CASE WHEN $2 = 'failed' THEN now() END,
+                    next_attempt_at = now() + $4::interval
+                WHERE run_id = $1 AND claimed_by = $5""",
+                run.run_id,
+                "failed" if final else "retrying",
+                str(error)[:2000],
+                backoff(run.attempts),
+                self.worker_id,
+            )
+            return
+        manifest = export.manifest
+        await self._pool.execute(
+            """UPDATE exports.runs SET status = 'succeeded', finished_at = now(),
+                lease_until = NULL, error = NULL, position = $2, row_count = $3, sha256 = $4,
+                file_name = $5, manifest = $6::jsonb
+            WHERE run_id = $1""",
+            run.run_id,
+            manifest.position,
+            manifest.row_count,
+            manifest.sha256,
+            manifest.file_name,
+            msgspec.json.encode(manifest).decode(),
+        )
+        if run.schedule_id is not None:
+            await self.apply_retention(run.schedule_id)
+
+    async def apply_retention(self, schedule_id: uuid.UUID) -> None:
+        """Keep the newest `retention` files of a schedule; older runs become 'expired'."""
+        rows = await self._pool.fetch(
+            """UPDATE exports.runs r SET status = 'expired'
+            FROM exports.schedules s
+            WHERE r.schedule_id = s.schedule_id AND s.schedule_id = $1
+              AND r.status = 'succeeded' AND r.run_id NOT IN (
+                  SELECT run_id FROM exports.runs WHERE schedule_id = $1
+                    AND status = 'succeeded' ORDER BY due_at DESC LIMIT s.retention)
+            RETURNING r.destination, r.file_name""",
+            schedule_id,
+        )
+        for row in rows:
+            for suffix in ("", ".manifest.json"):
+                (self.root / row["destination"] / f"{row['file_name']}{suffix}").unlink(
+                    missing_ok=True
+                )
+
+    async def step(self) -> bool:
+        """Create due runs, then execute one; True when there was a run to execute."""
+        await self.schedule_due_runs()
+        run = await self.claim()
+        if run is None:
+            return False
+        await self.execute(run)
+        return True
+
+    async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
+        """Work until stopped."""
+        await asyncio.to_thread(clear_staging, self.root)
+        while not stop.is_set():
+            try:
+                if await self.step():
+                    continue
+            except (OSError, ConnectionError) as error:
+                log.warning("export worker step failed, retrying: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle_wait)
+
+
+@asynccontextmanager
+async def running_exports(
+    pool: Any, engine: AsyncEngine, url: str, root: Path = DEFAULT_ROOT
+) -> AsyncIterator[ExportWorker]:
+    """Run the export worker in the background while the context is open."""
+    worker = ExportWorker(pool, engine, url, root)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)

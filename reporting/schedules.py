@@ -1,0 +1,219 @@
+"""Export schedules and their runs, in PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any, Literal
+
+import msgspec
+
+from reporting.catalogue import CATALOGUE, ReportParameters
+from reporting.cron import InvalidSchedule, check, next_runs
+from reporting.formats import FORMATS
+
+Format = Literal["csv", "ndjson", "xlsx", "parquet"]
+
+
+class ScheduleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What an admin sends to create or replace a schedule."""
+
+    name: str
+    cron: str
+    timezone: str
+    report: str
+    format: Format
+    destination: str
+    retention: int = 10
+    parameters: ReportParameters = msgspec.field(default_factory=ReportParameters)
+    paused: bool = False
+
+
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored schedule, with when it next runs."""
+
+    schedule_id: uuid.UUID
+    name: str
+    cron: str
+    timezone: str
+    report: str
+    format: str
+    destination: str
+    retention: int
+    parameters: dict[str, Any]
+    paused: bool
+    next_run_at: dt.datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Run(msgspec.Struct, frozen=True, kw_only=True):
+    """One execution of a report, scheduled or on demand."""
+
+    run_id: uuid.UUID
+    schedule_id: uuid.UUID | None
+    report: str
+    parameters: dict[str, Any]
+    format: str
+    destination: str
+    due_at: dt.datetime
+    status: str
+    attempts: int
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    position: str | None
+    row_count: int | None
+    sha256: str | None
+    file_name: str | None
+    manifest: dict[str, Any] | None
+    error: str | None
+
+
+def validate(spec: ScheduleSpec) -> None:
+    """Refuse what could never run: bad cron or zone, unknown report, silly destination."""
+    check(spec.cron, spec.timezone)
+    if spec.report not in CATALOGUE:
+        raise InvalidSchedule(f"no report {spec.report!r}; there are {', '.join(CATALOGUE)}")
+    if spec.format not in FORMATS:
+        raise InvalidSchedule(f"no format {spec.format!r}")
+    for text, what in ((spec.name, "name"), (spec.destination, "destination")):
+        if (
+            not text
+            or len(text) > 64
+            or not all(ch.isalnum() or ch in "_.-" for ch in text)
+            or text.startswith(".")
+        ):
+            raise InvalidSchedule(f"{what} must be 1-64 letters, digits, '_', '.' or '-'")
+    if not 1 <= spec.retention <= 1000:
+        raise InvalidSchedule("retention is between 1 and 1000 files")
+
+
+def _schedule(row: Any) -> Schedule:
+    values = dict(row)
+    values["parameters"] = json.loads(values["parameters"])
+    return msgspec.convert(values, Schedule)
+
+
+def run_from_row(row: Any) -> Run:
+    values = dict(row)
+    for key in ("parameters", "manifest"):
+        values[key] = json.loads(values[key]) if values[key] is not None else None
+    return msgspec.convert(values, Run)
+
+
+SCHEDULE_COLUMNS = """schedule_id, name, cron, timezone, report, format, destination, retention,
+    parameters::text AS parameters, paused, next_run_at, created_at, updated_at"""
+RUN_COLUMNS = """run_id, schedule_id, report, parameters::text AS parameters, format,
+    destination, due_at, status, attempts, started_at, finished_at, position, row_count,
+    sha256, file_name, manifest::text AS manifest, error"""
+
+
+def _parameters(spec: ScheduleSpec) -> str:
+    params = msgspec.to_builtins(spec.parameters)
+    return json.dumps({k: v for k, v in params.items() if v is not None})
+
+
+async def create_schedule(pool: Any, spec: ScheduleSpec, now: dt.datetime) -> Schedule:
+    """Store a schedule; its first run is the next cron time after now."""
+    validate(spec)
+    first = next_runs(spec.cron, spec.timezone, now)[0]
+    row = await pool.fetchrow(
+        f"""INSERT INTO exports.schedules (schedule_id, name, cron, timezone, report, format,
+            destination, retention, parameters, paused, next_run_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
+        RETURNING {SCHEDULE_COLUMNS}""",
+        uuid.uuid4(),
+        spec.name,
+        spec.cron,
+        spec.timezone,
+        spec.report,
+        spec.format,
+        spec.destination,
+        spec.retention,
+        _parameters(spec),
+        spec.paused,
+        first,
+    )
+    return _schedule(row)
+
+
+async def replace_schedule(
+    pool: Any, schedule_id: uuid.UUID, spec: ScheduleSpec, now: dt.datetime
+) -> Schedule | None:
+    """Update every field; the next run is recomputed from the (new) cron."""
+    validate(spec)
+    row = await pool.fetchrow(
+        f"""UPDATE exports.schedules SET name = $2, cron = $3, timezone = $4, report = $5,
+            format = $6, destination = $7, retention = $8, parameters = $9::jsonb,
+            paused = $10, next_run_at = $11, updated_at = now()
+        WHERE schedule_id = $1 RETURNING {SCHEDULE_COLUMNS}""",
+        schedule_id,
+        spec.name,
+        spec.cron,
+        spec.timezone,
+        spec.report,
+        spec.format,
+        spec.destination,
+        spec.retention,
+        _parameters(spec),
+        spec.paused,
+        next_runs(spec.cron, spec.timezone, now)[0],
+    )
+    return _schedule(row) if row else None
+
+
+async def list_schedules(pool: Any) -> list[Schedule]:
+    """All schedules by name."""
+    return [
+        _schedule(r)
+        for r in await pool.fetch(f"SELECT {SCHEDULE_COLUMNS} FROM exports.schedules ORDER BY name")
+    ]
+
+
+async def get_schedule(pool: Any, schedule_id: uuid.UUID) -> Schedule | None:
+    """One schedule."""
+    row = await pool.fetchrow(
+        f"SELECT {SCHEDULE_COLUMNS} FROM exports.schedules WHERE schedule_id = $1", schedule_id
+    )
+    return _schedule(row) if row else None
+
+
+async def delete_schedule(pool: Any, schedule_id: uuid.UUID) -> bool:
+    """Delete a schedule; its past runs stay, detached."""
+    status = await pool.execute("DELETE FROM exports.schedules WHERE schedule_id = $1", schedule_id)
+    return bool(status.endswith(" 1"))
+
+
+async def request_run(
+    pool: Any, report: str, parameters: ReportParameters, fmt: str, destination: str
+) -> Run:
+    """An on-demand run, due now, for the worker (or the caller) to execute."""
+    row = await pool.fetchrow(
+        f"""INSERT INTO exports.runs (run_id, report, parameters, format, destination, due_at,
+            status, next_attempt_at)
+        VALUES ($1, $2, $3::jsonb, $4, $5, now(), 'due', now()) RETURNING {RUN_COLUMNS}""",
+        uuid.uuid4(),
+        report,
+        json.dumps({k: v for k, v in msgspec.to_builtins(parameters).items() if v is not None}),
+        fmt,
+        destination,
+    )
+    return run_from_row(row)
+
+
+async def list_runs(pool: Any, schedule_id: uuid.UUID | None = None, limit: int = 100) -> list[Run]:
+    """Newest first."""
+    rows = await pool.fetch(
+        f"""SELECT {RUN_COLUMNS} FROM exports.runs
+        WHERE $1::uuid IS NULL OR schedule_id = $1 ORDER BY due_at DESC, run_id LIMIT $2""",
+        schedule_id,
+        limit,
+    )
+    return [run_from_row(r) for r in rows]
+
+
+async def get_run(pool: Any, run_id: uuid.UUID) -> Run | None:
+    """One run."""
+    row = await pool.fetchrow(f"SELECT {RUN_COLUMNS} FROM exports.runs WHERE run_id = $1", run_id)
+    return run_from_row(row) if row else None

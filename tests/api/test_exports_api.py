@@ -1,0 +1,191 @@
+"""Exports over HTTP: run now, download with the right headers, schedules, the calendar."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from api.demo import load_demo
+from domain import demo
+from tests.api.conftest import auth
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def live(
+    database_url: str, pool: Any, tmp_path_factory: Any
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app with its in-process worker, exporting under a temporary folder."""
+    await load_demo(pool)
+    root = tmp_path_factory.mktemp("exports")
+    app = create_app(database_url, pool_size=10, run_projections=True, export_root=root)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+async def test_run_now_then_download_the_file_and_its_manifest(live, tokens):
+    reader = tokens["reader"]
+    response = await live.post(
+        "/exports",
+        headers=auth(reader),
+        json={
+            "report": "commitments-status",
+            "format": "csv",
+            "parameters": {"as_of": "2022-07-01", "dialogue_id": str(demo.ESPD_ID)},
+        },
+    )
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert run["status"] == "succeeded" and run["row_count"] >= 2
+    file = await live.get(f"/exports/{run['run_id']}/file", headers=auth(reader))
+    assert file.status_code == 200
+    assert file.headers["content-type"].startswith("text/csv")
+    assert file.headers["content-disposition"] == f'attachment; filename="{run["file_name"]}"'
+    assert hashlib.sha256(file.content).hexdigest() == run["sha256"]
+    rows = list(csv.DictReader(io.StringIO(file.content.decode())))
+    assert {r["party"] for r in rows} >= {"KZ", "US"}
+    manifest = await live.get(f"/exports/{run['run_id']}/manifest", headers=auth(reader))
+    assert manifest.json()["sha256"] == run["sha256"]
+    assert manifest.json()["position"] == run["position"]
+    listed = await live.get("/exports", headers=auth(reader))
+    assert run["run_id"] in {r["run_id"] for r in listed.json()}
+
+
+async def test_a_job_is_picked_up_by_the_worker(live, tokens):
+    reader = tokens["reader"]
+    response = await live.post(
+        "/exports", headers=auth(reader), json={"report": "visits", "format": "xlsx", "mode": "job"}
+    )
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_id"]
+    for _ in range(100):
+        run = (await live.get(f"/exports/{run_id}", headers=auth(reader))).json()
+        if run["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.1)
+    assert run["status"] == "succeeded"
+    file = await live.get(f"/exports/{run_id}/file", headers=auth(reader))
+    assert "spreadsheetml" in file.headers["content-type"]
+
+
+async def test_bad_export_requests(live, tokens):
+    reader = tokens["reader"]
+    for body, status in (
+        ({"report": "nope", "format": "csv"}, 422),
+        ({"report": "visits", "format": "pdf"}, 400),
+        ({"report": "visits", "format": "csv", "parameters": {"x": 1}}, 400),
+    ):
+        response = await live.post("/exports", headers=auth(reader), json=body)
+        assert response.status_code in (status, 422), response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    missing = await live.get(f"/exports/{uuid.uuid4()}/file", headers=auth(reader))
+    assert missing.status_code == 404
+
+
+async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
+    admin, reader = tokens["admin"], tokens["reader"]
+    spec = {
+        "name": "quarterly-commitments",
+        "cron": "0 8 * 1,4,7,10 1#1",
+        "timezone": "Asia/Almaty",
+        "report": "commitments-status",
+        "format": "xlsx",
+        "destination": "quarterly",
+        "retention": 8,
+    }
+    assert (await live.post("/schedules", headers=auth(reader), json=spec)).status_code == 403
+    created = await live.post("/schedules", headers=auth(admin), json=spec)
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    assert schedule["next_run_at"].startswith(("2027-01-04T03:00", "2027-01-04T03:00:00"))
+    duplicate = await live.post("/schedules", headers=auth(admin), json=spec)
+    assert duplicate.status_code == 409
+    bad = await live.post(
+        "/schedules", headers=auth(admin), json={**spec, "name": "bad", "cron": "99 * * * *"}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["type"] == "urn:entente:problem:invalid-schedule"
+    paused = await live.put(
+        f"/schedules/{schedule['schedule_id']}", headers=auth(admin), json={**spec, "paused": True}
+    )
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    listed = await live.get("/schedules", headers=auth(admin))
+    assert [s["name"] for s in listed.json()] == ["quarterly-commitments"]
+    gone = await live.delete(f"/schedules/{schedule['schedule_id']}", headers=auth(admin))
+    assert gone.status_code == 204
+    assert (
+        await live.get(f"/schedules/{schedule['schedule_id']}", headers=auth(admin))
+    ).status_code == 404
+
+
+async def test_the_calendar_feed_carries_updates_and_cancellations(live, tokens, pool):
+    reader, writer = tokens["reader"], tokens["writer"]
+    for _ in range(100):  # the in-process worker projects the demo
+        feed = await live.get("/calendar.ics", params={"key": reader, "since": "2021-01-01"})
+        if f"visit-{demo.TILEUBERDI_VISIT_ID}@entente".encode() in feed.content:
+            break
+        await asyncio.sleep(0.1)
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(feed.content)
+    events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
+    session_uid = f"session-{demo.ESPD_2022_SESSION_ID}@entente"
+    assert session_uid in events
+    before = int(str(events[session_uid]["SEQUENCE"]))
+
+    state = await live.get(f"/dialogues/{demo.ESPD_ID}", headers=auth(reader))
+    cancelled = await live.post(
+        f"/dialogues/{demo.ESPD_ID}/sessions/{demo.ESPD_2022_SESSION_ID}/cancel",
+        headers=auth(writer, **{"If-Match": state.headers["etag"]}),
+        json={
+            "dialogue_id": str(demo.ESPD_ID),
+            "session_id": str(demo.ESPD_2022_SESSION_ID),
+            "reason": "Postponed sine die by both sides",
+        },
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    position = cancelled.headers["x-position"]
+    feed = await live.get(
+        "/calendar.ics",
+        params={"key": reader, "after_position": position, "since": "2021-01-01"},
+    )
+    assert feed.status_code == 200, feed.text
+    events = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(feed.content).walk("VEVENT")}
+    assert session_uid in events, feed.text
+    assert str(events[session_uid]["STATUS"]) == "CANCELLED"
+    assert int(str(events[session_uid]["SEQUENCE"])) > before
+    no_key = await live.get("/calendar.ics")
+    assert no_key.status_code == 401
+    bad_key = await live.get("/calendar.ics", params={"key": "ent_nope_nope"})
+    assert bad_key.status_code == 401
+
+
+def test_export_files_never_land_outside_the_export_root():
+    from reporting.cron import InvalidSchedule
+    from reporting.schedules import ScheduleSpec, validate
+
+    for destination in ("../etc", "/tmp", ".staging", "a/b", ""):
+        spec = ScheduleSpec(
+            name="x",
+            cron="0 8 * * *",
+            timezone="UTC",
+            report="visits",
+            format="csv",
+            destination=destination,
+        )
+        try:
+            validate(spec)
+        except InvalidSchedule:
+            continue
+        raise AssertionError(f"{destination!r} was accepted")
+    assert Path("x").name == "x"

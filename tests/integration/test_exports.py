@@ -1,0 +1,225 @@
+"""Exports: reproducible at a position, scheduled once across workers, whole or absent."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest_asyncio
+from openpyxl import load_workbook
+
+from api.demo import load_demo
+from domain import commands as c
+from domain import demo
+from domain.facts import Progress
+from projections.catalog import create_engine
+from reporting.catalogue import CATALOGUE, ReportParameters
+from reporting.export_worker import ExportWorker
+from reporting.exporting import deliver, produce
+from reporting.schedules import ScheduleSpec, create_schedule
+from reporting.snapshot import current_position
+from store import EventStore
+from store.aggregates import handle
+from store.database import create_pool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def engine(database_url: str, pool: Any) -> AsyncIterator[Any]:
+    await load_demo(pool)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_every_report_in_every_format_opens_with_its_reader(engine, pool, database_url):
+    store = EventStore(pool)
+    position = await current_position(store)
+    for name in CATALOGUE:
+        for fmt in ("csv", "ndjson", "xlsx", "parquet"):
+            export = await produce(
+                engine, store, database_url, name, ReportParameters(), fmt, position
+            )
+            rows = export.manifest.row_count
+            assert export.manifest.sha256 == hashlib.sha256(export.content).hexdigest()
+            if fmt == "csv":
+                assert len(list(csv.reader(io.StringIO(export.content.decode())))) == rows + 1
+            elif fmt == "ndjson":
+                assert len(export.content.splitlines()) == rows
+            elif fmt == "xlsx":
+                sheet = load_workbook(io.BytesIO(export.content)).active
+                assert sheet.max_row == rows + 1
+            else:
+                assert pq.read_table(io.BytesIO(export.content)).num_rows == rows
+
+
+async def test_sessions_export_holds_the_article_with_types(engine, pool, database_url):
+    store = EventStore(pool)
+    export = await produce(
+        engine, store, database_url, "sessions", ReportParameters(party="KZ"), "parquet"
+    )
+    table = pq.read_table(io.BytesIO(export.content)).to_pylist()
+    held = next(r for r in table if r["session_id"] == str(demo.ESPD_2021_SESSION_ID))
+    assert str(held["held_from"]) == "2021-12-15"
+    assert held["place_city"] == "Nur-Sultan"
+    assert "Afreen Akhter" in json.dumps(held["members"])
+
+
+async def test_two_exports_at_one_position_are_byte_identical(engine, pool, database_url):
+    store = EventStore(pool)
+    position = await current_position(store)
+    first = {
+        fmt: await produce(
+            engine, store, database_url, "outcomes", ReportParameters(), fmt, position
+        )
+        for fmt in ("csv", "ndjson")
+    }
+    await handle(
+        store,
+        c.RecordProgress(
+            dialogue_id=demo.ESPD_ID,
+            outcome_id=demo.OUTCOME_HLDDR_PREPARATIONS,
+            progress_id=uuid.uuid4(),
+            progress=Progress(note="Working group met"),
+        ),
+    )
+    for fmt, earlier in first.items():
+        again = await produce(
+            engine, store, database_url, "outcomes", ReportParameters(), fmt, position
+        )
+        assert again.content == earlier.content
+        assert again.manifest.sha256 == earlier.manifest.sha256
+        assert again.manifest.file_name == earlier.manifest.file_name
+        now = await produce(engine, store, database_url, "outcomes", ReportParameters(), fmt)
+        assert now.content != earlier.content, "the later position sees the new progress"
+
+
+async def test_a_delivered_file_matches_its_manifest(engine, pool, database_url, tmp_path):
+    export = await produce(
+        engine,
+        EventStore(pool),
+        database_url,
+        "commitments-status",
+        ReportParameters(as_of=dt.date(2022, 7, 1)),
+        "csv",
+    )
+    path = deliver(export, tmp_path / "quarterly")
+    manifest = json.loads((tmp_path / "quarterly" / f"{path.name}.manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert manifest["row_count"] == export.manifest.row_count >= 2
+    assert manifest["report"] == "commitments-status"
+    assert manifest["parameters"] == {"as_of": "2022-07-01"}
+    assert not list((tmp_path / ".staging").glob("*"))
+
+
+async def _due_schedule(pool: Any, name: str) -> uuid.UUID:
+
+    schedule = await create_schedule(
+        pool,
+        ScheduleSpec(
+            name=name,
+            cron="0 8 * * *",
+            timezone="Asia/Almaty",
+            report="commitments-status",
+            format="csv",
+            destination=name,
+        ),
+        dt.datetime.now(dt.UTC),
+    )
+    await pool.execute(
+        "UPDATE exports.schedules SET next_run_at = now() - interval '1 minute'"
+        " WHERE schedule_id = $1",
+        schedule.schedule_id,
+    )
+    return schedule.schedule_id
+
+
+async def test_two_workers_racing_run_each_due_run_once(engine, pool, database_url, tmp_path):
+    schedule_id = await _due_schedule(pool, "race")
+    pools = [await create_pool(database_url, max_size=4) for _ in range(2)]
+    workers = [ExportWorker(p, engine, database_url, tmp_path) for p in pools]
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(w.step() for w in workers for _ in range(2)))
+    finally:
+        for p in pools:
+            await p.close()
+    runs = await pool.fetch(
+        "SELECT status, attempts, claimed_by FROM exports.runs WHERE schedule_id = $1", schedule_id
+    )
+    assert [(r["status"], r["attempts"]) for r in runs] == [("succeeded", 1)]
+    files = [p for p in (tmp_path / "race").iterdir() if not p.name.endswith(".json")]
+    assert len(files) == 1
+    next_run = await pool.fetchval(
+        "SELECT next_run_at > now() FROM exports.schedules WHERE schedule_id = $1", schedule_id
+    )
+    assert next_run
+
+
+async def test_a_worker_killed_mid_export_leaves_no_partial_file_and_the_run_completes(
+    engine, pool, database_url, tmp_path
+):
+    schedule_id = await _due_schedule(pool, "killed")
+    env = {**os.environ, "ENTENTE_EXPORT_DIR": str(tmp_path), "ENTENTE_EXPORT_LEASE_SECONDS": "2"}
+    slow = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "--database-url", database_url, "worker"],
+        cwd=ROOT,
+        env={**env, "ENTENTE_FAULT_PAUSE_BEFORE_RENAME": "30"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = tmp_path / ".staging"
+    deadline = time.monotonic() + 60
+    while not (staging.is_dir() and list(staging.glob("*.partial"))):
+        assert time.monotonic() < deadline, "the worker never started writing"
+        await asyncio.sleep(0.1)
+    slow.send_signal(signal.SIGKILL)
+    slow.wait(timeout=10)
+    destination = tmp_path / "killed"
+    assert not destination.exists() or not list(destination.iterdir())
+    status = await pool.fetchval(
+        "SELECT status FROM exports.runs WHERE schedule_id = $1", schedule_id
+    )
+    assert status == "running"
+
+    healthy = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "--database-url", database_url, "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            run = await pool.fetchrow(
+                "SELECT status, attempts, file_name, sha256 FROM"
+                " exports.runs WHERE schedule_id = $1",
+                schedule_id,
+            )
+            if run["status"] == "succeeded":
+                break
+            assert time.monotonic() < deadline, f"the run was not retried: {dict(run)}"
+            await asyncio.sleep(0.2)
+    finally:
+        healthy.terminate()
+        healthy.wait(timeout=10)
+    assert run["attempts"] == 2
+    written = (destination / run["file_name"]).read_bytes()
+    assert hashlib.sha256(written).hexdigest() == run["sha256"]
+    assert not list(staging.glob("*.partial"))
