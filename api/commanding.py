@@ -148,14 +148,15 @@ async def run_command(
     )
 
 
-def command_problems(if_match: IfMatch, created: bool) -> tuple[int, ...]:
+def command_problems(path: str, if_match: IfMatch, created: bool) -> tuple[int, ...]:
     """The problem statuses a command route can answer with.
 
-    A creating command (launch, plan, log, record) addresses no earlier record, so it has
-    no 404; the rest address a dialogue, visit or fact that must exist.
+    Launching a dialogue, planning or logging a visit and recording a pair's fact address
+    no earlier record, so they have no 404; every other command names a dialogue, visit
+    or fact that must exist (scheduling a session needs its dialogue, and so on).
     """
     statuses = [400, 401, 403, 409, 413, 422]
-    if not created:
+    if not created or "{dialogue_id" in path or "{visit_id" in path:
         statuses.append(404)
     if if_match is IfMatch.REQUIRED:
         statuses.append(428)
@@ -189,5 +190,5 @@ def command_route(
         status_code=201 if created else 200,
         opt={"permission": "write", "if_match": if_match.value},
         name=command_type.__name__,
-        responses=problem_responses(*command_problems(if_match, created)),
+        responses=problem_responses(*command_problems(path, if_match, created)),
     )(run)

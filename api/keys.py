@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Request, delete, get, post
 
 from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
@@ -65,11 +65,11 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     status_code=204,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def revoke(request: Request[Any, Any, Any], name: str) -> Response[None]:
+async def revoke(request: Request[Any, Any, Any], name: str) -> None:
     """Revocation takes effect on the next request made with the key."""
     if not await revoke_key(request.app.state.pool, name):
         raise problem(404, f"no live key named {name!r}")
-    return Response(None, status_code=204)
+    return None
 
 
 routes = [create, index, revoke]
