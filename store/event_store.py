@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
 from store.hashing import canonical_json, canonical_text, payload_hash_of_canonical
@@ -55,13 +55,13 @@ READ_ALL_SQL = f"""WITH horizon AS (
 )
 SELECT h.xmin::text::bigint AS horizon, e.*
 FROM horizon h LEFT JOIN LATERAL (
-    SELECT {EVENT_COLUMNS} FROM event_store.events
+    SELECT {EVENT_COLUMNS} FROM event_store.events AS e
     WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
       AND transaction_id < h.xmin
       AND ($3::text[] IS NULL OR type = ANY($3))
       AND ($4::text IS NULL OR starts_with(stream_id, $4))
       AND ($6::timestamptz IS NULL OR recorded_at <= $6)
-    ORDER BY transaction_id, position
+    ORDER BY e.transaction_id, e.position  -- the columns, not their bigint aliases
     LIMIT $5
 ) e ON true"""
 
@@ -69,6 +69,9 @@ HAS_NEW_SQL = """SELECT EXISTS (
     SELECT 1 FROM event_store.events
     WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()))"""
+
+
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 def _record(row: asyncpg.Record) -> RecordedEvent:
@@ -80,8 +83,8 @@ def _record(row: asyncpg.Record) -> RecordedEvent:
         event_id=row["event_id"],
         type=row["type"],
         schema_version=row["schema_version"],
-        data=json.loads(row["data"]),
-        metadata=json.loads(row["metadata"]),
+        data=_decode_object(row["data"]),
+        metadata=_decode_object(row["metadata"]),
         valid_from=row["valid_from"],
         valid_to=row["valid_to"],
         recorded_at=row["recorded_at"],

@@ -24,13 +24,13 @@ streams AS (
        OR (starts_with(stream_id, 'visit-')
            AND ARRAY[data->'plan'->'visitor'->>'party', data->'plan'->>'host'] @> $2::text[])
 )
-SELECT {EVENT_COLUMNS} FROM event_store.events
+SELECT {EVENT_COLUMNS} FROM event_store.events AS e
 WHERE stream_id IN (SELECT stream_id FROM streams)
   AND (transaction_id, position) > ($3::text::xid8, $4::bigint)
   AND transaction_id < (SELECT xmin FROM horizon)
   AND ($5::timestamptz IS NULL OR recorded_at >= $5)
   AND ($6::timestamptz IS NULL OR recorded_at <= $6)
-ORDER BY transaction_id, position
+ORDER BY e.transaction_id, e.position
 LIMIT $7"""
 
 
