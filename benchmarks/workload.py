@@ -19,7 +19,7 @@ from domain.facts import (
     SessionRecord,
     VisitPlan,
 )
-from domain.streams import replay
+from domain.streams import decider_for, stream_id_for
 from domain.values import PartialDate, Person, Place
 from store.aggregates import handle, to_new_event
 from store.event_store import EventStore
@@ -122,8 +122,16 @@ async def append_stories(
     per-command round trips, so a benchmark can build hundreds of thousands of events.
     """
     rng = random.Random(seed)
-    commands = [command for n in range(dialogues) for command in dialogue_story(rng, n)]
-    streams = list(replay(commands).items())
+    folded: dict[str, tuple[Any, list[Any]]] = {}
+    for n in range(dialogues):
+        for command in dialogue_story(rng, n):
+            decider = decider_for(command)
+            stream_id = stream_id_for(command)
+            state, events = folded.get(stream_id, (decider.initial_state, []))
+            decided = decider.decide(state, command)
+            events.extend(decided)
+            folded[stream_id] = (decider.fold(decided, state), events)
+    streams = [(stream_id, events) for stream_id, (_, events) in folded.items()]
     written = 0
 
     async def worker(share: list[tuple[str, list[Any]]]) -> None:

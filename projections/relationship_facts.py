@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import relationship
+from domain.facts import Indicator, Milestone
 from projections.projection import by_stream, window
 from projections.states import StreamStates
 from projections.tables import indicators, milestones
@@ -15,43 +18,58 @@ from store.builtins import to_builtins
 from store.records import RecordedEvent
 
 
-async def write_relationship(tx: AsyncConnection, state: relationship.Relationship) -> None:
-    """Replace the pair's indicator and milestone rows."""
-    assert state.parties is not None
-    parties = list(state.parties)
-    for table in (indicators, milestones):
-        await tx.execute(delete(table).where(table.c.parties == parties))
-    indicator_rows = [
-        {
-            "indicator_id": indicator_id,
-            "parties": parties,
-            "name": i.name,
-            **window("period", i.period),
-            "value": i.value,
-            "unit": i.unit,
-            "approximation": i.approximation,
-            "kind": i.kind,
-            "subject": i.subject,
-            "note": i.note,
-            "source": to_builtins(i.source) if i.source else None,
-        }
-        for indicator_id, i in state.indicators.items()
-    ]
-    milestone_rows = [
-        {
-            "milestone_id": milestone_id,
-            "parties": parties,
-            "kind": m.kind,
-            "description": m.description,
-            **window("on", m.on),
-            "source": to_builtins(m.source) if m.source else None,
-        }
-        for milestone_id, m in state.milestones.items()
-    ]
-    if indicator_rows:
-        await tx.execute(insert(indicators), indicator_rows)
-    if milestone_rows:
-        await tx.execute(insert(milestones), milestone_rows)
+def indicator_row(parties: list[str], indicator_id: uuid.UUID, i: Indicator) -> dict[str, Any]:
+    """One indicator as a row."""
+    return {
+        "indicator_id": indicator_id,
+        "parties": parties,
+        "name": i.name,
+        **window("period", i.period),
+        "value": i.value,
+        "unit": i.unit,
+        "approximation": i.approximation,
+        "kind": i.kind,
+        "subject": i.subject,
+        "note": i.note,
+        "source": to_builtins(i.source) if i.source else None,
+    }
+
+
+def milestone_row(parties: list[str], milestone_id: uuid.UUID, m: Milestone) -> dict[str, Any]:
+    """One milestone as a row."""
+    return {
+        "milestone_id": milestone_id,
+        "parties": parties,
+        "kind": m.kind,
+        "description": m.description,
+        **window("on", m.on),
+        "source": to_builtins(m.source) if m.source else None,
+    }
+
+
+def changed(before: Mapping[uuid.UUID, Any], after: Mapping[uuid.UUID, Any]) -> set[uuid.UUID]:
+    """Ids recorded, corrected or retracted between two states of a pair."""
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+async def write_changes(
+    tx: AsyncConnection, before: relationship.Relationship, after: relationship.Relationship
+) -> None:
+    """Rewrite only the facts that changed: a pair can hold thousands of indicators."""
+    assert after.parties is not None
+    parties = list(after.parties)
+    for table, key, rows_of, row in (
+        (indicators, "indicator_id", "indicators", indicator_row),
+        (milestones, "milestone_id", "milestones", milestone_row),
+    ):
+        old, new = getattr(before, rows_of), getattr(after, rows_of)
+        ids = changed(old, new)
+        if not ids:
+            continue
+        await tx.execute(delete(table).where(table.c[key].in_(ids)))
+        rows = [row(parties, k, new[k]) for k in ids if k in new]
+        if rows:
+            await tx.execute(insert(table), rows)
 
 
 class RelationshipFactsProjection:
@@ -68,5 +86,6 @@ class RelationshipFactsProjection:
         groups = by_stream(batch)
         await states.prepare(tx, groups, relationship.decider)
         for stream_id, records in groups.items():
-            state = await states.advance(stream_id, relationship.decider, records)
-            await write_relationship(tx, state)
+            before, _ = states.state(stream_id)
+            after = await states.advance(stream_id, relationship.decider, records)
+            await write_changes(tx, before, after)
