@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response, delete, get, post, put
 
 from api.freshness import wait_for_position
-from api.problems import problem
+from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from reporting.calendar_feed import calendar_entries
 from reporting.catalogue import CATALOGUE, ReportParameters
@@ -58,7 +58,13 @@ class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     mode: Literal["sync", "job"] = "sync"
 
 
-@get("/reports/catalogue", summary="Reports that can be exported", tags=[TAG], opt=READ)
+@get(
+    "/reports/catalogue",
+    summary="Reports that can be exported",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403),
+)
 async def catalogue() -> list[ReportInfo]:
     """Names, documented parameters and formats."""
     return [
@@ -79,7 +85,12 @@ def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
 
 
 @post(
-    "/exports", summary="Run a report now (sync) or as a job", tags=[TAG], opt=READ, status_code=201
+    "/exports",
+    summary="Run a report now (sync) or as a job",
+    tags=[TAG],
+    opt=READ,
+    status_code=201,
+    responses=problem_responses(400, 401, 403, 413, 422),
 )
 async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Response[Run]:
     """201 with the finished run (sync), or 202 with the queued run (job)."""
@@ -109,7 +120,13 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
     return Response(finished, status_code=201, headers={"Location": f"/exports/{run.run_id}"})
 
 
-@get("/exports", summary="Export runs, newest first", tags=[TAG], opt=READ)
+@get(
+    "/exports",
+    summary="Export runs, newest first",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403),
+)
 async def runs(
     request: Request[Any, Any, Any], schedule_id: uuid.UUID | None = None, limit: int = 100
 ) -> list[Run]:
@@ -130,7 +147,13 @@ async def _finished_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> R
     return run
 
 
-@get("/exports/{run_id:uuid}", summary="One export run", tags=[TAG], opt=READ)
+@get(
+    "/exports/{run_id:uuid}",
+    summary="One export run",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 404),
+)
 async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
     """Its status and, once done, its manifest."""
     run = await get_run(request.app.state.pool, run_id)
@@ -145,6 +168,7 @@ async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
     tags=[TAG],
     opt=READ,
     media_type="application/octet-stream",
+    responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Response[bytes]:
     """With its content type and an attachment Content-Disposition."""
@@ -165,7 +189,13 @@ async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Respon
     )
 
 
-@get("/exports/{run_id:uuid}/manifest", summary="A run's manifest", tags=[TAG], opt=READ)
+@get(
+    "/exports/{run_id:uuid}/manifest",
+    summary="A run's manifest",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 404, 409),
+)
 async def run_manifest(request: Request[Any, Any, Any], run_id: uuid.UUID) -> dict[str, Any]:
     """Report, parameters, format, position, rows, SHA-256, generated at, version."""
     run = await _finished_run(request, run_id)
@@ -177,7 +207,13 @@ def _spec_problem(error: InvalidSchedule) -> Exception:
     return problem(422, str(error), kind="invalid-schedule")
 
 
-@post("/schedules", summary="Create an export schedule", tags=[TAG], opt=ADMIN)
+@post(
+    "/schedules",
+    summary="Create an export schedule",
+    tags=[TAG],
+    opt=ADMIN,
+    responses=problem_responses(400, 401, 403, 409, 413, 422),
+)
 async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> Response[Schedule]:
     """Cron (validated) in an IANA time zone; files go to <export root>/<destination>/."""
     try:
@@ -195,13 +231,25 @@ async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> R
     )
 
 
-@get("/schedules", summary="Export schedules", tags=[TAG], opt=ADMIN)
+@get(
+    "/schedules",
+    summary="Export schedules",
+    tags=[TAG],
+    opt=ADMIN,
+    responses=problem_responses(401, 403),
+)
 async def schedules(request: Request[Any, Any, Any]) -> list[Schedule]:
     """By name, with their next run."""
     return await list_schedules(request.app.state.pool)
 
 
-@get("/schedules/{schedule_id:uuid}", summary="One schedule", tags=[TAG], opt=ADMIN)
+@get(
+    "/schedules/{schedule_id:uuid}",
+    summary="One schedule",
+    tags=[TAG],
+    opt=ADMIN,
+    responses=problem_responses(400, 401, 403, 404),
+)
 async def one_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> Schedule:
     """With its next run time."""
     found = await get_schedule(request.app.state.pool, schedule_id)
@@ -210,7 +258,13 @@ async def one_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) 
     return found
 
 
-@put("/schedules/{schedule_id:uuid}", summary="Update (or pause) a schedule", tags=[TAG], opt=ADMIN)
+@put(
+    "/schedules/{schedule_id:uuid}",
+    summary="Update (or pause) a schedule",
+    tags=[TAG],
+    opt=ADMIN,
+    responses=problem_responses(400, 401, 403, 404, 413, 422),
+)
 async def update_schedule(
     request: Request[Any, Any, Any], schedule_id: uuid.UUID, data: ScheduleSpec
 ) -> Schedule:
@@ -232,6 +286,7 @@ async def update_schedule(
     tags=[TAG],
     opt=ADMIN,
     status_code=204,
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> None:
     """Its past runs and files stay."""
@@ -245,6 +300,7 @@ async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUI
     tags=[TAG],
     opt={"permission": "feed"},
     media_type="text/calendar",
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def calendar_feed(
     request: Request[Any, Any, Any],

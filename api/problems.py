@@ -44,7 +44,7 @@ KINDS: dict[int, tuple[str, ...]] = {
     401: ("unauthenticated",),
     403: ("forbidden",),
     404: ("not-found",),
-    409: ("conflict", "already-exists"),
+    409: ("conflict", "already-exists", "not-ready"),
     413: ("too-large",),
     422: (
         "rule-violated",
@@ -52,6 +52,8 @@ KINDS: dict[int, tuple[str, ...]] = {
         "path-body-mismatch",
         "too-long",
         "idempotency-key-reused",
+        "invalid-schedule",
+        "export-failed",
     ),
     428: ("precondition-required",),
     503: ("unavailable", "not-yet-consistent"),
@@ -85,10 +87,12 @@ WHY: dict[int, str] = {
     401: "no live API key in `Authorization: Bearer <key>`",
     403: "the key's roles do not grant this route's permission",
     404: "the addressed resource (dialogue, visit, session, outcome, fact, key) does not exist",
-    409: "If-Match names a version that is no longer current, or the resource already exists",
+    409: "If-Match names a version that is no longer current, the resource already exists, "
+    "or an export's file is not ready",
     413: "the body is over 256 KiB",
     422: "a value the register refuses: an unknown party, a broken rule, a path/body id "
-    "mismatch, an over-long text, or an Idempotency-Key reused for another request",
+    "mismatch, an over-long text, an Idempotency-Key reused for another request, an invalid "
+    "schedule or a failed export",
     428: "this change amends a record, so it needs If-Match with the version you saw",
     503: "the database does not answer, or the read models have not reached after_position",
 }
@@ -133,8 +137,9 @@ def problem(
 # a value the register refuses (an unknown party, a pattern, a length) → 422.
 _SHAPE_ERROR = re.compile(
     r"^(Expected `[^`]+`, got `|Object missing required field|Object contains unknown field"
-    r"|JSON is malformed|Input data was truncated)"
+    r"|JSON is malformed|Input data was truncated|'data'$)"
 )
+"""msgspec's words for a body of the wrong shape; "'data'" is Litestar's for no body at all."""
 
 
 def _refused_values(errors: Any) -> bool:

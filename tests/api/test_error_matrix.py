@@ -217,6 +217,12 @@ MISSING = {
     ("GET", "/streams/{stream_id:str}/events"): 200,
     ("POST", "/projections/{name:str}/rebuild"): 404,
     ("DELETE", "/keys/{name:str}"): 404,
+    ("GET", "/exports/{run_id:uuid}"): 404,
+    ("GET", "/exports/{run_id:uuid}/file"): 404,
+    ("GET", "/exports/{run_id:uuid}/manifest"): 404,
+    ("GET", "/schedules/{schedule_id:uuid}"): 404,
+    ("PUT", "/schedules/{schedule_id:uuid}"): 400,
+    ("DELETE", "/schedules/{schedule_id:uuid}"): 404,
 }
 
 
@@ -283,6 +289,16 @@ def test_the_read_matrix_covers_every_route() -> None:
         ("POST", "/keys"),
         ("DELETE", "/keys/{name:str}"),
         ("POST", "/projections/{name:str}/rebuild"),
+        ("GET", "/reports/catalogue"),
+        ("POST", "/exports"),
+        ("GET", "/exports/{run_id:uuid}"),
+        ("GET", "/exports/{run_id:uuid}/file"),
+        ("GET", "/exports/{run_id:uuid}/manifest"),
+        ("GET", "/schedules"),
+        ("POST", "/schedules"),
+        ("GET", "/schedules/{schedule_id:uuid}"),
+        ("PUT", "/schedules/{schedule_id:uuid}"),
+        ("DELETE", "/schedules/{schedule_id:uuid}"),
     }
 
 
@@ -340,6 +356,8 @@ async def test_a_path_naming_nothing_is_404_or_an_empty_page(
     expected = MISSING[(method, template)]
     if expected == 404:
         assert_problem(response, 404, "not-found")
+    elif expected == 400:  # a PUT without its body: malformed, whatever the id
+        assert_problem(response, 400, "invalid-request")
     else:
         assert response.status_code == expected, response.text
         page = response.json()
