@@ -223,3 +223,36 @@ async def test_a_worker_killed_mid_export_leaves_no_partial_file_and_the_run_com
     written = (destination / run["file_name"]).read_bytes()
     assert hashlib.sha256(written).hexdigest() == run["sha256"]
     assert not list(staging.glob("*.partial"))
+
+
+async def test_a_failing_run_is_recorded_and_retried_with_backoff(
+    engine, pool, database_url, tmp_path
+):
+    run_id = uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO exports.runs (run_id, report, parameters, format, destination, due_at,"
+        " status, next_attempt_at) VALUES ($1, 'no-such-report', '{}', 'csv', 'broken',"
+        " now(), 'due', now())",
+        run_id,
+    )
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    assert await worker.step()
+    run = await pool.fetchrow(
+        "SELECT status, attempts, error, next_attempt_at - now() AS wait"
+        " FROM exports.runs WHERE run_id = $1",
+        run_id,
+    )
+    assert (run["status"], run["attempts"]) == ("retrying", 1)
+    assert "no-such-report" in run["error"]
+    assert dt.timedelta(seconds=25) < run["wait"] <= dt.timedelta(seconds=30)
+    assert not await worker.step(), "not retried before its backoff"
+    for _attempt in range(2, 6):
+        await pool.execute(
+            "UPDATE exports.runs SET next_attempt_at = now() WHERE run_id = $1", run_id
+        )
+        assert await worker.step()
+    final = await pool.fetchrow(
+        "SELECT status, attempts, finished_at FROM exports.runs WHERE run_id = $1", run_id
+    )
+    assert (final["status"], final["attempts"]) == ("failed", 5)
+    assert final["finished_at"] is not None
