@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -14,55 +14,45 @@ MAX_TEXT = 20_000
 MAX_ITEMS = 1_000
 
 
-def _builtin(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
-    if isinstance(value, frozenset | set):
-        return sorted(value, key=str)
-    raise NotImplementedError(type(value).__name__)
+def _first_fault(value: Any, fault: Callable[[Any], str | None], path: str) -> str | None:
+    """Walk a decoded body depth-first; the first place `fault` names, with its path."""
+    found = fault(value)
+    if found:
+        return f"{path} {found}"
+    children: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in children:
+        found = _first_fault(child, fault, f"{path}.{key}")
+        if found:
+            return found
+    return None
 
 
-def to_builtins(value: Any) -> Any:
-    """Any domain value (Structs, dataclasses, read-only mappings) as plain JSON types."""
-    return msgspec.to_builtins(value, enc_hook=_builtin, order="sorted")
+def _too_big(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"is longer than {MAX_TEXT} characters"
+    if isinstance(value, list) and len(value) > MAX_ITEMS:
+        return f"has more than {MAX_ITEMS} items"
+    return None
+
+
+def _nul(value: Any) -> str | None:
+    return "contains a NUL character" if isinstance(value, str) and "\x00" in value else None
 
 
 def oversize(value: Any, path: str = "body") -> str | None:
     """Where a decoded body exceeds the register's text or list limits, if anywhere."""
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        return f"{path} is longer than {MAX_TEXT} characters"
-    if isinstance(value, list) and len(value) > MAX_ITEMS:
-        return f"{path} has more than {MAX_ITEMS} items"
-    children: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in children:
-        found = oversize(child, f"{path}.{key}")
-        if found:
-            return found
-    return None
+    return _first_fault(value, _too_big, path)
 
 
 def unstorable(value: Any, path: str = "body") -> str | None:
     """Where a decoded body holds text PostgreSQL cannot store (a NUL character), if anywhere."""
-    if isinstance(value, str):
-        return f"{path} contains a NUL character" if "\x00" in value else None
-    children: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in children:
-        found = unstorable(child, f"{path}.{key}")
-        if found:
-            return found
-    return None
+    return _first_fault(value, _nul, path)
 
 
 class EventView(msgspec.Struct, frozen=True, kw_only=True):

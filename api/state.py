@@ -8,8 +8,8 @@ from typing import Any
 from litestar import Request, Response
 
 from api.problems import problem
-from api.representation import to_builtins
 from store.aggregates import load
+from store.builtins import to_builtins
 from store.event_store import EventStore
 
 
