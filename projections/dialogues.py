@@ -15,7 +15,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
-from projections.projection import by_stream, window
+from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
 from store.builtins import to_builtins
@@ -148,10 +148,5 @@ class DialogueProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
-        groups = by_stream(batch)
-        await states.prepare(tx, groups, dialogue.decider)
-        touched = [
-            await states.advance(stream_id, dialogue.decider, records)
-            for stream_id, records in groups.items()
-        ]
+        touched = await states.fold_batch(tx, batch, dialogue.decider)
         await write_dialogues(tx, touched)

@@ -34,11 +34,3 @@ def window(prefix: str, when: PartialDate | None) -> dict[str, Any]:
         f"{prefix}_wording": when.wording if when else None,
         f"{prefix}_precision": when.precision if when else None,
     }
-
-
-def by_stream(batch: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
-    """The batch grouped by stream, each group in version order, streams in first-seen order."""
-    groups: dict[str, list[RecordedEvent]] = {}
-    for record in batch:
-        groups.setdefault(record.stream_id, []).append(record)
-    return groups

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import relationship
 from domain.facts import Indicator, Milestone
-from projections.projection import by_stream, window
-from projections.states import StreamStates
+from projections.projection import window
+from projections.states import StreamStates, by_stream
 from projections.tables import indicators, milestones
 from store.builtins import to_builtins
 from store.records import RecordedEvent

@@ -9,7 +9,7 @@ version, so the cache can always be dropped. Versions are written once per batch
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,14 @@ from store.event_store import EventStore
 from store.records import RecordedEvent
 
 CACHE_SIZE = 50_000
+
+
+def by_stream(batch: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    """The batch grouped by stream, each group in version order, streams in first-seen order."""
+    groups: dict[str, list[RecordedEvent]] = {}
+    for record in batch:
+        groups.setdefault(record.stream_id, []).append(record)
+    return groups
 
 
 class StreamStates:
@@ -84,6 +92,17 @@ class StreamStates:
         self._remember(stream_id, state, fresh[-1].version)
         self._unsaved[stream_id] = fresh[-1].version
         return state
+
+    async def fold_batch(
+        self,
+        tx: AsyncConnection,
+        batch: Sequence[RecordedEvent],
+        decider: Decider[Any, Any, Any],
+    ) -> list[Any]:
+        """The new state of every stream the batch touches, in first-touched order."""
+        groups = by_stream(batch)
+        await self.prepare(tx, groups, decider)
+        return [await self.advance(s, decider, records) for s, records in groups.items()]
 
     async def flush(self, tx: AsyncConnection) -> None:
         """Record the versions this batch reached, in the batch's transaction."""

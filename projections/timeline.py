@@ -17,8 +17,8 @@ from domain import dialogue, relationship, visit
 from domain.codec import decode_event
 from domain.decider import Decider
 from domain.events import Event
-from projections.projection import by_stream, window
-from projections.states import StreamStates
+from projections.projection import window
+from projections.states import StreamStates, by_stream
 from projections.tables import timeline
 from store.records import RecordedEvent
 

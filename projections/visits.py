@@ -9,7 +9,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
-from projections.projection import by_stream, window
+from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import visits
 from store.records import RecordedEvent
@@ -46,12 +46,7 @@ class VisitProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Rewrite each touched visit's row; a retracted visit leaves the model."""
-        groups = by_stream(batch)
-        await states.prepare(tx, groups, visit.decider)
-        touched = [
-            await states.advance(stream_id, visit.decider, records)
-            for stream_id, records in groups.items()
-        ]
+        touched = await states.fold_batch(tx, batch, visit.decider)
         keys = [v.visit_id for v in touched]
         await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
         rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]
