@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import Parameter
 
 from api.auth import caller
 from api.problems import problem, problem_responses
@@ -163,6 +165,29 @@ def command_problems(path: str, if_match: IfMatch, created: bool) -> tuple[int, 
     return tuple(sorted(statuses))
 
 
+IfMatchHeader = Annotated[
+    str | None,
+    Parameter(header="If-Match", description='The stream version you saw, as its ETag ("3").'),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        description="Any 1-200 visible ASCII characters; a retry with the same key and body "
+        "returns the original response and writes nothing.",
+    ),
+]
+COMMAND_RESPONSE_HEADERS = [
+    ResponseHeader(name="ETag", description="The stream's new version", documentation_only=True),
+    ResponseHeader(name="Location", description="The resource", documentation_only=True),
+    ResponseHeader(
+        name="X-Position",
+        description="Position token: send it as after_position to read your write",
+        documentation_only=True,
+    ),
+]
+
+
 def command_route(
     path: str,
     command_type: type[Any],
@@ -174,7 +199,13 @@ def command_route(
 ) -> HTTPRouteHandler:
     """A POST route that decodes `command_type` and runs it."""
 
-    async def run(request: Request[Any, Any, Any], data: Any) -> Response[CommandAccepted]:
+    async def run(
+        request: Request[Any, Any, Any],
+        data: Any,
+        if_match_header: IfMatchHeader = None,
+        idempotency_key_header: IdempotencyKeyHeader = None,
+    ) -> Response[CommandAccepted]:
+        """The headers are read from the request; they are declared to document them."""
         return await run_command(request, data, if_match, created)
 
     run.__annotations__ = {**run.__annotations__, "data": command_type}
@@ -191,4 +222,5 @@ def command_route(
         opt={"permission": "write", "if_match": if_match.value},
         name=command_type.__name__,
         responses=problem_responses(*command_problems(path, if_match, created)),
+        response_headers=COMMAND_RESPONSE_HEADERS,
     )(run)
