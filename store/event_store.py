@@ -45,6 +45,15 @@ FROM event_store.append($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $1
 APPEND_ONE_SQL = """SELECT out_position, out_version, out_transaction_id, out_replayed
 FROM event_store.append_one($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12)"""
 
+APPEND_BATCH_SQL = """SELECT out_positions, out_versions, out_transaction_ids, out_replayed,
+    out_sqlstates, out_messages, out_details, out_constraints
+FROM event_store.append_batch($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11,
+    $12)"""
+
+MAX_COMBINED = 32
+"""At most this many single-event appends per combined call: 32 subtransactions stay
+inside PostgreSQL's 64-entry per-backend subtransaction cache."""
+
 READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
 WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
   AND ($4::timestamptz IS NULL OR recorded_at <= $4)
@@ -109,13 +118,38 @@ def request_fingerprint(stream_id: str, expected_version: int, events: Sequence[
     ).digest()
 
 
+class _Waiting:
+    """A single-event append queued for the next combined call."""
+
+    __slots__ = ("arguments", "future", "stream_id")
+
+    def __init__(self, stream_id: str, arguments: list[Any], future: asyncio.Future[Any]):
+        self.stream_id = stream_id
+        self.arguments = arguments
+        self.future = future
+
+
+def _whole_call_data_error(error: BaseException) -> bool:
+    """A combined call refused as a whole for one request's bad value (nothing ran)."""
+    if isinstance(error, asyncpg.PostgresError):
+        return str(getattr(error, "sqlstate", "")).startswith("22")
+    # asyncpg's client-side "invalid input for query argument" (InterfaceError + ValueError)
+    return isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError)
+
+
 class EventStore:
     """Append, read and replay streams; read the whole log in a safe global order."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, combine_flights: int = 2) -> None:
         self._pool = pool
         self._hint: asyncio.Task[None] | None = None
         self._unannounced = False
+        self.combine_flights = combine_flights
+        """How many append calls of this store may be in flight at once (write combining)."""
+        self._waiting: list[_Waiting] = []
+        self._flights = 0
+        self._flight_streams: set[str] = set()
+        self._flushers: set[asyncio.Task[None]] = set()
 
     @property
     def pool(self) -> Any:
@@ -156,11 +190,16 @@ class EventStore:
         attempts = 3 if idempotency_key is not None or expected_version == ANY else 1
         for attempt in range(attempts):
             try:
-                row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
-                if single:
-                    result = self._append_one_result(stream_id, row)
+                if single and attempt == 0:
+                    result = await self._append_single(
+                        stream_id, [*args, idempotency_key, fingerprint]
+                    )
                 else:
-                    result = self._append_result(stream_id, row)
+                    row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
+                    if single:
+                        result = self._append_one_result(stream_id, row)
+                    else:
+                        result = self._append_result(stream_id, row)
                 if result.positions and not result.replayed:
                     self._wake_readers()
                 return result
@@ -175,6 +214,144 @@ class EventStore:
             except asyncpg.PostgresError as error:
                 raise self._translate(error, stream_id, expected_version, idempotency_key) from None
         raise AssertionError("unreachable")
+
+    async def _append_single(self, stream_id: str, arguments: list[Any]) -> AppendResult:
+        """One single-event append, combined with the others waiting at the same moment.
+
+        Write combining (group commit): at most `combine_flights` calls are in flight at
+        once; while they are, single-event appends queue, and the next call takes
+        everything queued by then (at most MAX_COMBINED, one per stream, in arrival order,
+        no stream that is already in flight) in one call of `event_store.append_batch`:
+        one transaction, each request in its own subtransaction with its own result or
+        error. An append arriving while a call slot is free and nothing is queued is sent
+        at once with `append_one`: no added latency when idle. Errors are raised here
+        exactly as the direct call would raise them, for this caller only.
+        """
+        if (
+            self._flights >= self.combine_flights
+            or self._waiting
+            or stream_id in self._flight_streams
+        ):
+            waiting = _Waiting(stream_id, arguments, asyncio.get_running_loop().create_future())
+            self._waiting.append(waiting)
+            result: AppendResult = await waiting.future
+            return result
+        self._flights += 1
+        self._flight_streams.add(stream_id)
+        try:
+            row = await self._pool.fetchrow(APPEND_ONE_SQL, *arguments)
+        finally:
+            self._flights -= 1
+            self._flight_streams.discard(stream_id)
+            self._pump()
+        return self._append_one_result(stream_id, row)
+
+    def _pump(self) -> None:
+        """Start a call for the queue while a slot is free and a request may go."""
+        while self._flights < self.combine_flights and any(
+            not w.future.done() and w.stream_id not in self._flight_streams for w in self._waiting
+        ):
+            self._flights += 1
+            task = asyncio.get_running_loop().create_task(self._flight())
+            self._flushers.add(task)
+            task.add_done_callback(self._flushers.discard)
+
+    async def _flight(self) -> None:
+        # The batch is taken when this task first runs, not when it was created: by then
+        # the callers the previous call resolved have resumed and queued their next
+        # appends, so they join this call instead of trailing behind it alone.
+        batch = self._take_batch()
+        streams = {w.stream_id for w in batch}
+        self._flight_streams |= streams
+        try:
+            if batch:
+                await self._flush(batch)
+        except BaseException as error:  # cancelled (the loop is closing): fail the batch
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(
+                        error
+                        if isinstance(error, Exception)
+                        else asyncpg.InterfaceError("event store closed")
+                    )
+            raise
+        finally:
+            self._flights -= 1
+            self._flight_streams -= streams
+            self._pump()
+
+    def _take_batch(self) -> list[_Waiting]:
+        """The oldest waiting requests, one per stream, so a stream keeps arrival order."""
+        batch: list[_Waiting] = []
+        rest: list[_Waiting] = []
+        streams = set(self._flight_streams)
+        for w in self._waiting:
+            if w.future.done():  # its caller was cancelled before it was sent
+                continue
+            if len(batch) < MAX_COMBINED and w.stream_id not in streams:
+                streams.add(w.stream_id)
+                batch.append(w)
+            else:
+                rest.append(w)
+        self._waiting = rest
+        return batch
+
+    async def _flush(self, batch: list[_Waiting]) -> None:
+        """Send `batch` and hand every caller its own result or error."""
+        if len(batch) > 1:
+            try:
+                row = await self._pool.fetchrow(
+                    APPEND_BATCH_SQL,
+                    *(list(column) for column in zip(*(w.arguments for w in batch), strict=True)),
+                )
+            except Exception as error:
+                if not _whole_call_data_error(error):
+                    # The call itself failed (connection, cancel, timeout): whatever
+                    # happened to the transaction happened to all of them.
+                    for w in batch:
+                        if not w.future.done():
+                            w.future.set_exception(error)
+                    return
+                # One request's value was refused before anything ran; send them one by
+                # one so that the error reaches its own caller only.
+            else:
+                positions, versions, xids, replayed, states, messages, details, constraints = row
+                for i, w in enumerate(batch):
+                    if w.future.done():
+                        continue
+                    if states[i] is not None:
+                        w.future.set_exception(
+                            asyncpg.PostgresError.new(
+                                {
+                                    "C": states[i],
+                                    "M": messages[i],
+                                    "D": details[i],
+                                    "n": constraints[i],
+                                }
+                            )
+                        )
+                    else:
+                        w.future.set_result(
+                            AppendResult(
+                                stream_id=w.stream_id,
+                                version=versions[i],
+                                positions=(positions[i],),
+                                cursor=Cursor(xids[i], positions[i]),
+                                replayed=replayed[i],
+                            )
+                        )
+                return
+        for w in batch:
+            try:
+                result = self._append_one_result(
+                    w.stream_id, await self._pool.fetchrow(APPEND_ONE_SQL, *w.arguments)
+                )
+            except Exception as error:
+                if not w.future.done():
+                    w.future.set_exception(error)
+            else:
+                if not w.future.done():
+                    w.future.set_result(result)
 
     def _wake_readers(self) -> None:
         """NOTIFY after the commit, coalesced: one hint covers every append before it.

@@ -228,6 +228,132 @@ BEGIN
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION event_store.append_one FROM PUBLIC;
+-- Write combining (group commit): up to 32 single-event requests of one client, each for a
+-- different stream, in ONE call and ONE transaction. Element i of every array is request i.
+-- each runs with the same checks, chain and idempotency as append_one() above, in its own
+-- subtransaction (BEGIN ... EXCEPTION), so one request's failure rolls back that request
+-- only and is returned as its SQLSTATE, message, detail and constraint instead of raised.
+-- The requests are applied (and their stream locks taken) in (hashtext(stream_id),
+-- stream_id) order, so two combined calls from different clients cannot deadlock on the
+-- stream locks. Positions increase in that order, all written events share the
+-- transaction id. At most 32 requests: 32 subtransactions stay inside PostgreSQL's
+-- 64-entry subtransaction cache. Output arrays are indexed like the inputs.
+CREATE FUNCTION event_store.append_batch(
+    p_stream_ids text[], p_expected_versions bigint[], p_event_ids uuid[], p_types text[],
+    p_schema_versions integer[], p_data jsonb[], p_metadata jsonb[], p_valid_from date[],
+    p_valid_to date[], p_payload_hashes bytea[], p_idempotency_keys text[],
+    p_fingerprints bytea[],
+    OUT out_positions bigint[], OUT out_versions bigint[], OUT out_transaction_ids bigint[],
+    OUT out_replayed boolean[], OUT out_sqlstates text[], OUT out_messages text[],
+    OUT out_details text[], OUT out_constraints text[])
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_stream_ids), 0);
+    streams integer;
+    ord integer[];
+    i integer;
+    sid text;
+    head_version bigint;
+    head_hash bytea;
+    prior record;
+    written bigint;
+    xid bigint;
+    replayed boolean;
+    failed_state text;
+    failed_message text;
+    failed_detail text;
+    failed_constraint text;
+BEGIN
+    SELECT array_agg(t.i ORDER BY hashtext(t.s), t.s), count(DISTINCT t.s)
+    INTO ord, streams
+    FROM unnest(p_stream_ids) WITH ORDINALITY AS t(s, i);
+    IF n > 32 OR streams <> n THEN
+        RAISE EXCEPTION 'append_batch takes at most 32 requests, one per stream'
+            USING ERRCODE = '22023';
+    END IF;
+    out_positions := array_fill(NULL::bigint, ARRAY[n]);
+    out_versions := array_fill(NULL::bigint, ARRAY[n]);
+    out_transaction_ids := array_fill(NULL::bigint, ARRAY[n]);
+    out_replayed := array_fill(NULL::boolean, ARRAY[n]);
+    out_sqlstates := array_fill(NULL::text, ARRAY[n]);
+    out_messages := array_fill(NULL::text, ARRAY[n]);
+    out_details := array_fill(NULL::text, ARRAY[n]);
+    out_constraints := array_fill(NULL::text, ARRAY[n]);
+    FOREACH i IN ARRAY coalesce(ord, '{}') LOOP
+        sid := p_stream_ids[i];
+        BEGIN
+            -- Variables are not transactional: the outputs are set only once the request
+            -- has fully succeeded.
+            PERFORM pg_advisory_xact_lock(1, hashtext(sid));
+            replayed := false;
+            IF p_idempotency_keys[i] IS NOT NULL THEN
+                SELECT k.fingerprint, k.stream_id, k.positions, k.stream_version INTO prior
+                FROM event_store.idempotency_keys k WHERE k.key = p_idempotency_keys[i];
+                IF FOUND THEN
+                    IF prior.fingerprint <> p_fingerprints[i] OR prior.stream_id <> sid
+                       OR cardinality(prior.positions) <> 1 THEN
+                        RAISE EXCEPTION 'idempotency key % was used for another request',
+                            p_idempotency_keys[i] USING ERRCODE = 'EE002';
+                    END IF;
+                    SELECT e.position, prior.stream_version, e.transaction_id::text::bigint
+                    INTO written, head_version, xid
+                    FROM event_store.events e WHERE e.position = prior.positions[1];
+                    replayed := true;
+                END IF;
+            END IF;
+
+            IF NOT replayed THEN
+                head_hash := NULL;
+                SELECT e.version, e.hash INTO head_version, head_hash
+                FROM event_store.events e WHERE e.stream_id = sid
+                ORDER BY e.version DESC LIMIT 1;
+                head_version := coalesce(head_version, 0);
+                IF (p_expected_versions[i] >= 0 AND p_expected_versions[i] <> head_version)
+                   OR (p_expected_versions[i] = -2 AND head_version = 0) THEN
+                    RAISE EXCEPTION 'stream % is at version %, expected %',
+                        sid, head_version, p_expected_versions[i]
+                        USING ERRCODE = 'EE001', DETAIL = head_version::text;
+                END IF;
+
+                head_version := head_version + 1;
+                INSERT INTO event_store.events AS e (transaction_id, stream_id, version,
+                    event_id, type, schema_version, data, metadata, valid_from, valid_to,
+                    recorded_at, prev_hash, hash)
+                VALUES (pg_current_xact_id(), sid, head_version, p_event_ids[i], p_types[i],
+                    p_schema_versions[i], p_data[i], p_metadata[i], p_valid_from[i],
+                    p_valid_to[i], now(), head_hash,
+                    sha256(coalesce(head_hash, ''::bytea)
+                           || convert_to(sid || E'\n' || head_version || E'\n'
+                                         || to_char(now() AT TIME ZONE 'UTC',
+                                                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                                         || E'\n', 'UTF8')
+                           || p_payload_hashes[i]))
+                RETURNING e.position, e.transaction_id::text::bigint INTO written, xid;
+
+                IF p_idempotency_keys[i] IS NOT NULL THEN
+                    INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id,
+                        positions, versions, stream_version)
+                    VALUES (p_idempotency_keys[i], p_fingerprints[i], sid, ARRAY[written],
+                            ARRAY[head_version], head_version);
+                END IF;
+            END IF;
+
+            out_positions[i] := written;
+            out_versions[i] := head_version;
+            out_transaction_ids[i] := xid;
+            out_replayed[i] := replayed;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failed_state = RETURNED_SQLSTATE,
+                failed_message = MESSAGE_TEXT, failed_detail = PG_EXCEPTION_DETAIL,
+                failed_constraint = CONSTRAINT_NAME;
+            out_sqlstates[i] := failed_state;
+            out_messages[i] := failed_message;
+            out_details[i] := nullif(failed_detail, '');
+            out_constraints[i] := nullif(failed_constraint, '');
+        END;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION event_store.append_batch FROM PUBLIC;
 """
 
 GRANTS = f"""
@@ -243,7 +369,8 @@ BEGIN
     END IF;
     GRANT USAGE ON SCHEMA event_store TO {APP_ROLE};
     GRANT SELECT ON event_store.events, event_store.idempotency_keys TO {APP_ROLE};
-    GRANT EXECUTE ON FUNCTION event_store.append, event_store.append_one TO {APP_ROLE};
+    GRANT EXECUTE ON FUNCTION event_store.append, event_store.append_one,
+        event_store.append_batch TO {APP_ROLE};
 END $$;
 """
 
