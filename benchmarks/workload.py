@@ -22,6 +22,7 @@ from domain.facts import (
 from domain.streams import decider_for, stream_id_for
 from domain.values import PartialDate, Person, Place
 from store.aggregates import handle, to_new_event
+from store.errors import WrongExpectedVersion
 from store.event_store import EventStore
 
 PARTNERS = ("US", "UZ", "KG", "TJ", "TM", "DE", "FR", "JP", "KR", "CN", "IN", "TR")
@@ -146,6 +147,17 @@ async def append_stories(
     return written
 
 
+async def _decide_until_accepted(store: EventStore, command: c.Command) -> int:
+    """Stories share relationship streams, so a concurrent writer may win: decide again
+    on the fresh state, as a well-behaved client does after a 409."""
+    while True:
+        try:
+            decision = await handle(store, command, metadata={"actor": "workload"})
+        except WrongExpectedVersion:
+            continue
+        return len(decision.positions)
+
+
 async def load_workload(
     store: EventStore, dialogues: int, seed: int = 7, concurrency: int = 8
 ) -> int:
@@ -161,8 +173,8 @@ async def load_workload(
         nonlocal written
         while not queue.empty():
             for command in queue.get_nowait():
-                decision = await handle(store, command, metadata={"actor": "workload"})
-                written += len(decision.positions)
+                accepted = await _decide_until_accepted(store, command)
+                written += accepted  # read written only after the await
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return written
