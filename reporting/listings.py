@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -67,7 +67,6 @@ class Listing:
     ident: ColumnElement[Any]
     when: ColumnElement[Any] | None = None
     party_of: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _any_party(column: ColumnElement[Any], code: str) -> ColumnElement[bool]:

@@ -21,12 +21,10 @@ from projections.tables import SCHEMA
 from store.event_store import EventStore
 from store.records import Cursor
 
-HORIZON_SQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-
 
 async def current_position(store: EventStore) -> Cursor:
     """Everything committed and safely ordered now: the log's horizon."""
-    return Cursor(int(await store.pool.fetchval(HORIZON_SQL)), 0)
+    return await store.horizon()
 
 
 @asynccontextmanager

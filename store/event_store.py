@@ -518,6 +518,13 @@ class EventStore:
             cursor = max(cursor, Cursor(rows[0]["horizon"], 0))
         return Page(events=events, cursor=cursor)
 
+    async def horizon(self) -> Cursor:
+        """The position below which every transaction has ended: all of it is readable."""
+        xmin = await self._pool.fetchval(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        )
+        return Cursor(int(xmin), 0)
+
     async def has_new(self, after: Cursor) -> bool:
         """Whether a reader at `after` has anything to read yet."""
         return bool(
