@@ -33,6 +33,7 @@ from api.worker import background_work
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.database import create_pool
+from store.event_store import EventStore
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -54,6 +55,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(database_url, max_size=pool_size)
+        app.state.store = EventStore(app.state.pool)  # one per process: appends combine
         app.state.database_url = database_url
         app.state.export_root = str(export_root)
         app.state.engine = create_engine(database_url, pool_size=pool_size)
@@ -64,6 +66,7 @@ def create_app(
             else:
                 yield
         finally:
+            await app.state.store.settle()
             await app.state.pool.close()
             await app.state.engine.dispose()
 

@@ -9,7 +9,6 @@ from litestar import Request, get
 
 from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.problems import problem, problem_responses
-from store.event_store import EventStore
 from store.records import START, Cursor
 from store.verification import VerificationReport, verify
 
@@ -50,7 +49,7 @@ async def stream_events(
     _text(stream_id, "stream_id")
     if not 0 <= after_version <= MAX_VERSION:
         raise problem(400, f"after_version is between 0 and {MAX_VERSION}")
-    events = await EventStore(request.app.state.pool).read_stream(
+    events = await request.app.state.store.read_stream(
         stream_id,
         from_version=after_version + 1,
         to_version=after_version + limit,
@@ -74,7 +73,7 @@ async def change_feed(
     stream_prefix: str | None = None,
 ) -> EventPage:
     """Resumable: store `next_cursor` and pass it back; no event is ever skipped."""
-    page = await EventStore(request.app.state.pool).read_all(
+    page = await request.app.state.store.read_all(
         Cursor.decode(cursor) if cursor else START,
         limit=_limit(limit),
         stream_prefix=_text(stream_prefix, "stream_prefix") or None,

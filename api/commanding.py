@@ -26,7 +26,6 @@ from api.representation import oversize, unstorable
 from domain.commands import Command
 from domain.streams import stream_id_for
 from store.aggregates import handle
-from store.event_store import EventStore
 
 
 class IfMatch(Enum):
@@ -118,7 +117,7 @@ async def run_command(
     state = request.scope["state"]
     idem = idempotency_key(request, key.name)
     decision = await handle(
-        EventStore(request.app.state.pool),
+        request.app.state.store,
         command,
         expected_version=expected_version(request, policy),
         metadata={

@@ -10,7 +10,6 @@ from litestar import Request, Response
 from api.problems import problem
 from store.aggregates import load
 from store.builtins import to_builtins
-from store.event_store import EventStore
 
 
 async def state_response(
@@ -25,7 +24,7 @@ async def state_response(
     if as_of is not None and as_of.tzinfo is None:
         raise problem(400, "as_of needs a time zone, e.g. 2022-03-01T00:00:00Z")
     loaded = await load(
-        EventStore(request.app.state.pool),
+        request.app.state.store,
         stream_id,
         decider,
         recorded_until=as_of,

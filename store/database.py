@@ -34,12 +34,28 @@ def with_database(url: str, database: str) -> str:
     return f"{match['head']}/{database}{match['query'] or ''}"
 
 
+async def keep_session(connection: Any) -> None:
+    """Hand a released connection back as it is, without asyncpg's reset round trip.
+
+    asyncpg still rolls back a transaction left open and drops listeners. Its default
+    reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) would cost one
+    more round trip after every query, while no code of ours leaves session state on a
+    pooled connection: session advisory locks and LISTEN get connections of their own,
+    settings are set per transaction (SET LOCAL) or at connect (SESSION_SETTINGS).
+    """
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any) -> Any:
-    """A pool whose sessions cannot sit idle inside a transaction for long."""
+    """A pool whose sessions cannot sit idle inside a transaction for long.
+
+    Its connections must not carry session state from one user to the next (see
+    `keep_session`): take a connection of your own for anything session-scoped.
+    """
     return await asyncpg.create_pool(
         asyncpg_dsn(url),
         min_size=min_size,
         max_size=max_size,
         server_settings=SESSION_SETTINGS,
+        reset=keep_session,
         **kwargs,
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Sequence
+import math
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,8 +52,8 @@ FROM event_store.append_batch($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, 
     $12)"""
 
 MAX_COMBINED = 32
-"""At most this many single-event appends per combined call: 32 subtransactions stay
-inside PostgreSQL's 64-entry per-backend subtransaction cache."""
+"""At most this many single-event appends per combined call (the function refuses more):
+beyond that a call only adds latency for the callers already in it."""
 
 READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
 WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
@@ -129,10 +130,11 @@ class _Waiting:
         self.future = future
 
 
-def _whole_call_data_error(error: BaseException) -> bool:
-    """A combined call refused as a whole for one request's bad value (nothing ran)."""
+def _refused_before_commit(error: BaseException) -> bool:
+    """The combined call failed in a way that wrote nothing: the server refused it (its
+    transaction rolled back as a whole) or asyncpg could not encode an argument."""
     if isinstance(error, asyncpg.PostgresError):
-        return str(getattr(error, "sqlstate", "")).startswith("22")
+        return not isinstance(error, asyncpg.PostgresConnectionError)
     # asyncpg's client-side "invalid input for query argument" (InterfaceError + ValueError)
     return isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError)
 
@@ -150,6 +152,7 @@ class EventStore:
         self._flights = 0
         self._flight_streams: set[str] = set()
         self._flushers: set[asyncio.Task[None]] = set()
+        self._callers = 0
 
     @property
     def pool(self) -> Any:
@@ -195,7 +198,7 @@ class EventStore:
                         stream_id, [*args, idempotency_key, fingerprint]
                     )
                 else:
-                    row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
+                    row = await self._fetchrow(sql, *args, idempotency_key, fingerprint)
                     if single:
                         result = self._append_one_result(stream_id, row)
                     else:
@@ -216,35 +219,69 @@ class EventStore:
         raise AssertionError("unreachable")
 
     async def _append_single(self, stream_id: str, arguments: list[Any]) -> AppendResult:
-        """One single-event append, combined with the others waiting at the same moment.
+        """One single-event append, combined with the others made at the same time.
 
-        Write combining (group commit): at most `combine_flights` calls are in flight at
-        once; while they are, single-event appends queue, and the next call takes
-        everything queued by then (at most MAX_COMBINED, one per stream, in arrival order,
-        no stream that is already in flight) in one call of `event_store.append_batch`:
-        one transaction, each request in its own subtransaction with its own result or
-        error. An append arriving while a call slot is free and nothing is queued is sent
-        at once with `append_one`: no added latency when idle. Errors are raised here
-        exactly as the direct call would raise them, for this caller only.
+        Write combining (group commit): an append made while this store has no other
+        single-event append under way is sent at once with `append_one`, so an idle
+        store adds no latency. Otherwise it queues, and each call (at most
+        `combine_flights` in flight) takes the oldest queued requests, one per stream
+        and none of a stream already in flight, as one `event_store.append_batch` call:
+        one transaction, one result or refusal per request. A call takes an even share
+        of the callers (at most MAX_COMBINED), so that while the server decides one call
+        the callers of the other are already preparing their next appends. A call the
+        server refuses as a whole wrote nothing and is resent request by request. Errors
+        reach only their own caller, as the same exceptions the direct call raises.
         """
-        if (
-            self._flights >= self.combine_flights
-            or self._waiting
-            or stream_id in self._flight_streams
-        ):
+        self._callers += 1
+        try:
+            if (
+                self._callers == 1
+                and self._flights < self.combine_flights
+                and stream_id not in self._flight_streams
+            ):
+                return await self._send_alone(stream_id, arguments)
             waiting = _Waiting(stream_id, arguments, asyncio.get_running_loop().create_future())
             self._waiting.append(waiting)
+            self._pump()
             result: AppendResult = await waiting.future
             return result
+        finally:
+            self._callers -= 1
+
+    async def _send_alone(self, stream_id: str, arguments: list[Any]) -> AppendResult:
         self._flights += 1
         self._flight_streams.add(stream_id)
         try:
-            row = await self._pool.fetchrow(APPEND_ONE_SQL, *arguments)
+            row = await self._fetchrow(APPEND_ONE_SQL, *arguments)
         finally:
             self._flights -= 1
             self._flight_streams.discard(stream_id)
             self._pump()
         return self._append_one_result(stream_id, row)
+
+    async def _fetchrow(self, sql: str, *arguments: Any) -> Any:
+        """Run one append call and answer before the connection goes back to the pool.
+
+        Releasing a pooled connection resets its session: one more round trip to the
+        server. The append has committed by then, so its caller need not wait for that;
+        the release finishes in the background.
+        """
+        connection = await self._pool.acquire()
+        try:
+            return await connection.fetchrow(sql, *arguments)
+        finally:
+            self._in_background(self._pool.release(connection))
+
+    async def settle(self) -> None:
+        """Wait for this store's background work (calls, releases, wake-up hints), so that
+        its pool can close with every connection back in it."""
+        while self._flushers or (self._hint is not None and not self._hint.done()):
+            await asyncio.gather(*self._flushers, *([self._hint] if self._hint else []))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._flushers.add(task)
+        task.add_done_callback(self._flushers.discard)
 
     def _pump(self) -> None:
         """Start a call for the queue while a slot is free and a request may go."""
@@ -252,9 +289,7 @@ class EventStore:
             not w.future.done() and w.stream_id not in self._flight_streams for w in self._waiting
         ):
             self._flights += 1
-            task = asyncio.get_running_loop().create_task(self._flight())
-            self._flushers.add(task)
-            task.add_done_callback(self._flushers.discard)
+            self._in_background(self._flight())
 
     async def _flight(self) -> None:
         # The batch is taken when this task first runs, not when it was created: by then
@@ -282,13 +317,14 @@ class EventStore:
 
     def _take_batch(self) -> list[_Waiting]:
         """The oldest waiting requests, one per stream, so a stream keeps arrival order."""
+        limit = min(MAX_COMBINED, max(1, math.ceil(self._callers / self.combine_flights)))
         batch: list[_Waiting] = []
         rest: list[_Waiting] = []
         streams = set(self._flight_streams)
         for w in self._waiting:
             if w.future.done():  # its caller was cancelled before it was sent
                 continue
-            if len(batch) < MAX_COMBINED and w.stream_id not in streams:
+            if len(batch) < limit and w.stream_id not in streams:
                 streams.add(w.stream_id)
                 batch.append(w)
             else:
@@ -300,20 +336,21 @@ class EventStore:
         """Send `batch` and hand every caller its own result or error."""
         if len(batch) > 1:
             try:
-                row = await self._pool.fetchrow(
+                row = await self._fetchrow(
                     APPEND_BATCH_SQL,
                     *(list(column) for column in zip(*(w.arguments for w in batch), strict=True)),
                 )
             except Exception as error:
-                if not _whole_call_data_error(error):
-                    # The call itself failed (connection, cancel, timeout): whatever
+                if not _refused_before_commit(error):
+                    # The call itself was lost (connection, client timeout): whatever
                     # happened to the transaction happened to all of them.
                     for w in batch:
                         if not w.future.done():
                             w.future.set_exception(error)
                     return
-                # One request's value was refused before anything ran; send them one by
-                # one so that the error reaches its own caller only.
+                # Nothing was written (one request's value, a duplicate event id, a key
+                # raced by another client...): send them one by one, so that each error
+                # reaches its own caller only.
             else:
                 positions, versions, xids, replayed, states, messages, details, constraints = row
                 for i, w in enumerate(batch):
@@ -344,7 +381,7 @@ class EventStore:
         for w in batch:
             try:
                 result = self._append_one_result(
-                    w.stream_id, await self._pool.fetchrow(APPEND_ONE_SQL, *w.arguments)
+                    w.stream_id, await self._fetchrow(APPEND_ONE_SQL, *w.arguments)
                 )
             except Exception as error:
                 if not w.future.done():

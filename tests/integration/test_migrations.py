@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 
-from store.database import asyncpg_dsn
+from store import NO_STREAM, EventStore, NewEvent, verify
+from store.database import asyncpg_dsn, create_pool, with_database
 from store.migrate import downgrade, upgrade
 from tests.conftest import drop_database
 
@@ -14,17 +16,17 @@ TABLES = "SELECT count(*) FROM pg_tables WHERE schemaname = 'event_store'"
 ACCESS = "SELECT count(*) FROM pg_tables WHERE schemaname = 'access'"
 
 
-async def test_upgrade_downgrade_upgrade(postgres_url: str):
-    name = "entente_migration_roundtrip"
+async def empty_database(postgres_url: str, name: str) -> str:
+    """A new database with nothing in it (not even the migrations), by URL."""
     admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
     await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
-    url = (
-        postgres_url.split("?", 1)[0].rsplit("/", 1)[0]
-        + f"/{name}"
-        + ("?" + postgres_url.split("?", 1)[1] if "?" in postgres_url else "")
-    )
+    return with_database(postgres_url, name)
+
+
+async def test_upgrade_downgrade_upgrade(postgres_url: str):
+    url = await empty_database(postgres_url, "entente_migration_roundtrip")
     try:
         await asyncio.to_thread(upgrade, url)
         connection = await asyncpg.connect(asyncpg_dsn(url))
@@ -37,5 +39,40 @@ async def test_upgrade_downgrade_upgrade(postgres_url: str):
         assert await connection.fetchval(TABLES) == 2
         assert await connection.fetchval(ACCESS) == 1
         await connection.close()
+    finally:
+        await drop_database(postgres_url, url)
+
+
+async def combined_appends_work(url: str) -> None:
+    """Five concurrent appends, four of them in one append_batch call, chain intact."""
+    pool = await create_pool(url, max_size=4)
+    try:
+        store = EventStore(pool, combine_flights=1)
+        streams = [f"migrated-{uuid.uuid4()}" for _ in range(5)]
+        results = await asyncio.gather(
+            *(store.append(sid, [NewEvent(type="Noted", data={})], NO_STREAM) for sid in streams)
+        )
+        assert [r.version for r in results] == [1] * 5
+        assert len({r.cursor.transaction_id for r in results[1:]}) == 1
+        assert (await verify(pool)).intact
+        await store.settle()
+    finally:
+        await pool.close()
+
+
+async def test_the_set_based_append_batch_downgrades_to_the_first_one(postgres_url: str):
+    url = await empty_database(postgres_url, "entente_migration_append_batch")
+    source = "SELECT prosrc FROM pg_proc WHERE proname = 'append_batch'"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        await combined_appends_work(url)
+        await asyncio.to_thread(downgrade, url, "0004_exports")
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        assert "EXCEPTION WHEN OTHERS" in await connection.fetchval(source)
+        await combined_appends_work(url)
+        await asyncio.to_thread(upgrade, url)
+        assert "EXCEPTION WHEN OTHERS" not in await connection.fetchval(source)
+        await connection.close()
+        await combined_appends_work(url)
     finally:
         await drop_database(postgres_url, url)

@@ -43,7 +43,7 @@ async def transaction_of(pool: Any, position: int) -> int:
 
 
 class Through:
-    """The pool, with `fetchrow` open to inspection by a subclass."""
+    """The pool, with its connections' `fetchrow` open to inspection by a subclass."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
@@ -51,16 +51,37 @@ class Through:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pool, name)
 
+    async def acquire(self) -> Any:
+        return _Lent(self, await self.pool.acquire())
 
-async def outcomes(store: EventStore, *appends: Any) -> list[Any]:
-    """Run the appends concurrently. The first `combine_flights` appends go out alone (the
-    store's other leaders are added here and their results dropped), the rest queue
-    behind them and are sent together as one combined call."""
-    leaders = [
-        store.append(stream(), [event()], NO_STREAM) for _ in range(store.combine_flights - 1)
-    ]
-    results = await asyncio.gather(*leaders, *appends, return_exceptions=True)
-    return list(results[len(leaders) :])
+    async def release(self, lent: Any) -> None:
+        await self.pool.release(lent.connection)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self.pool.fetchrow(sql, *args)
+
+
+class _Lent:
+    """A pooled connection whose `fetchrow` goes through its Through."""
+
+    def __init__(self, through: Through, connection: Any) -> None:
+        self.through = through
+        self.connection = connection
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self.through.fetchrow(sql, *args)
+
+
+@pytest.fixture
+def combining(pool: Any) -> EventStore:
+    """A store with one call in flight: of appends started together, the first is sent
+    alone at once and all the others queue behind it and go out as one combined call."""
+    return EventStore(pool, combine_flights=1)
+
+
+async def outcomes(*appends: Any) -> list[Any]:
+    """Run the appends concurrently; with `combining`, results[1:] share one call."""
+    return list(await asyncio.gather(*appends, return_exceptions=True))
 
 
 async def test_concurrent_single_appends_are_combined_with_correct_versions(
@@ -95,13 +116,12 @@ async def test_concurrent_single_appends_are_combined_with_correct_versions(
 
 
 async def test_a_combined_batch_shares_one_transaction_and_orders_positions(
-    store: EventStore, pool
+    combining: EventStore, pool
 ):
     first, *rest = [stream() for _ in range(8)]
     results = await outcomes(
-        store,
-        store.append(first, [event()], NO_STREAM),
-        *(store.append(sid, [event()], NO_STREAM) for sid in rest),
+        combining.append(first, [event()], NO_STREAM),
+        *(combining.append(sid, [event()], NO_STREAM) for sid in rest),
     )
     combined = results[1:]
     assert all(r.version == 1 and not r.replayed for r in combined)
@@ -109,12 +129,12 @@ async def test_a_combined_batch_shares_one_transaction_and_orders_positions(
     assert len(transactions) == 1
     assert transactions == {await transaction_of(pool, r.positions[0]) for r in combined}
     assert results[0].cursor.transaction_id not in transactions
-    page = await store.read_all(results[0].cursor)
+    page = await combining.read_all(results[0].cursor)
     for _ in range(100):  # until an unrelated in-flight transaction (a NOTIFY) has ended
         if len(page.events) >= len(combined):
             break
         await asyncio.sleep(0.01)
-        page = await store.read_all(results[0].cursor)
+        page = await combining.read_all(results[0].cursor)
     in_order = [e.position for e in page.events]
     first_combined = in_order.index(min(r.positions[0] for r in combined))
     assert in_order[first_combined : first_combined + len(combined)] == sorted(
@@ -122,16 +142,15 @@ async def test_a_combined_batch_shares_one_transaction_and_orders_positions(
     )
 
 
-async def test_stale_expected_version_fails_alone_in_a_combined_batch(store: EventStore, pool):
+async def test_stale_expected_version_fails_alone_in_a_combined_batch(combining: EventStore, pool):
     stale = stream()
-    await store.append(stale, [event(), event()], NO_STREAM)
+    await combining.append(stale, [event(), event()], NO_STREAM)
     neighbours = [stream() for _ in range(5)]
     results = await outcomes(
-        store,
-        store.append(stream(), [event()], NO_STREAM),
-        store.append(neighbours[0], [event()], NO_STREAM),
-        store.append(stale, [event(3)], 1),
-        *(store.append(sid, [event()], ANY) for sid in neighbours[1:]),
+        combining.append(stream(), [event()], NO_STREAM),
+        combining.append(neighbours[0], [event()], NO_STREAM),
+        combining.append(stale, [event(3)], 1),
+        *(combining.append(sid, [event()], ANY) for sid in neighbours[1:]),
     )
     error = results[2]
     assert isinstance(error, WrongExpectedVersion)
@@ -139,22 +158,21 @@ async def test_stale_expected_version_fails_alone_in_a_combined_batch(store: Eve
     ok = [results[1], *results[3:]]
     assert all(not isinstance(r, BaseException) and r.version == 1 for r in ok)
     assert len({r.cursor.transaction_id for r in ok}) == 1  # they were combined
-    assert await store.stream_version(stale) == 2
+    assert await combining.stream_version(stale) == 2
     assert (await verify(pool)).intact
 
 
-async def test_reused_idempotency_key_fails_alone_and_a_retry_replays(store: EventStore):
+async def test_reused_idempotency_key_fails_alone_and_a_retry_replays(combining: EventStore):
     spent, retried = stream(), stream()
-    original = await store.append(spent, [event(1)], NO_STREAM, idempotency_key="k-spent")
-    first = await store.append(retried, [event(7)], NO_STREAM, idempotency_key="k-retry")
+    original = await combining.append(spent, [event(1)], NO_STREAM, idempotency_key="k-spent")
+    first = await combining.append(retried, [event(7)], NO_STREAM, idempotency_key="k-retry")
     neighbours = [stream() for _ in range(4)]
     results = await outcomes(
-        store,
-        store.append(stream(), [event()], NO_STREAM),
-        store.append(neighbours[0], [event()], NO_STREAM, idempotency_key="k-fresh"),
-        store.append(spent, [event(2)], 1, idempotency_key="k-spent"),  # another request
-        store.append(retried, [event(7)], NO_STREAM, idempotency_key="k-retry"),  # the same
-        *(store.append(sid, [event()], NO_STREAM) for sid in neighbours[1:]),
+        combining.append(stream(), [event()], NO_STREAM),
+        combining.append(neighbours[0], [event()], NO_STREAM, idempotency_key="k-fresh"),
+        combining.append(spent, [event(2)], 1, idempotency_key="k-spent"),  # another request
+        combining.append(retried, [event(7)], NO_STREAM, idempotency_key="k-retry"),  # the same
+        *(combining.append(sid, [event()], NO_STREAM) for sid in neighbours[1:]),
     )
     assert isinstance(results[2], IdempotencyKeyReused)
     replay = results[3]
@@ -167,21 +185,20 @@ async def test_reused_idempotency_key_fails_alone_and_a_retry_replays(store: Eve
     ok = [results[1], *results[4:]]
     assert all(not isinstance(r, BaseException) and r.version == 1 for r in ok)
     assert len({r.cursor.transaction_id for r in ok}) == 1
-    assert [e.version for e in await store.read_stream(spent)] == [original.version]
-    assert len(await store.read_stream(retried)) == 1
+    assert [e.version for e in await combining.read_stream(spent)] == [original.version]
+    assert len(await combining.read_stream(retried)) == 1
     # the key written inside the combined batch is remembered like any other
-    again = await store.append(neighbours[0], [event()], NO_STREAM, idempotency_key="k-fresh")
+    again = await combining.append(neighbours[0], [event()], NO_STREAM, idempotency_key="k-fresh")
     assert again.replayed and again.positions == results[1].positions
 
 
-async def test_racing_duplicate_keys_in_one_batch_write_once(store: EventStore):
+async def test_racing_duplicate_keys_in_one_batch_write_once(combining: EventStore):
     sid, other = stream(), stream()
     results = await outcomes(
-        store,
-        store.append(stream(), [event()], NO_STREAM),
-        store.append(sid, [event(5)], NO_STREAM, idempotency_key="k-race"),
-        store.append(sid, [event(5)], NO_STREAM, idempotency_key="k-race"),
-        store.append(other, [event(5)], NO_STREAM, idempotency_key="k-race"),
+        combining.append(stream(), [event()], NO_STREAM),
+        combining.append(sid, [event(5)], NO_STREAM, idempotency_key="k-race"),
+        combining.append(sid, [event(5)], NO_STREAM, idempotency_key="k-race"),
+        combining.append(other, [event(5)], NO_STREAM, idempotency_key="k-race"),
     )
     winners = [r for r in results[1:] if not isinstance(r, BaseException) and not r.replayed]
     assert len(winners) == 1  # racing requests with one key write once
@@ -191,64 +208,64 @@ async def test_racing_duplicate_keys_in_one_batch_write_once(store: EventStore):
     else:  # the other stream's request came first in lock order
         assert isinstance(results[1], IdempotencyKeyReused)
         assert isinstance(results[2], IdempotencyKeyReused)
-    written = len(await store.read_stream(sid)) + len(await store.read_stream(other))
+    written = len(await combining.read_stream(sid)) + len(await combining.read_stream(other))
     assert written == 1
 
 
-async def test_duplicate_event_id_fails_alone_in_a_combined_batch(store: EventStore, pool):
+async def test_duplicate_event_id_fails_alone_in_a_combined_batch(combining: EventStore, pool):
     existing = NewEvent(type="Combined", data={})
-    await store.append(stream(), [existing], NO_STREAM)
+    await combining.append(stream(), [existing], NO_STREAM)
     twin = uuid.uuid4()
     victim, late_twin = stream(), stream()
     neighbours = [stream() for _ in range(4)]
     results = await outcomes(
-        store,
-        store.append(stream(), [event()], NO_STREAM),
-        store.append(victim, [NewEvent(type="Combined", data={}, event_id=existing.event_id)]),
-        store.append(neighbours[0], [NewEvent(type="Combined", data={}, event_id=twin)]),
-        store.append(late_twin, [NewEvent(type="Combined", data={}, event_id=twin)]),
-        *(store.append(sid, [event()], NO_STREAM) for sid in neighbours[1:]),
+        combining.append(stream(), [event()], NO_STREAM),
+        combining.append(victim, [NewEvent(type="Combined", data={}, event_id=existing.event_id)]),
+        combining.append(neighbours[0], [NewEvent(type="Combined", data={}, event_id=twin)]),
+        combining.append(late_twin, [NewEvent(type="Combined", data={}, event_id=twin)]),
+        *(combining.append(sid, [event()], NO_STREAM) for sid in neighbours[1:]),
     )
     assert isinstance(results[1], DuplicateEventId)
     twins = [r for r in results[2:4] if isinstance(r, DuplicateEventId)]
     assert len(twins) == 1  # exactly one of the two requests carrying `twin` wins
     ok = [r for r in results[2:] if not isinstance(r, BaseException)]
     assert len(ok) == 4 and all(r.version == 1 for r in ok)
-    assert len({r.cursor.transaction_id for r in ok}) == 1
-    assert await store.read_stream(victim) == []
+    # the combined call failed as a whole and was resent request by request
+    assert len({r.cursor.transaction_id for r in ok}) == 4
+    assert all([len(await combining.read_stream(sid)) == 1 for sid in neighbours[1:]])
+    assert await combining.read_stream(victim) == []
     assert (await verify(pool)).intact
 
 
-async def test_a_value_the_server_refuses_fails_only_its_own_request(store: EventStore):
+async def test_a_value_the_server_refuses_fails_only_its_own_request(combining: EventStore):
     too_long, bad_json = stream(), stream()
     neighbours = [stream() for _ in range(3)]
     results = await outcomes(
-        store,
-        store.append(stream(), [event()], NO_STREAM),
-        store.append(too_long, [NewEvent(type="x" * 201, data={})], NO_STREAM),
-        store.append(bad_json, [event(text="nul \x00 inside")], NO_STREAM),  # jsonb refuses
-        *(store.append(sid, [event()], NO_STREAM) for sid in neighbours),
+        combining.append(stream(), [event()], NO_STREAM),
+        combining.append(too_long, [NewEvent(type="x" * 201, data={})], NO_STREAM),
+        combining.append(bad_json, [event(text="nul \x00 inside")], NO_STREAM),  # jsonb refuses
+        *(combining.append(sid, [event()], NO_STREAM) for sid in neighbours),
     )
     assert isinstance(results[1], asyncpg.CheckViolationError)
     assert isinstance(results[2], asyncpg.PostgresError)
     assert all(not isinstance(r, BaseException) and r.version == 1 for r in results[3:])
-    assert await store.read_stream(too_long) == await store.read_stream(bad_json) == []
+    assert await combining.read_stream(too_long) == await combining.read_stream(bad_json) == []
 
 
-async def test_requests_for_one_stream_keep_their_arrival_order(store: EventStore):
+async def test_requests_for_one_stream_keep_their_arrival_order(combining: EventStore):
     sid = stream()
     others = [stream() for _ in range(6)]
     appends = []
     for version in range(10):
-        appends.append(store.append(sid, [event(version)], version))
-        appends.append(store.append(others[version % 6], [event(version)], ANY))
-    results = await outcomes(store, *appends)
+        appends.append(combining.append(sid, [event(version)], version))
+        appends.append(combining.append(others[version % 6], [event(version)], ANY))
+    results = await outcomes(*appends)
     assert not [r for r in results if isinstance(r, BaseException)]
     assert [r.version for r in results[::2]] == list(range(1, 11))
-    assert [e.data["n"] for e in await store.read_stream(sid)] == list(range(10))
+    assert [e.data["n"] for e in await combining.read_stream(sid)] == list(range(10))
 
 
-async def test_a_batch_never_exceeds_the_subtransaction_limit(store: EventStore, pool):
+async def test_a_batch_never_exceeds_the_combining_limit(store: EventStore, pool):
     calls: list[int] = []
 
     class Counting(Through):
@@ -257,13 +274,35 @@ async def test_a_batch_never_exceeds_the_subtransaction_limit(store: EventStore,
                 calls.append(len(args[0]))
             return await pool.fetchrow(sql, *args)
 
-    counting = EventStore(Counting(pool))
+    counting = EventStore(Counting(pool), combine_flights=1)
     streams = [stream() for _ in range(MAX_COMBINED * 3 + 1)]
-    results = await outcomes(
-        counting, *(counting.append(sid, [event()], NO_STREAM) for sid in streams)
-    )
+    results = await outcomes(*(counting.append(sid, [event()], NO_STREAM) for sid in streams))
     assert all(r.version == 1 for r in results)
     assert calls and max(calls) == MAX_COMBINED and sum(calls) == len(streams) - 1
+
+
+async def test_under_load_the_work_is_shared_evenly_by_the_calls_in_flight(pool):
+    """Eight busy writers, two calls in flight: calls of about four requests each (one
+    being decided by the server while the other's callers prepare their next append),
+    not a lone append beside a big batch."""
+    sizes: list[int] = []
+
+    class Counting(Through):
+        async def fetchrow(self, sql: str, *args: Any) -> Any:
+            sizes.append(len(args[0]) if sql == APPEND_BATCH_SQL else 1)
+            return await pool.fetchrow(sql, *args)
+
+    counting = EventStore(Counting(pool), combine_flights=2)
+
+    async def writer(sid: str) -> None:
+        for version in range(20):
+            await counting.append(sid, [event(version)], version)
+
+    await asyncio.gather(*(writer(stream()) for _ in range(8)))
+    assert sum(sizes) == 160
+    assert max(sizes) == 4, sizes
+    # smaller calls only while writers start, or once some have finished
+    assert sum(n for n in sizes if n == 4) >= 80, sizes
 
 
 async def test_a_failed_call_reaches_every_waiting_caller(store: EventStore, pool):
@@ -273,11 +312,9 @@ async def test_a_failed_call_reaches_every_waiting_caller(store: EventStore, poo
                 raise asyncpg.ConnectionDoesNotExistError("connection was closed")
             return await pool.fetchrow(sql, *args)
 
-    failing = EventStore(Failing(pool))
+    failing = EventStore(Failing(pool), combine_flights=1)
     streams = [stream() for _ in range(6)]
-    results = await outcomes(
-        failing, *(failing.append(sid, [event()], NO_STREAM) for sid in streams)
-    )
+    results = await outcomes(*(failing.append(sid, [event()], NO_STREAM) for sid in streams))
     assert results[0].version == 1
     assert all(isinstance(r, asyncpg.ConnectionDoesNotExistError) for r in results[1:])
     assert all([await store.read_stream(sid) == [] for sid in streams[1:]])
@@ -308,10 +345,8 @@ async def test_the_application_role_may_run_a_combined_batch(database_url: str):
     )
     try:
         assert await app_pool.fetchval("SELECT current_user") == "entente_app"
-        as_app = EventStore(app_pool)
-        results = await outcomes(
-            as_app, *(as_app.append(stream(), [event()], NO_STREAM) for _ in range(5))
-        )
+        as_app = EventStore(app_pool, combine_flights=1)
+        results = await outcomes(*(as_app.append(stream(), [event()], NO_STREAM) for _ in range(5)))
     finally:
         await app_pool.close()
     assert all(not isinstance(r, BaseException) and r.version == 1 for r in results)
@@ -319,16 +354,16 @@ async def test_the_application_role_may_run_a_combined_batch(database_url: str):
 
 
 @pytest.mark.parametrize("combined", [4])
-async def test_cancelled_waiting_callers_are_not_sent(store: EventStore, combined: int):
+async def test_cancelled_waiting_callers_are_not_sent(combining: EventStore, combined: int):
     first = stream()
-    leader = asyncio.ensure_future(store.append(first, [event()], NO_STREAM))
+    leader = asyncio.ensure_future(combining.append(first, [event()], NO_STREAM))
     others = [
-        asyncio.ensure_future(store.append(stream(), [event()], NO_STREAM))
-        for _ in range(store.combine_flights - 1)
+        asyncio.ensure_future(combining.append(stream(), [event()], NO_STREAM))
+        for _ in range(combining.combine_flights - 1)
     ]
     await asyncio.sleep(0)
     waiting = [stream() for _ in range(combined)]
-    tasks = [asyncio.ensure_future(store.append(sid, [event()], NO_STREAM)) for sid in waiting]
+    tasks = [asyncio.ensure_future(combining.append(sid, [event()], NO_STREAM)) for sid in waiting]
     await asyncio.sleep(0)  # all queued behind the leader
     tasks[0].cancel()
     await leader
@@ -336,4 +371,4 @@ async def test_cancelled_waiting_callers_are_not_sent(store: EventStore, combine
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(results[0], asyncio.CancelledError)
     assert all(isinstance(r, AppendResult) and r.version == 1 for r in results[1:])
-    assert await store.read_stream(waiting[0]) == []
+    assert await combining.read_stream(waiting[0]) == []
