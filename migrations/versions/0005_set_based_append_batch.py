@@ -33,7 +33,10 @@ UPGRADE = r"""
 -- request by stream id. Positions follow the request order, and all events share the
 -- transaction id. The hash is the chain documented in ARCHITECTURE.md, as in append_one().
 -- Generic plans: with array parameters PostgreSQL would otherwise keep choosing custom
--- plans and plan the head and key lookups anew in every call (a third of its CPU).
+-- plans and plan the head and key lookups anew in every call (a third of its CPU). Each
+-- lookup is a LATERAL subquery with LIMIT, which the planner does not flatten into a
+-- join: whatever the table sizes were when a session planned it, it stays one index probe
+-- per request (a join planned on an empty key table would scan it in every later call).
 CREATE OR REPLACE FUNCTION event_store.append_batch(
     p_stream_ids text[], p_expected_versions bigint[], p_event_ids uuid[], p_types text[],
     p_schema_versions integer[], p_data jsonb[], p_metadata jsonb[], p_valid_from date[],
@@ -85,9 +88,14 @@ BEGIN
     INTO heads, head_hashes, prior_fingerprints, prior_streams, prior_counts,
          prior_versions, prior_positions, prior_xids
     FROM unnest(p_stream_ids, p_idempotency_keys) WITH ORDINALITY AS t(s, key, i)
-    LEFT JOIN event_store.idempotency_keys k ON k.key = t.key
-    LEFT JOIN event_store.events o
-        ON o.stream_id = k.stream_id AND o.version = k.versions[1]
+    LEFT JOIN LATERAL (
+        SELECT k.fingerprint, k.stream_id, k.positions, k.versions, k.stream_version
+        FROM event_store.idempotency_keys k WHERE k.key = t.key LIMIT 1
+    ) k ON true
+    LEFT JOIN LATERAL (
+        SELECT o.position, o.transaction_id FROM event_store.events o
+        WHERE o.stream_id = k.stream_id AND o.version = k.versions[1] LIMIT 1
+    ) o ON true
     LEFT JOIN LATERAL (
         SELECT e.version, e.hash FROM event_store.events e
         WHERE e.stream_id = t.s ORDER BY e.version DESC LIMIT 1
