@@ -22,9 +22,9 @@ from store import EventStore, NewEvent
 from store.database import create_pool
 
 STREAMS = 1000
-EVENTS = int(os.environ.get("BENCH_EVENTS", "8000"))
+EVENTS = int(os.environ.get("BENCH_EVENTS", "16000"))
 BATCH = 100
-ROUNDS = 8
+ROUNDS = 16
 WARM_UP = 16
 """Unmeasured appends per writer on each side first, so every pooled connection has
 prepared its statements (and compiled the append function) before the clock starts."""

@@ -53,25 +53,32 @@ async def combined_appends_work(url: str) -> None:
             *(store.append(sid, [NewEvent(type="Noted", data={})], NO_STREAM) for sid in streams)
         )
         assert [r.version for r in results] == [1] * 5
-        assert len({r.cursor.transaction_id for r in results[1:]}) == 1
+        assert len({r.cursor and r.cursor.transaction_id for r in results[1:]}) == 1
+        several = await store.append(
+            streams[0], [NewEvent(type="Noted", data={"n": n}) for n in range(3)], 1
+        )
+        assert several.version == 4 and list(several.positions) == sorted(several.positions)
         assert (await verify(pool)).intact
         await store.settle()
     finally:
         await pool.close()
 
 
-async def test_the_set_based_append_batch_downgrades_to_the_first_one(postgres_url: str):
+async def test_the_set_based_appends_downgrade_to_the_first_ones(postgres_url: str):
     url = await empty_database(postgres_url, "entente_migration_append_batch")
-    source = "SELECT prosrc FROM pg_proc WHERE proname = 'append_batch'"
+    source = "SELECT string_agg(prosrc, '') FROM pg_proc WHERE proname LIKE 'append%'"
+    per_statement = ("EXCEPTION WHEN OTHERS", "RETURNING e.position, e.hash INTO written")
     try:
         await asyncio.to_thread(upgrade, url)
         await combined_appends_work(url)
         await asyncio.to_thread(downgrade, url, "0004_exports")
         connection = await asyncpg.connect(asyncpg_dsn(url))
-        assert "EXCEPTION WHEN OTHERS" in await connection.fetchval(source)
+        functions = await connection.fetchval(source)
+        assert all(s in functions for s in per_statement)
         await combined_appends_work(url)
         await asyncio.to_thread(upgrade, url)
-        assert "EXCEPTION WHEN OTHERS" not in await connection.fetchval(source)
+        functions = await connection.fetchval(source)
+        assert not any(s in functions for s in per_statement)
         await connection.close()
         await combined_appends_work(url)
     finally:

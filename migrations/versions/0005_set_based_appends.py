@@ -1,6 +1,6 @@
-"""Write combining without subtransactions: append_batch decides and writes set by set.
+"""Appends that write set by set: append_batch without subtransactions, append in one INSERT.
 
-Revision ID: 0005_set_based_append_batch
+Revision ID: 0005_set_based_appends
 Revises: 0004_exports
 Create Date: 2026-11-29
 
@@ -13,6 +13,9 @@ EE002) are returned per request as before. Anything else the server refuses (a u
 check or data violation, a key raced by another client) now fails the whole call, which
 rolls back entirely; the client then resends those requests one by one through
 append_one, so each error still reaches its own caller only (store/event_store.py).
+
+0001's append (several events for one stream) inserted its events one statement each;
+this one computes the chain in plain variables and inserts them all in one statement.
 """
 
 import importlib
@@ -20,7 +23,7 @@ from collections.abc import Sequence
 
 from migrations.sql_script import run
 
-revision: str = "0005_set_based_append_batch"
+revision: str = "0005_set_based_appends"
 down_revision: str | None = "0004_exports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -160,22 +163,112 @@ BEGIN
         WHERE p_idempotency_keys[a.i] IS NOT NULL;
     END IF;
 END $$;
+
+-- Same signature, checks and outputs as 0001's version. The chain is computed in plain
+-- variables (no statement per event), then one INSERT writes every event, positions in
+-- version order.
+CREATE OR REPLACE FUNCTION event_store.append(
+    p_stream_id text, p_expected_version bigint, p_event_ids uuid[], p_types text[],
+    p_schema_versions integer[], p_data jsonb[], p_metadata jsonb[], p_valid_from date[],
+    p_valid_to date[], p_payload_hashes bytea[], p_idempotency_key text, p_fingerprint bytea,
+    OUT out_positions bigint[], OUT out_version bigint, OUT out_transaction_id bigint,
+    OUT out_replayed boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_event_ids), 0);
+    head_version bigint;
+    head_hash bytea;
+    hashes bytea[];
+    prior record;
+    line_tail text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1, hashtext(p_stream_id));
+
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT k.fingerprint, k.stream_id, k.positions, k.stream_version INTO prior
+        FROM event_store.idempotency_keys k WHERE k.key = p_idempotency_key;
+        IF FOUND THEN
+            IF prior.fingerprint <> p_fingerprint OR prior.stream_id <> p_stream_id THEN
+                RAISE EXCEPTION 'idempotency key % was used for another request',
+                    p_idempotency_key USING ERRCODE = 'EE002';
+            END IF;
+            out_positions := prior.positions;
+            out_version := prior.stream_version;
+            out_replayed := true;
+            IF cardinality(prior.positions) > 0 THEN
+                SELECT e.transaction_id::text::bigint INTO out_transaction_id
+                FROM event_store.events e
+                WHERE e.position = prior.positions[cardinality(prior.positions)];
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT e.version, e.hash INTO head_version, head_hash
+    FROM event_store.events e WHERE e.stream_id = p_stream_id
+    ORDER BY e.version DESC LIMIT 1;
+    head_version := coalesce(head_version, 0);
+
+    IF (p_expected_version >= 0 AND p_expected_version <> head_version)
+       OR (p_expected_version = -2 AND head_version = 0) THEN
+        RAISE EXCEPTION 'stream % is at version %, expected %',
+            p_stream_id, head_version, p_expected_version
+            USING ERRCODE = 'EE001', DETAIL = head_version::text;
+    END IF;
+
+    out_positions := '{}';
+    out_version := head_version + n;
+    out_replayed := false;
+    IF n > 0 THEN
+        line_tail := E'\n' || to_char(now() AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || E'\n';
+        hashes := ARRAY[head_hash];
+        FOR i IN 1 .. n LOOP
+            hashes := hashes || sha256(coalesce(hashes[i], ''::bytea)
+                || convert_to(p_stream_id || E'\n' || (head_version + i) || line_tail, 'UTF8')
+                || p_payload_hashes[i]);
+        END LOOP;
+        WITH written AS (
+            INSERT INTO event_store.events AS e (transaction_id, stream_id, version, event_id,
+                type, schema_version, data, metadata, valid_from, valid_to, recorded_at,
+                prev_hash, hash)
+            SELECT pg_current_xact_id(), p_stream_id, head_version + a.i, p_event_ids[a.i],
+                p_types[a.i], p_schema_versions[a.i], p_data[a.i], p_metadata[a.i],
+                p_valid_from[a.i], p_valid_to[a.i], now(), hashes[a.i], hashes[a.i + 1]
+            FROM generate_series(1, n) AS a(i)
+            ORDER BY a.i
+            RETURNING e.position, e.version, e.transaction_id::text::bigint AS xid
+        )
+        SELECT array_agg(w.position ORDER BY w.version), max(w.xid)
+        INTO out_positions, out_transaction_id
+        FROM written w;
+    END IF;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
+                                                  versions, stream_version)
+        VALUES (p_idempotency_key, p_fingerprint, p_stream_id, out_positions,
+                ARRAY(SELECT generate_series(head_version + 1, out_version)), out_version);
+    END IF;
+END $$;
 """
 
 
-def _append_batch_of_0001() -> str:
-    """0001's definition of append_batch, as CREATE OR REPLACE (what downgrade restores)."""
+def _as_created_by_0001(function: str) -> str:
+    """0001's definition of `function`, as CREATE OR REPLACE (what downgrade restores)."""
     script: str = importlib.import_module("migrations.versions.0001_event_store").UPGRADE
-    start = script.index("CREATE FUNCTION event_store.append_batch(")
-    end = script.index("REVOKE ALL ON FUNCTION event_store.append_batch")
+    start = script.index(f"CREATE FUNCTION event_store.{function}(")
+    end = script.index(f"REVOKE ALL ON FUNCTION event_store.{function} ")
     return script[start:end].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
 def upgrade() -> None:
-    """Replace append_batch (grants and ownership stay with the function)."""
+    """Replace append_batch and append (grants and ownership stay with the functions)."""
     run(UPGRADE)
 
 
 def downgrade() -> None:
-    """Bring back the subtransaction-per-request append_batch of 0001."""
-    run(_append_batch_of_0001())
+    """Bring back 0001's statement-per-request append_batch and statement-per-event append."""
+    run(_as_created_by_0001("append_batch"))
+    run(_as_created_by_0001("append"))
