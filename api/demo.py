@@ -32,4 +32,5 @@ async def load_demo(pool: Any) -> int:
             fingerprint=type(command).__name__.encode() + str(number).encode(),
         )
         written += 0 if decision.replayed else len(decision.positions)
+    await store.settle()
     return written
