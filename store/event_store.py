@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -130,11 +130,15 @@ class _Waiting:
         self.future = future
 
 
-def _refused_before_commit(error: BaseException) -> bool:
-    """The combined call failed in a way that wrote nothing: the server refused it (its
-    transaction rolled back as a whole) or asyncpg could not encode an argument."""
+def _refused_for_one_request(error: BaseException) -> bool:
+    """The combined call was refused, and wrote nothing, for something one of its requests
+    may have caused alone: a bad value (class 22), a constraint such as a duplicate event id
+    or a key raced by another client (class 23), a deadlock with another client's call, or
+    an argument asyncpg could not encode. Anything else (a timeout, the server shutting
+    down, a lost connection) concerns the call as a whole."""
     if isinstance(error, asyncpg.PostgresError):
-        return not isinstance(error, asyncpg.PostgresConnectionError)
+        state = str(getattr(error, "sqlstate", ""))
+        return state.startswith(("22", "23")) or state == "40P01"
     # asyncpg's client-side "invalid input for query argument" (InterfaceError + ValueError)
     return isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError)
 
@@ -143,6 +147,8 @@ class EventStore:
     """Append, read and replay streams; read the whole log in a safe global order."""
 
     def __init__(self, pool: Any, *, combine_flights: int = 2) -> None:
+        if combine_flights < 1:
+            raise ValueError("combine_flights must be at least 1")
         self._pool = pool
         self._hint: asyncio.Task[None] | None = None
         self._unannounced = False
@@ -198,7 +204,7 @@ class EventStore:
                         stream_id, [*args, idempotency_key, fingerprint]
                     )
                 else:
-                    row = await self._fetchrow(sql, *args, idempotency_key, fingerprint)
+                    row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
                     if single:
                         result = self._append_one_result(stream_id, row)
                     else:
@@ -252,36 +258,20 @@ class EventStore:
         self._flights += 1
         self._flight_streams.add(stream_id)
         try:
-            row = await self._fetchrow(APPEND_ONE_SQL, *arguments)
+            row = await self._pool.fetchrow(APPEND_ONE_SQL, *arguments)
         finally:
             self._flights -= 1
             self._flight_streams.discard(stream_id)
             self._pump()
         return self._append_one_result(stream_id, row)
 
-    async def _fetchrow(self, sql: str, *arguments: Any) -> Any:
-        """Run one append call and answer before the connection goes back to the pool.
-
-        Releasing a pooled connection resets its session: one more round trip to the
-        server. The append has committed by then, so its caller need not wait for that;
-        the release finishes in the background.
-        """
-        connection = await self._pool.acquire()
-        try:
-            return await connection.fetchrow(sql, *arguments)
-        finally:
-            self._in_background(self._pool.release(connection))
-
     async def settle(self) -> None:
-        """Wait for this store's background work (calls, releases, wake-up hints), so that
-        its pool can close with every connection back in it."""
-        while self._flushers or (self._hint is not None and not self._hint.done()):
-            await asyncio.gather(*self._flushers, *([self._hint] if self._hint else []))
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._flushers.add(task)
-        task.add_done_callback(self._flushers.discard)
+        """Wait for this store's background work (combined calls, the last wake-up hint),
+        so that its pool can close with every connection back in it. Waiting is all it
+        does: the work is neither cancelled nor its errors raised here (they reached the
+        callers)."""
+        while pending := {t for t in (*self._flushers, self._hint) if t and not t.done()}:
+            await asyncio.wait(pending)
 
     def _pump(self) -> None:
         """Start a call for the queue while a slot is free and a request may go."""
@@ -289,7 +279,15 @@ class EventStore:
             not w.future.done() and w.stream_id not in self._flight_streams for w in self._waiting
         ):
             self._flights += 1
-            self._in_background(self._flight())
+            task = asyncio.get_running_loop().create_task(self._flight())
+            self._flushers.add(task)
+            task.add_done_callback(self._landed)
+
+    def _landed(self, flight: asyncio.Task[None]) -> None:
+        """A call ended (or was cancelled before it started): free its slot."""
+        self._flushers.discard(flight)
+        self._flights -= 1
+        self._pump()
 
     async def _flight(self) -> None:
         # The batch is taken when this task first runs, not when it was created: by then
@@ -311,9 +309,7 @@ class EventStore:
                     )
             raise
         finally:
-            self._flights -= 1
             self._flight_streams -= streams
-            self._pump()
 
     def _take_batch(self) -> list[_Waiting]:
         """The oldest waiting requests, one per stream, so a stream keeps arrival order."""
@@ -336,21 +332,19 @@ class EventStore:
         """Send `batch` and hand every caller its own result or error."""
         if len(batch) > 1:
             try:
-                row = await self._fetchrow(
+                row = await self._pool.fetchrow(
                     APPEND_BATCH_SQL,
                     *(list(column) for column in zip(*(w.arguments for w in batch), strict=True)),
                 )
             except Exception as error:
-                if not _refused_before_commit(error):
-                    # The call itself was lost (connection, client timeout): whatever
-                    # happened to the transaction happened to all of them.
+                if not _refused_for_one_request(error):
+                    # Whatever happened to the call happened to all of its requests.
                     for w in batch:
                         if not w.future.done():
                             w.future.set_exception(error)
                     return
-                # Nothing was written (one request's value, a duplicate event id, a key
-                # raced by another client...): send them one by one, so that each error
-                # reaches its own caller only.
+                # Nothing was written: send them one by one, so that the error reaches
+                # the caller of the request that caused it, and only that caller.
             else:
                 positions, versions, xids, replayed, states, messages, details, constraints = row
                 for i, w in enumerate(batch):
@@ -379,9 +373,11 @@ class EventStore:
                         )
                 return
         for w in batch:
+            if w.future.done():  # its caller was cancelled meanwhile
+                continue
             try:
                 result = self._append_one_result(
-                    w.stream_id, await self._fetchrow(APPEND_ONE_SQL, *w.arguments)
+                    w.stream_id, await self._pool.fetchrow(APPEND_ONE_SQL, *w.arguments)
                 )
             except Exception as error:
                 if not w.future.done():

@@ -160,7 +160,8 @@ BEGIN
         SELECT p_idempotency_keys[a.i], p_fingerprints[a.i], p_stream_ids[a.i],
                ARRAY[out_positions[a.i]], ARRAY[out_versions[a.i]], out_versions[a.i]
         FROM unnest(accepted) AS a(i)
-        WHERE p_idempotency_keys[a.i] IS NOT NULL;
+        WHERE p_idempotency_keys[a.i] IS NOT NULL
+        ORDER BY p_idempotency_keys[a.i];  -- two calls racing for the same keys meet in one order
     END IF;
 END $$;
 

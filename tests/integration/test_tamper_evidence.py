@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 import pytest
@@ -61,27 +60,9 @@ async def test_the_application_role_may_only_select_and_insert(store: EventStore
         await store_append_as(connection, sid)
 
 
-class OneConnection:
-    """A pool of exactly the given connection (with the role it has set)."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-
-    async def acquire(self) -> Any:
-        return self.connection
-
-    async def release(self, connection: Any) -> None:
-        assert connection is self.connection
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.connection, name)
-
-
 async def store_append_as(connection, sid: str) -> None:
     """The role can still append through the store's function."""
-    result = await EventStore(OneConnection(connection)).append(
-        sid, [NewEvent(type="Noted", data={})], 3
-    )
+    result = await EventStore(connection).append(sid, [NewEvent(type="Noted", data={})], 3)
     assert result.version == 4
 
 

@@ -23,7 +23,7 @@ from store import (
     verify,
 )
 from store.database import asyncpg_dsn
-from store.event_store import APPEND_BATCH_SQL, MAX_COMBINED
+from store.event_store import APPEND_BATCH_SQL, APPEND_ONE_SQL, MAX_COMBINED
 
 
 def event(n: int = 0, **data: object) -> NewEvent:
@@ -43,33 +43,13 @@ async def transaction_of(pool: Any, position: int) -> int:
 
 
 class Through:
-    """The pool, with its connections' `fetchrow` open to inspection by a subclass."""
+    """The pool, with `fetchrow` open to inspection by a subclass."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pool, name)
-
-    async def acquire(self) -> Any:
-        return _Lent(self, await self.pool.acquire())
-
-    async def release(self, lent: Any) -> None:
-        await self.pool.release(lent.connection)
-
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        return await self.pool.fetchrow(sql, *args)
-
-
-class _Lent:
-    """A pooled connection whose `fetchrow` goes through its Through."""
-
-    def __init__(self, through: Through, connection: Any) -> None:
-        self.through = through
-        self.connection = connection
-
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        return await self.through.fetchrow(sql, *args)
 
 
 @pytest.fixture
@@ -305,21 +285,64 @@ async def test_under_load_the_work_is_shared_evenly_by_the_calls_in_flight(pool)
     assert sum(n for n in sizes if n == 4) >= 80, sizes
 
 
-async def test_a_failed_call_reaches_every_waiting_caller(store: EventStore, pool):
+@pytest.mark.parametrize(
+    "failure",
+    [
+        asyncpg.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
+    ],
+)
+async def test_a_failed_call_reaches_every_waiting_caller(
+    store: EventStore, pool, failure: Exception
+):
+    """A failure of the call as a whole is every caller's, and nothing is resent."""
+    sent: list[str] = []
+
     class Failing(Through):
         async def fetchrow(self, sql: str, *args: Any) -> Any:
+            sent.append(sql)
             if sql == APPEND_BATCH_SQL:
-                raise asyncpg.ConnectionDoesNotExistError("connection was closed")
+                raise failure
             return await pool.fetchrow(sql, *args)
 
     failing = EventStore(Failing(pool), combine_flights=1)
     streams = [stream() for _ in range(6)]
     results = await outcomes(*(failing.append(sid, [event()], NO_STREAM) for sid in streams))
     assert results[0].version == 1
-    assert all(isinstance(r, asyncpg.ConnectionDoesNotExistError) for r in results[1:])
+    assert all(type(r) is type(failure) for r in results[1:])
+    assert sent == [APPEND_ONE_SQL, APPEND_BATCH_SQL]
     assert all([await store.read_stream(sid) == [] for sid in streams[1:]])
     # and the store keeps working afterwards
     assert (await failing.append(streams[1], [event()], NO_STREAM)).version == 1
+
+
+async def test_a_refused_call_is_resent_only_for_callers_still_waiting(store: EventStore, pool):
+    """A call refused for one request's sake is resent one by one, skipping callers that
+    gave up meanwhile: nothing is written for them."""
+    tasks: list[asyncio.Task[Any]] = []
+
+    class Refusing(Through):
+        async def fetchrow(self, sql: str, *args: Any) -> Any:
+            if sql == APPEND_BATCH_SQL:
+                tasks[2].cancel()  # this caller gives up while the call is refused
+                await asyncio.sleep(0)
+                raise asyncpg.UniqueViolationError("duplicate key value")
+            return await pool.fetchrow(sql, *args)
+
+    refusing = EventStore(Refusing(pool), combine_flights=1)
+    streams = [stream() for _ in range(5)]
+    tasks.extend(
+        asyncio.ensure_future(refusing.append(sid, [event()], NO_STREAM)) for sid in streams
+    )
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert [r.version for i, r in enumerate(results) if i != 2] == [1, 1, 1, 1]
+    assert await store.read_stream(streams[2]) == []
+
+
+def test_a_store_needs_at_least_one_call_in_flight(pool):
+    with pytest.raises(ValueError, match="combine_flights"):
+        EventStore(pool, combine_flights=0)
 
 
 async def test_a_lone_append_is_sent_at_once_without_the_batch_call(store: EventStore, pool):
