@@ -42,6 +42,7 @@ async def keep_session(connection: Any) -> None:
     more round trip after every query, while no code of ours leaves session state on a
     pooled connection: session advisory locks and LISTEN get connections of their own,
     settings are set per transaction (SET LOCAL) or at connect (SESSION_SETTINGS).
+    tests/api/test_pooled_sessions.py holds the service to that.
     """
 
 
