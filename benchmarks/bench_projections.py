@@ -18,7 +18,7 @@ from projections.runner import Runner
 from store import START, EventStore
 from store.database import create_pool
 
-STORIES = int(os.environ.get("BENCH_STORIES", "9000"))
+STORIES = int(os.environ.get("BENCH_STORIES", "12500"))
 
 
 async def read_everything(store: EventStore) -> tuple[int, float]:

@@ -234,9 +234,10 @@ class EventStore:
         and none of a stream already in flight, as one `event_store.append_batch` call:
         one transaction, one result or refusal per request. A call takes an even share
         of the callers (at most MAX_COMBINED), so that while the server decides one call
-        the callers of the other are already preparing their next appends. A call the
-        server refuses as a whole wrote nothing and is resent request by request. Errors
-        reach only their own caller, as the same exceptions the direct call raises.
+        the callers of the other are already preparing their next appends. A call refused
+        for one request's sake (`_refused_for_one_request`) wrote nothing and is resent
+        request by request. Errors reach only their own caller, as the same exceptions the
+        direct call raises.
         """
         self._callers += 1
         try:
