@@ -162,8 +162,9 @@ async def event_count(pool: Any) -> int:
 class Driver:
     """Posts commands as one key, remembering each stream's version for If-Match."""
 
-    def __init__(self, client: Any, token: str) -> None:
+    def __init__(self, client: Any, token: str, app: Litestar | None = None) -> None:
         self.client = client
+        self.app: Litestar = app or client.app
         self.token = token
         self.versions: dict[str, int] = {}
 
@@ -173,7 +174,7 @@ class Driver:
         if needs_if_match(command) and "If-Match" not in headers:
             sent["If-Match"] = f'"{self.versions.get(stream, 0)}"'
         response = await self.client.post(
-            path_for(self.client.app, command), json=body_of(command), headers=sent
+            path_for(self.app, command), json=body_of(command), headers=sent
         )
         if response.status_code < 300:
             self.versions[stream] = response.json()["version"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest_asyncio
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
@@ -17,6 +20,46 @@ async def client(database_url: str) -> AsyncIterator[AsyncTestClient[Any]]:
     """A client of the app bound to this module's database."""
     async with AsyncTestClient(app=create_app(database_url, pool_size=20)) as client:
         yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def live_app(database_url: str) -> AsyncIterator[Litestar]:
+    """The app running (lifespan entered) on the tests' own event loop.
+
+    The lifespan runs in a task of its own: it must be left in the task that entered it,
+    and pytest finalises fixtures in another.
+    """
+    app = create_app(database_url, pool_size=20)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    running = asyncio.create_task(run())
+    await asyncio.wait(
+        [running, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED"
+    )
+    if running.done():
+        running.result()  # startup failed: raise its error here
+    yield app
+    stop.set()
+    await running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def concurrent_client(live_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests really run at the same time.
+
+    `client` (Litestar's AsyncTestClient) hands each request to the app's own thread and
+    waits for it, so its "concurrent" requests run one after another; this one calls the
+    ASGI app on the tests' loop, where gathered requests interleave at every await.
+    """
+    asgi: Any = live_app  # an ASGI app; its typed signature is narrower than httpx's
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://entente.test") as http:
+        yield http
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

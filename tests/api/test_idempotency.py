@@ -24,9 +24,11 @@ def _same(first: Any, second: Any) -> None:
     assert second.headers["x-position"] == first.headers["x-position"]
 
 
-async def _post(client: Any, token: str, command: Any, key: str, **headers: str) -> Any:
+async def _post(
+    client: Any, token: str, command: Any, key: str, app: Any = None, **headers: str
+) -> Any:
     return await client.post(
-        path_for(client.app, command),
+        path_for(app or client.app, command),
         json=body_of(command),
         headers=auth(token, **{"Idempotency-Key": key, **headers}),
     )
@@ -54,13 +56,16 @@ async def test_a_retry_returns_the_same_answer_and_writes_nothing(client, tokens
     assert await event_count(pool) == before
 
 
-async def test_racing_requests_with_one_key_write_once(client, tokens, pool):
+async def test_racing_requests_with_one_key_write_once(concurrent_client, live_app, tokens, pool):
     for n in range(3):
         i = ids(f"idem-race-{n}")
         launch = c.LaunchDialogue(dialogue_id=i["d"], charter=b.charter())
         before = await event_count(pool)
         responses = await asyncio.gather(
-            *(_post(client, tokens["writer"], launch, f"race-{n}") for _ in range(4))
+            *(
+                _post(concurrent_client, tokens["writer"], launch, f"race-{n}", live_app)
+                for _ in range(4)
+            )
         )
         assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
         assert await event_count(pool) == before + 1
@@ -71,15 +76,22 @@ async def test_racing_requests_with_one_key_write_once(client, tokens, pool):
                 _same(originals[0], response)
 
 
-async def test_racing_updates_with_one_key_write_once(client, tokens, pool):
+async def test_racing_updates_with_one_key_write_once(concurrent_client, live_app, tokens, pool):
     i = ids("idem-race-update")
-    driver = Driver(client, tokens["writer"])
+    driver = Driver(concurrent_client, tokens["writer"], live_app)
     assert (await driver.send(c.LaunchDialogue(dialogue_id=i["d"], charter=b.charter()))).is_success
     rename = c.RenameDialogue(dialogue_id=i["d"], name="Raced")
     before = await event_count(pool)
     responses = await asyncio.gather(
         *(
-            _post(client, tokens["writer"], rename, "race-update", **{"If-Match": '"1"'})
+            _post(
+                concurrent_client,
+                tokens["writer"],
+                rename,
+                "race-update",
+                live_app,
+                **{"If-Match": '"1"'},
+            )
             for _ in range(3)
         )
     )
