@@ -157,7 +157,7 @@ class EventStore:
         self._waiting: list[_Waiting] = []
         self._flights = 0
         self._flight_streams: set[str] = set()
-        self._flushers: set[asyncio.Task[None]] = set()
+        self._flight_tasks: set[asyncio.Task[None]] = set()
         self._callers = 0
 
     @property
@@ -271,7 +271,7 @@ class EventStore:
         so that its pool can close with every connection back in it. Waiting is all it
         does: the work is neither cancelled nor its errors raised here (they reached the
         callers)."""
-        while pending := {t for t in (*self._flushers, self._hint) if t and not t.done()}:
+        while pending := {t for t in (*self._flight_tasks, self._hint) if t and not t.done()}:
             await asyncio.wait(pending)
 
     def _pump(self) -> None:
@@ -281,12 +281,12 @@ class EventStore:
         ):
             self._flights += 1
             task = asyncio.get_running_loop().create_task(self._flight())
-            self._flushers.add(task)
+            self._flight_tasks.add(task)
             task.add_done_callback(self._landed)
 
     def _landed(self, flight: asyncio.Task[None]) -> None:
         """A call ended (or was cancelled before it started): free its slot."""
-        self._flushers.discard(flight)
+        self._flight_tasks.discard(flight)
         self._flights -= 1
         self._pump()
 
