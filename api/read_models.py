@@ -164,6 +164,9 @@ async def list_outcomes(
     status: str | None = None,
     kind: str | None = None,
     dialogue_id: uuid.UUID | None = None,
+    framework: Annotated[
+        str | None, Parameter(description="a framework the outcome refers to, e.g. C5+1")
+    ] = None,
     due_before: dt.date | None = None,
     overdue_as_of: dt.date | None = None,
     valid_from: FromDate = None,
@@ -179,6 +182,7 @@ async def list_outcomes(
         status=status,
         kind=kind,
         dialogue_id=dialogue_id,
+        framework=framework,
         due_before=due_before,
         overdue_as_of=overdue_as_of,
         valid_from=valid_from,

@@ -50,6 +50,7 @@ class Filters:
     status: str | None = None
     kind: str | None = None
     topic: str | None = None
+    framework: str | None = None
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     due_before: dt.date | None = None
@@ -156,6 +157,8 @@ def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
             found.append(table_columns[name] == value)
     if f.topic and "topics" in table_columns:
         found.append(literal(f.topic) == any_(table_columns["topics"]))
+    if f.framework and "frameworks" in table_columns:
+        found.append(literal(f.framework) == any_(table_columns["frameworks"]))
     if f.name and "name" in table_columns:
         found.append(table_columns["name"].ilike(f"%{f.name}%"))
     if listing.when is not None and f.valid_from:

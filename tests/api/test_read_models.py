@@ -75,6 +75,19 @@ async def test_query_endpoints_return_the_articles_facts(live, tokens):
     assert positions == sorted(positions)
 
 
+async def test_outcomes_filter_by_the_framework_they_refer_to(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    c5 = await _get(live, reader, "/outcomes", framework="C5+1")
+    assert {o["outcome_id"] for o in c5["items"]} == {
+        str(demo.OUTCOME_REGIONAL_ENGAGEMENT),
+        str(demo.OUTCOME_GREEN_TECHNOLOGY),
+    }
+    assert all("C5+1" in o["frameworks"] for o in c5["items"])
+    none = await _get(live, reader, "/outcomes", framework="C5")  # names match whole
+    assert none["items"] == []
+
+
 async def test_pagination_cursors_walk_every_row_once(live, tokens):
     reader = tokens["reader"]
     await _caught_up(live, reader)
