@@ -85,4 +85,25 @@ async def fulfilment(
         )
 
 
-routes = [commitments, activity, fulfilment]
+@get(
+    "/reports/frameworks",
+    summary="The frameworks outcomes refer to, with what was adopted under each",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
+async def frameworks(
+    request: Request[Any, Any, Any],
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+    after_position: str | None = None,
+) -> list[dict[str, Any]]:
+    """A framework is known by the exact name its outcomes give it (e.g. `C5+1`)."""
+    await wait_for_position(request, after_position)
+    async with request.app.state.engine.connect() as connection:
+        return await reports.frameworks_referred_to(
+            connection, dialogue_id=dialogue_id, party=party_filter(party)
+        )
+
+
+routes = [commitments, activity, fulfilment, frameworks]

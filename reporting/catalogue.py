@@ -165,6 +165,24 @@ async def _fulfilment(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     )
 
 
+async def _frameworks(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.frameworks_referred_to(c, dialogue_id=p.dialogue_id, party=p.party)
+    return _typed(
+        "Frameworks",
+        (
+            ("framework", "text"),
+            ("outcomes", "integer"),
+            ("open", "integer"),
+            ("fulfilled", "integer"),
+            ("dialogues", "integer"),
+            ("parties", "text_list"),
+            ("first_adopted", "date"),
+            ("last_adopted", "date"),
+        ),
+        rows,
+    )
+
+
 def _listing(title: str, name: str, table: Table) -> Build:
     async def build(c: AsyncConnection, p: ReportParameters) -> ReportTable:
         return _table_of(title, table, await all_rows(c, name, _filters(p)))
@@ -196,6 +214,14 @@ CATALOGUE: dict[str, Report] = {
             "Fulfilment rate and mean compliance score per dialogue and party.",
             ("dialogue_id", "party"),
             _fulfilment,
+        ),
+        Report(
+            "frameworks",
+            "Frameworks",
+            "The frameworks (C5+1, TIFA …) outcomes refer to: outcomes adopted under each, "
+            "open and fulfilled, dialogues, responsible parties, first and last adoption.",
+            ("dialogue_id", "party"),
+            _frameworks,
         ),
         Report(
             "sessions",

@@ -1,4 +1,5 @@
-"""Report definitions over the read models: commitments, activity, fulfilment, compliance.
+"""Report definitions over the read models: commitments, activity, fulfilment, compliance,
+frameworks.
 
 Each is one parameterised query. "As of" a date means: outcomes adopted by that date,
 judged against their target windows on that date, with their latest recorded status
@@ -80,6 +81,25 @@ WHERE (CAST(:dialogue_id AS uuid) IS NULL OR x.dialogue_id = CAST(:dialogue_id A
 GROUP BY x.dialogue_id, d.name, d.acronym, x.party
 ORDER BY d.name, x.party"""
 
+FRAMEWORKS = f"""
+WITH named AS (
+    SELECT f.framework, o.*
+    FROM reporting.outcomes o CROSS JOIN LATERAL unnest(o.frameworks) AS f(framework)
+    WHERE (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
+      AND (CAST(:party AS text) IS NULL OR CAST(:party AS text) = ANY(o.responsible)))
+SELECT n.framework,
+       count(*) AS outcomes,
+       count(*) FILTER (WHERE n.status NOT IN {FINAL}) AS open,
+       count(*) FILTER (WHERE n.status = 'fulfilled') AS fulfilled,
+       count(DISTINCT n.dialogue_id) AS dialogues,
+       ARRAY(SELECT DISTINCT p FROM named m CROSS JOIN LATERAL unnest(m.responsible) AS p
+             WHERE m.framework = n.framework ORDER BY p) AS parties,
+       min(n.adopted_from) AS first_adopted,
+       max(n.adopted_from) AS last_adopted
+FROM named n
+GROUP BY n.framework
+ORDER BY n.framework"""
+
 
 async def _rows(connection: AsyncConnection, query: str, **params: Any) -> list[dict[str, Any]]:
     """Run a report over whichever schema the connection maps `reporting` to (snapshots)."""
@@ -124,3 +144,17 @@ async def fulfilment_and_compliance(
 ) -> list[dict[str, Any]]:
     """Fulfilment rate and mean compliance score (-1 to +1) per dialogue and party."""
     return await _rows(connection, FULFILMENT, dialogue_id=dialogue_id, party=party)
+
+
+async def frameworks_referred_to(
+    connection: AsyncConnection,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+) -> list[dict[str, Any]]:
+    """The frameworks (C5+1, TIFA …) outcomes refer to, with what was adopted under each.
+
+    A framework is known by the exact name its outcomes give it; `party` keeps outcomes
+    that party is responsible for.
+    """
+    return await _rows(connection, FRAMEWORKS, dialogue_id=dialogue_id, party=party)

@@ -122,6 +122,23 @@ async def test_reports(live, tokens):
     assert fulfilment and all(r["party"] == "KZ" for r in fulfilment)
 
 
+async def test_the_frameworks_report_names_what_the_article_adopted_under_each(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    frameworks = await _get(live, reader, "/reports/frameworks", party="US")
+    by_name = {r["framework"]: r for r in frameworks}
+    assert set(by_name) == {
+        "C5+1",
+        "Trade and Investment Framework Agreement (TIFA)",
+        "Fourth Five-Year Plan for Military Cooperation between the Ministry of Defense "
+        "of Kazakhstan and the United States Department of Defense",
+    }
+    c5 = by_name["C5+1"]
+    assert (c5["outcomes"], c5["dialogues"], c5["parties"]) == (2, 1, ["KZ", "US"])
+    assert c5["first_adopted"] == c5["last_adopted"] == "2021-12-15"
+    assert await _get(live, reader, "/reports/frameworks", party="FR") == []
+
+
 async def test_read_your_writes(live, tokens):
     writer = tokens["writer"]
     dialogue_id = uuid.uuid4()
