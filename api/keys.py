@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, delete, get, post
 
+from api.parameters import text
 from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
 
@@ -67,7 +68,7 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
 )
 async def revoke(request: Request[Any, Any, Any], name: str) -> None:
     """Revocation takes effect on the next request made with the key."""
-    if not await revoke_key(request.app.state.pool, name):
+    if not await revoke_key(request.app.state.pool, text(name, "name") or ""):
         raise problem(404, f"no live key named {name!r}")
     return None
 

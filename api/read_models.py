@@ -15,6 +15,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from api.freshness import wait_for_position
+from api.parameters import text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from domain.errors import InvalidValue
@@ -45,6 +46,9 @@ def party_filter(code: str | None) -> str | None:
         raise problem(422, str(error), kind="invalid-value") from None
 
 
+FREE_TEXT_FILTERS = ("status", "kind", "topic", "name", "framework")
+
+
 async def _page(
     request: Request[Any, Any, Any],
     listing: str,
@@ -56,6 +60,8 @@ async def _page(
 ) -> RowPage:
     if order not in ("asc", "desc"):
         raise problem(400, "order is asc or desc")
+    for name in FREE_TEXT_FILTERS:
+        text(getattr(filters, name), name)
     await wait_for_position(request, after_position)
     async with request.app.state.engine.connect() as connection:
         items, following = await list_rows(

@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
 from api.paging import PAGE_LIMIT, EventPage, page_of
+from api.parameters import moment
 from api.problems import problem, problem_responses
 from api.state import state_response
 from domain import commands as c
@@ -114,8 +115,8 @@ async def get_relationship_history(
         b,
         after=Cursor.decode(cursor) if cursor else START,
         limit=min(max(limit, 1), 1000),
-        recorded_from=recorded_from,
-        recorded_until=recorded_until,
+        recorded_from=moment(recorded_from, "recorded_from"),
+        recorded_until=moment(recorded_until, "recorded_until"),
     )
     return page_of(page.events, page.cursor.encode(), limit)
 

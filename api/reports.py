@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, get
 
 from api.freshness import wait_for_position
+from api.parameters import year
 from api.problems import problem_responses
 from api.read_models import party_filter
 from reporting import reports
@@ -60,7 +61,10 @@ async def activity(
     await wait_for_position(request, after_position)
     async with request.app.state.engine.connect() as connection:
         return await reports.activity_per_year(
-            connection, year_from=year_from, year_to=year_to, dialogue_id=dialogue_id
+            connection,
+            year_from=year(year_from, "year_from"),
+            year_to=year(year_to, "year_to"),
+            dialogue_id=dialogue_id,
         )
 
 

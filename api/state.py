@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from api.parameters import moment
 from api.problems import problem
 from store.aggregates import load
 from store.builtins import to_builtins
@@ -21,8 +22,7 @@ async def state_response(
     valid_at: dt.date | None,
 ) -> Response[dict[str, Any]]:
     """The folded state with its version as ETag; 404 when nothing was recorded by then."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise problem(400, "as_of needs a time zone, e.g. 2022-03-01T00:00:00Z")
+    as_of = moment(as_of, "as_of")
     loaded = await load(
         request.app.state.store,
         stream_id,

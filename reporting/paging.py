@@ -54,16 +54,57 @@ def after_cursor(
     if cursor is not None:
         key, last = cursor
         try:
-            key = dt.date.fromisoformat(key) if _is_date(sort) else key
-            last_id: Any = uuid.UUID(last) if _is_uuid(ident) else int(last)
-        except (TypeError, ValueError) as error:
+            key = _typed_like(sort, key)
+            last_id: Any = _typed_like(ident, last)
+        except (TypeError, ValueError, AttributeError) as error:
             raise BadCursor("not a cursor for this listing") from error
-        if descending:
-            query = query.where(or_(sort < key, and_(sort == key, ident < last_id)))
-        else:
-            query = query.where(or_(sort > key, and_(sort == key, ident > last_id)))
+        query = query.where(_after(sort, ident, key, last_id, descending=descending))
     order = (sort.desc(), ident.desc()) if descending else (sort.asc(), ident.asc())
     return query.order_by(*order)
+
+
+def _after(
+    sort: ColumnElement[Any], ident: ColumnElement[Any], key: Any, last: Any, *, descending: bool
+) -> ColumnElement[bool]:
+    """Rows after (key, last) in PostgreSQL's order, where NULL keys sort last ascending
+    and first descending: a page may end on a row without a date and the next must go on."""
+    if descending:
+        if key is None:
+            return or_(sort.is_not(None), and_(sort.is_(None), ident < last))
+        return or_(sort < key, and_(sort == key, ident < last))
+    if key is None:
+        return and_(sort.is_(None), ident > last)
+    return or_(sort > key, and_(sort == key, ident > last), sort.is_(None))
+
+
+MAX_BIGINT = 2**63 - 1
+
+
+def _typed_like(column: ColumnElement[Any], value: Any) -> Any:
+    """A cursor's value as the column's own type, or ValueError: a forged cursor must
+    not reach PostgreSQL as a value of another type (or an integer it cannot hold)."""
+    if value is None:
+        return None
+    if _is_date(column):
+        return dt.date.fromisoformat(value)
+    if _is_uuid(column):
+        return uuid.UUID(value)
+    wanted = _python_type(column)
+    if wanted is int:
+        number = int(value) if isinstance(value, str) else value
+        if type(number) is not int or not -MAX_BIGINT - 1 <= number <= MAX_BIGINT:
+            raise ValueError("not a bigint")
+        return number
+    if wanted is str and not isinstance(value, str):
+        raise ValueError("not text")
+    return value
+
+
+def _python_type(column: ColumnElement[Any]) -> Any:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
 
 
 def _is_date(column: ColumnElement[Any]) -> bool:

@@ -76,7 +76,7 @@ async def revoke_key(pool: Any, name: str) -> bool:
 async def authenticate(pool: Any, token: str) -> ApiKey | None:
     """The live key a bearer token belongs to, or None."""
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != "ent" or len(token) > 200:
+    if len(parts) != 3 or parts[0] != "ent" or len(token) > 200 or "\x00" in token:
         return None
     row = await pool.fetchrow(
         "SELECT name, key_id, roles, created_at, revoked_at, secret_hash FROM access.api_keys"

@@ -12,6 +12,9 @@ import msgspec
 
 from store.errors import InvalidCursor
 
+MAX_BIGINT: Final = 2**63 - 1
+"""The largest transaction id or position PostgreSQL can hold (bigint, xid8 as stored)."""
+
 ANY: Final = -1
 """Expected version: append whatever the stream's version is."""
 STREAM_EXISTS: Final = -2
@@ -86,7 +89,9 @@ class Cursor(msgspec.Struct, frozen=True, order=True):
             cursor = cls(int(transaction_id), int(position))
         except (ValueError, binascii.Error, UnicodeDecodeError) as error:
             raise InvalidCursor(f"not a cursor: {token!r}") from error
-        if tag != "1" or cursor.transaction_id < 0 or cursor.position < 0:
+        if tag != "1" or not (
+            0 <= cursor.transaction_id <= MAX_BIGINT and 0 <= cursor.position <= MAX_BIGINT
+        ):
             raise InvalidCursor(f"not a cursor: {token!r}")
         return cursor
 

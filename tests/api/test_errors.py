@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -9,11 +11,20 @@ import pytest_asyncio
 
 from domain import commands as c
 from store.api_keys import create_key, revoke_key
+from store.records import Cursor
 from tests.api.catalog import Driver, body_of, event_count, ids, path_for
 from tests.unit import builders as b
 
 IDS = ids("errors")
 D, S = IDS["d"], IDS["s1"]
+HUGE_CURSOR = Cursor(10**20, 10**20).encode()
+
+
+def _listing_cursor(parts: list[object]) -> str:
+    """A listing cursor as a client could forge one."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
 UNKNOWN = ids("nowhere")["d"]
 
 
@@ -223,6 +234,25 @@ async def test_admin_errors(client, tokens, pool):
         (f"/dialogues/{D}?as_of=9999-12-31T23:59:59Z", "reader"),
         (f"/dialogues/{D}?as_of=0001-01-01T00:00:00Z", "reader"),
         (f"/dialogues/{D}?valid_at=0001-01-01", "reader"),
+        (f"/dialogues/{D}?as_of=9999-12-31T23:00:00-05:00", "reader"),
+        ("/streams/dialogue-x/events?recorded_until=9999-12-31T23:00:00-05:00", "auditor"),
+        ("/relationships/KZ-US/history?recorded_until=9999-12-31T23:00:00-05:00", "auditor"),
+        (f"/events?cursor={HUGE_CURSOR}", "reader"),
+        (f"/relationships/KZ-US/history?cursor={HUGE_CURSOR}", "auditor"),
+        (f"/dialogues?after_position={HUGE_CURSOR}", "reader"),
+        ("/dialogues?status=%00", "reader"),
+        ("/dialogues?name=%00", "reader"),
+        ("/dialogues?name=" + "x" * 5000, "reader"),
+        ("/sessions?topic=%00", "reader"),
+        ("/outcomes?framework=%00", "reader"),
+        ("/outcomes?kind=%00", "reader"),
+        (f"/dialogues?cursor={_listing_cursor(['dialogues', 'x', 5])}", "reader"),
+        (f"/dialogues?cursor={_listing_cursor(['dialogues', 5, 'x'])}", "reader"),
+        (
+            f"/relationships/KZ-US/timeline?cursor={_listing_cursor(['timeline', 'x', 10**30])}",
+            "reader",
+        ),
+        ("/reports/activity?year_from=99999999999", "reader"),
     ],
 )
 async def test_hostile_reads_never_fail_on_our_side(client, tokens, dialogue, url, role):
@@ -271,6 +301,16 @@ async def test_a_nul_character_in_a_body_is_refused(client, tokens, pool, dialog
 async def test_hostile_keys_are_401(client, authorization):
     response = await client.get("/events", headers={"Authorization": authorization})
     assert_problem(response, 401, "unauthenticated")
+
+
+async def test_a_calendar_key_with_a_nul_is_401(client):
+    response = await client.get("/calendar.ics", params={"key": "ent_\x00_x"})
+    assert_problem(response, 401, "unauthenticated")
+
+
+async def test_revoking_a_key_named_with_a_nul_is_400(client, tokens):
+    response = await client.delete("/keys/%00", headers=_auth(tokens["admin"]))
+    assert_problem(response, 400)
 
 
 async def test_a_huge_if_match_is_a_conflict_not_a_crash(client, tokens, dialogue):

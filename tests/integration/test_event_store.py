@@ -256,3 +256,8 @@ def test_cursor_tokens_are_opaque_and_checked():
     for bad in ["", "abc", "Mi4xLjI", "MS4tMS4y", "MS54LjI", "MS4y"]:
         with pytest.raises(InvalidCursor):
             Cursor.decode(bad)
+    largest = Cursor(2**63 - 1, 2**63 - 1)
+    assert Cursor.decode(largest.encode()) == largest
+    for too_large in (Cursor(2**63, 1), Cursor(1, 2**63), Cursor(10**30, 10**30)):
+        with pytest.raises(InvalidCursor):  # PostgreSQL could not compare it: a 400, not a 500
+            Cursor.decode(too_large.encode())

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
+
+from sqlalchemy import insert
 
 from domain import demo
 from projections.catalog import create_engine
+from projections.tables import indicators
 from reporting.listings import Filters, calendar_query, list_rows
 from reporting.reports import activity_per_year, commitments_status, fulfilment_and_compliance
 
@@ -92,3 +96,47 @@ async def test_reports(golden_read_models, database_url):
     assert [(r["year"], r["sessions_held"]) for r in activity] == [(2021, 1)]
     assert activity[0]["outcomes_adopted"] >= 10
     assert all(r["party"] == "US" and r["fulfilment_rate"] == 0 for r in fulfilment)
+
+
+async def test_pages_go_on_past_rows_without_a_date(golden_read_models, database_url):
+    """Keyset cursors follow PostgreSQL's NULL order (last ascending, first descending)."""
+    ids = [uuid.UUID(int=n + 1) for n in range(7)]
+    undated = set(ids[::2])
+
+    async def walk(connection, descending):
+        await connection.execute(
+            insert(indicators),
+            [
+                {
+                    "indicator_id": i,
+                    "parties": ["AQ"],
+                    "name": f"n{n}",
+                    "period_from": None if i in undated else dt.date(2020, 1, 1 + n % 2),
+                    "value": n,
+                    "unit": "u",
+                    "approximation": "exact",
+                    "kind": "figure",
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        seen, cursor = [], None
+        while True:
+            rows, cursor = await list_rows(
+                connection,
+                "indicators",
+                Filters(party="AQ"),
+                cursor=cursor,
+                limit=2,
+                descending=descending,
+            )
+            seen += [r["indicator_id"] for r in rows]
+            if cursor is None:
+                await connection.rollback()
+                return seen
+
+    for descending in (False, True):
+        seen = await _with(database_url, lambda c, d=descending: walk(c, d))
+        assert sorted(seen) == ids, seen  # every row once, dated or not
+        dated_first = [i in undated for i in seen]
+        assert dated_first == sorted(dated_first, reverse=descending)

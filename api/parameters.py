@@ -1,0 +1,42 @@
+"""Query and path parameters PostgreSQL would choke on, refused as 400 problems first.
+
+Litestar checks a parameter's type; these check what the type lets through and the
+database cannot take: NUL characters and unbounded text, times without a zone or beyond
+the year 9999 once in UTC, years past what an integer column holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from api.problems import problem
+
+MAX_TEXT = 200
+FIRST_YEAR, LAST_YEAR = 1, 9999
+
+
+def text(value: str | None, name: str, max_length: int = MAX_TEXT) -> str | None:
+    """Free text that is short and storable (PostgreSQL refuses NUL in text)."""
+    if value is not None and (len(value) > max_length or "\x00" in value):
+        raise problem(400, f"{name} is at most {max_length} characters, without NUL")
+    return value
+
+
+def moment(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    """A recorded-time bound: it needs a zone (the record's clock is UTC, a naive time would
+    be read in the server's zone) and must stay within years 1 to 9999 in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise problem(400, f"{name} needs a time zone, e.g. 2022-03-01T00:00:00Z")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise problem(400, f"{name} is beyond the year {LAST_YEAR} in UTC") from None
+
+
+def year(value: int | None, name: str) -> int | None:
+    """A calendar year the reports can compare with (an integer column)."""
+    if value is not None and not FIRST_YEAR <= value <= LAST_YEAR:
+        raise problem(400, f"{name} is a year between {FIRST_YEAR} and {LAST_YEAR}")
+    return value
