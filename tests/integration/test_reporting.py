@@ -103,7 +103,7 @@ async def test_pages_go_on_past_rows_without_a_date(golden_read_models, database
     ids = [uuid.UUID(int=n + 1) for n in range(7)]
     undated = set(ids[::2])
 
-    async def walk(connection, descending):
+    async def walk(connection: Any, descending: bool) -> list[uuid.UUID]:
         await connection.execute(
             insert(indicators),
             [
