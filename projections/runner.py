@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.projection import Projection
@@ -44,6 +45,16 @@ ADVANCE = text(
     " last_event_recorded_at = coalesce(:last_recorded, last_event_recorded_at),"
     " last_error = NULL WHERE projection = :name"
 )
+FAILED = text(
+    "UPDATE projection_state.checkpoints SET last_error = :error, updated_at = now()"
+    " WHERE projection = :name"
+)
+SLOWEST = text(
+    "SELECT transaction_id, position FROM projection_state.checkpoints"
+    " WHERE projection = ANY(:names) ORDER BY transaction_id, position LIMIT 1"
+)
+RETRY_AFTER_FAILURE = 1.0
+"""Seconds before a failed batch is tried again (it usually fails the same way at once)."""
 ENSURE = text(
     "INSERT INTO projection_state.checkpoints (projection, transaction_id, position,"
     " events_applied, updated_at, state) VALUES (:name, 0, 0, 0, now(), :state)"
@@ -102,6 +113,8 @@ class Runner:
         self._shadow = {p.name: Target(p, store, shadow=True) for p in projections}
         self._locks: Any | None = None
         self.owned: set[str] = set()
+        self.failed: set[str] = set()
+        """The projections whose batch failed in the last `step`."""
 
     async def ensure_checkpoints(self) -> None:
         """A checkpoint row at the start of the log for every projection that has none."""
@@ -293,14 +306,32 @@ class Runner:
             await self.apply_batch(self._live[name])
 
     async def step(self) -> int:
-        """One round over every projection this process owns (or can take); work done."""
+        """One round over every projection this process owns (or can take); work done.
+
+        A projection whose batch fails keeps its checkpoint (the batch rolled back), gets
+        the error in its `last_error` (shown by `projections status`) and is tried again
+        next round; the others go on.
+        """
         done = 0
+        self.failed.clear()
         for projection in self.projections:
             if not await self.try_own(projection.name):
                 continue
-            done += await self.apply_batch(self._live[projection.name])
-            done += await self._rebuild_step(projection)
+            try:
+                done += await self.apply_batch(self._live[projection.name])
+                done += await self._rebuild_step(projection)
+            except (OSError, asyncpg.PostgresConnectionError):
+                raise  # the connection, not the projection: handled by run()
+            except Exception as error:
+                log.exception("projection %s: batch failed", projection.name)
+                self.failed.add(projection.name)
+                await self._record_failure(projection.name, error)
         return done
+
+    async def _record_failure(self, name: str, error: Exception) -> None:
+        with contextlib.suppress(Exception):  # best effort: the database may be the problem
+            async with self._engine.begin() as connection:
+                await connection.execute(FAILED, {"name": name, "error": str(error)[:2000]})
 
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 1.0) -> None:
         """Work until `stop` is set: batches while there is work, else wait for a NOTIFY."""
@@ -308,12 +339,15 @@ class Runner:
         async with Subscription(self._store, self._url) as subscription:
             while not stop.is_set():
                 try:
-                    if await self.step():
+                    if await self.step() and not self.failed:
                         continue
-                except (OSError, asyncpg.PostgresError) as error:
+                except (OSError, asyncpg.PostgresError, SQLAlchemyError) as error:
                     log.warning("projection batch failed, retrying: %s", error)
                     await self.release()
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(RETRY_AFTER_FAILURE)
+                    continue
+                if self.failed:
+                    await asyncio.sleep(RETRY_AFTER_FAILURE)
                     continue
                 cursor = await self._slowest_cursor()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -321,13 +355,9 @@ class Runner:
         await self.release()
 
     async def _slowest_cursor(self) -> Cursor:
+        """Where the slowest of this runner's live projections stands (snapshots and
+        rebuilds have checkpoint rows too, but are not waited for here)."""
+        names = [p.name for p in self.projections]
         async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    text(
-                        "SELECT transaction_id, position FROM projection_state.checkpoints"
-                        " ORDER BY transaction_id, position LIMIT 1"
-                    )
-                )
-            ).first()
+            row = (await connection.execute(SLOWEST, {"names": names})).first()
         return Cursor(row.transaction_id, row.position) if row else Cursor(0, 0)
