@@ -10,9 +10,10 @@ increasing, so nothing is skipped or doubled across a change.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import functools
+from zoneinfo import ZoneInfo, available_timezones
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterError, croniter
 
 UTC = dt.UTC
 
@@ -21,14 +22,33 @@ class InvalidSchedule(ValueError):
     """A cron expression or time zone this service cannot use."""
 
 
+ALIASES = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """IANA zone names, without `localtime` (the server's own zone, whatever it is)."""
+    return frozenset(available_timezones()) - {"localtime"}
+
+
 def check(cron: str, timezone: str) -> None:
-    """Refuse an expression croniter cannot parse or a zone that is not IANA."""
-    if not croniter.is_valid(cron):
-        raise InvalidSchedule(f"not a cron expression: {cron!r}")
+    """Refuse what cron daemons would not run: anything but five fields (minute to
+    weekday) or an @alias, an expression that never comes round (30 February), a zone
+    that is not an IANA name."""
+    fields = cron.split()
+    if not (
+        (len(fields) == 5 or (len(fields) == 1 and fields[0] in ALIASES))
+        and croniter.is_valid(cron)
+    ):
+        raise InvalidSchedule(f"not a five-field cron expression or @alias: {cron!r}")
+    if timezone not in _zones():
+        raise InvalidSchedule(f"not an IANA time zone: {timezone!r}")
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidSchedule(f"not an IANA time zone: {timezone!r}") from None
+        croniter(cron, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
+    except CroniterError:
+        raise InvalidSchedule(f"{cron!r} never comes round") from None
 
 
 def place(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -40,15 +60,15 @@ def next_runs(cron: str, timezone: str, after: dt.datetime, count: int = 1) -> l
     """The next `count` run instants strictly after `after` (UTC, aware)."""
     check(cron, timezone)
     zone = ZoneInfo(timezone)
-    try:
-        wall_clock = croniter(cron, after.astimezone(zone).replace(tzinfo=None))
-    except CroniterBadCronError as error:
-        raise InvalidSchedule(str(error)) from None
     runs: list[dt.datetime] = []
     last = after
-    while len(runs) < count:
-        instant = place(wall_clock.get_next(dt.datetime), zone)
-        if instant > last:
-            runs.append(instant)
-            last = instant
+    try:
+        wall_clock = croniter(cron, after.astimezone(zone).replace(tzinfo=None))
+        while len(runs) < count:
+            instant = place(wall_clock.get_next(dt.datetime), zone)
+            if instant > last:
+                runs.append(instant)
+                last = instant
+    except (CroniterError, OverflowError) as error:
+        raise InvalidSchedule(f"{cron!r} has no run after {after.isoformat()}: {error}") from None
     return runs

@@ -24,7 +24,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.catalogue import ReportParameters
-from reporting.cron import next_runs
+from reporting.cron import InvalidSchedule, next_runs
 from reporting.exporting import clear_staging, deliver, produce
 from reporting.schedules import RUN_COLUMNS, Run, run_from_row
 from store.event_store import EventStore
@@ -94,7 +94,17 @@ class ExportWorker:
                     row["next_run_at"],
                 )
                 created += status.endswith(" 1")
-                following = next_runs(row["cron"], row["timezone"], max(now, row["next_run_at"]))[0]
+                try:
+                    following = next_runs(
+                        row["cron"], row["timezone"], max(now, row["next_run_at"])
+                    )[0]
+                except InvalidSchedule as error:  # e.g. its zone left the IANA database
+                    log.warning("schedule %s paused: %s", row["schedule_id"], error)
+                    await connection.execute(
+                        "UPDATE exports.schedules SET paused = true WHERE schedule_id = $1",
+                        row["schedule_id"],
+                    )
+                    continue
                 await connection.execute(
                     "UPDATE exports.schedules SET next_run_at = $2 WHERE schedule_id = $1",
                     row["schedule_id"],

@@ -110,11 +110,19 @@ async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
     assert schedule["next_run_at"].startswith(("2027-01-04T03:00", "2027-01-04T03:00:00"))
     duplicate = await live.post("/schedules", headers=auth(admin), json=spec)
     assert duplicate.status_code == 409
-    bad = await live.post(
-        "/schedules", headers=auth(admin), json={**spec, "name": "bad", "cron": "99 * * * *"}
-    )
-    assert bad.status_code == 422
-    assert bad.json()["type"] == "urn:entente:problem:invalid-schedule"
+    for field, value in [
+        ("cron", "99 * * * *"),
+        ("cron", "0 0 30 2 *"),
+        ("cron", "* * * * * *"),
+        ("timezone", "America"),
+        ("timezone", "localtime"),
+        ("timezone", "x" * 5000),
+    ]:
+        bad = await live.post(
+            "/schedules", headers=auth(admin), json={**spec, "name": "bad", field: value}
+        )
+        assert bad.status_code == 422, (field, value, bad.text)
+        assert bad.json()["type"] == "urn:entente:problem:invalid-schedule"
     paused = await live.put(
         f"/schedules/{schedule['schedule_id']}", headers=auth(admin), json={**spec, "paused": True}
     )

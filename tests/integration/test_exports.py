@@ -256,3 +256,23 @@ async def test_a_failing_run_is_recorded_and_retried_with_backoff(
     )
     assert (final["status"], final["attempts"]) == ("failed", 5)
     assert final["finished_at"] is not None
+
+
+async def test_a_stored_schedule_that_can_no_longer_run_is_paused_not_fatal(
+    engine, pool, database_url, tmp_path
+):
+    """A row written before today's checks (or whose zone left the zone database) must not
+    stop the worker: its due run is made once, then the schedule is paused."""
+    broken = await _due_schedule(pool, "broken")
+    fine = await _due_schedule(pool, "fine")
+    await pool.execute(
+        "UPDATE exports.schedules SET cron = '0 0 30 2 *' WHERE schedule_id = $1", broken
+    )
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    assert await worker.schedule_due_runs() == 2
+    rows = {
+        r["schedule_id"]: r
+        for r in await pool.fetch("SELECT schedule_id, paused, next_run_at FROM exports.schedules")
+    }
+    assert rows[broken]["paused"] is True
+    assert rows[fine]["paused"] is False and rows[fine]["next_run_at"] > dt.datetime.now(dt.UTC)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reporting.cron import InvalidSchedule, next_runs
+from reporting.cron import InvalidSchedule, check, next_runs
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -61,8 +61,27 @@ def test_first_monday_of_each_quarter_at_eight_in_almaty():
 
 @pytest.mark.parametrize(
     "cron, zone",
-    [("61 * * * *", "UTC"), ("* * *", "UTC"), ("0 8 * * *", "Mars/Olympus"), ("0 8 * * *", "")],
+    [
+        ("61 * * * *", "UTC"),
+        ("* * *", "UTC"),
+        ("0 8 * * *", "Mars/Olympus"),
+        ("0 8 * * *", ""),
+        ("0 8 * * *", "America"),  # a directory of the zone database, not a zone
+        ("0 8 * * *", "Europe/" + "x" * 5000),
+        ("0 8 * * *", "localtime"),  # whatever the server's zone happens to be
+        ("0 0 30 2 *", "UTC"),  # never comes round
+        ("* * * * * *", "UTC"),  # every second: not a five-field expression
+        ("0 0 1 1 * 0 2027", "UTC"),  # bounded by a year: would run out
+        ("@reboot", "UTC"),
+    ],
 )
 def test_invalid_schedules_are_refused(cron, zone):
     with pytest.raises(InvalidSchedule):
+        check(cron, zone)
+    with pytest.raises(InvalidSchedule):
         next_runs(cron, zone, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize("cron", ["@daily", "@hourly", "0 8 1 */3 1"])
+def test_aliases_and_ordinary_expressions_are_accepted(cron):
+    check(cron, "Asia/Almaty")
