@@ -21,6 +21,7 @@ from domain.values import (
     Place,
     Source,
     Statement,
+    check_figure,
     check_parties,
     party_code,
 )
@@ -147,6 +148,7 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True):
     source: Source | None = None
 
     def __post_init__(self) -> None:
+        check_figure(self.value)
         if self.subject is not None:
             party_code(self.subject)
 

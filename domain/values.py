@@ -7,13 +7,14 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
 import pycountry
 
-from domain.errors import InvalidPartialDate, MissingReason, UnknownParty
+from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
 
 PartyCode = Annotated[
     str,
@@ -50,6 +51,24 @@ def check_reason(reason: str, what: str) -> None:
     """Corrections and refusals of plans must say why; an empty reason explains nothing."""
     if not reason.strip():
         raise MissingReason(what)
+
+
+FIGURE_LIMIT = Decimal(10) ** 30
+FIGURE_PLACES = 12
+
+
+def check_figure(value: Decimal) -> None:
+    """A recorded figure is a finite number of sensible size: NaN, infinities and values
+    like 1E+999999 cannot be stored as numbers, summed or put in a spreadsheet."""
+    number = Decimal(value)  # also an int, as code (not JSON) may build one
+    if (
+        not number.is_finite()
+        or abs(number) >= FIGURE_LIMIT
+        or number.as_tuple().exponent < -FIGURE_PLACES  # type: ignore[operator]
+    ):
+        raise InvalidValue(
+            f"{value} is not a figure: finite, below 10^30, at most {FIGURE_PLACES} decimals"
+        )
 
 
 def pair_of(a: str, b: str) -> tuple[str, str]:

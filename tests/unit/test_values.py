@@ -1,10 +1,12 @@
 import datetime as dt
+from decimal import Decimal
 
 import msgspec
 import pytest
 
-from domain.errors import InvalidPartialDate, MissingReason, UnknownParty
-from domain.values import PartialDate, Person, Place, pair_of, party_code
+from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
+from domain.facts import Indicator
+from domain.values import PartialDate, Person, Place, check_figure, pair_of, party_code
 
 d = dt.date
 
@@ -95,3 +97,21 @@ def test_party_code_shape_is_checked_on_decode():
 
 def test_missing_reason_message():
     assert str(MissingReason("Cancel session")) == "Cancel session needs a non-empty reason"
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1E+999999", "1E-20000", "1E+30"])
+def test_a_figure_must_be_finite_and_of_sensible_size(text):
+    with pytest.raises(InvalidValue, match="not a figure"):
+        check_figure(Decimal(text))
+
+
+@pytest.mark.parametrize("text", ["2000000000", "0.5", "-3", "406", "0.000000000001"])
+def test_ordinary_figures_pass(text):
+    check_figure(Decimal(text))
+
+
+def test_an_indicator_with_an_unstorable_value_is_refused_on_decode():
+    fine = Indicator(name="trade", period=PartialDate.parse("2019"), value=Decimal(2), unit="USD")
+    raw = {**msgspec.to_builtins(fine), "value": "1E+999999"}
+    with pytest.raises(msgspec.ValidationError, match="not a figure"):
+        msgspec.convert(raw, type=Indicator)
