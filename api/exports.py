@@ -98,8 +98,6 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
         raise problem(
             422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
         )
-    if data.parameters.party:
-        party_filter(data.parameters.party)
     pool = request.app.state.pool
     run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
     if data.mode == "job":

@@ -17,6 +17,8 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric, Ta
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.errors import InvalidValue
+from domain.values import pair_of, party_code
 from projections.tables import indicators, outcomes, sessions, timeline, visits
 from reporting import reports
 from reporting.formats import Column, ReportTable
@@ -34,6 +36,21 @@ class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     valid_to: dt.date | None = None
     year_from: int | None = None
     year_to: int | None = None
+
+    def __post_init__(self) -> None:
+        """Checked and spelled as stored on decode (a bad value is a 400 naming the field)
+        before a run is ever queued: it would otherwise fail in the background, attempt
+        after attempt, or silently match nothing."""
+        if self.party is not None:  # as the read models store it: "kz" would match nothing
+            msgspec.structs.force_setattr(self, "party", party_code(self.party.upper()))
+        if self.pair is not None:
+            first, dash, second = self.pair.upper().partition("-")
+            if not dash:
+                raise InvalidValue(f"pair is two party codes joined by '-', not {self.pair!r}")
+            msgspec.structs.force_setattr(self, "pair", "-".join(pair_of(first, second)))
+        for year in (self.year_from, self.year_to):
+            if year is not None and not 1 <= year <= 9999:
+                raise InvalidValue(f"a year is between 1 and 9999, not {year}")
 
 
 Build = Callable[[AsyncConnection, ReportParameters], Awaitable[ReportTable]]

@@ -54,6 +54,13 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(30 * 2 ** (attempts - 1), 1800))
 
 
+def failure_summary(error: Exception) -> str:
+    """What a run's `error` shows its requester: the first line of the error, never the
+    SQL text and parameters a database error carries on the lines after it."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0][:500]
+
+
 class ExportWorker:
     """One process's share of the export work."""
 
@@ -151,7 +158,7 @@ class ExportWorker:
                 WHERE run_id = $1 AND claimed_by = $5""",
                 run.run_id,
                 "failed" if final else "retrying",
-                str(error)[:2000],
+                failure_summary(error),
                 backoff(run.attempts),
                 self.worker_id,
             )

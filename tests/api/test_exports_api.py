@@ -78,16 +78,39 @@ async def test_a_job_is_picked_up_by_the_worker(live, tokens):
     assert "spreadsheetml" in file.headers["content-type"]
 
 
-async def test_bad_export_requests(live, tokens):
+async def test_bad_export_requests(live, tokens, pool):
     reader = tokens["reader"]
+    runs = await pool.fetchval("SELECT count(*) FROM exports.runs")
     for body, status in (
         ({"report": "nope", "format": "csv"}, 422),
         ({"report": "visits", "format": "pdf"}, 400),
         ({"report": "visits", "format": "csv", "parameters": {"x": 1}}, 400),
+        ({"report": "visits", "format": "csv", "parameters": {"party": "XX"}}, 400),
+        (
+            {"report": "relationship-timeline", "format": "csv", "parameters": {"pair": "\u0000"}},
+            400,
+        ),
+        ({"report": "relationship-timeline", "format": "csv", "parameters": {"pair": "KZ"}}, 400),
+        (
+            {
+                "report": "dialogue-activity",
+                "format": "csv",
+                "parameters": {"year_from": 99999999999},
+            },
+            400,
+        ),
     ):
         response = await live.post("/exports", headers=auth(reader), json=body)
-        assert response.status_code in (status, 422), response.text
+        assert response.status_code in (status, 422), (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+    assert await pool.fetchval("SELECT count(*) FROM exports.runs") == runs  # none queued
+    lower = await live.post(
+        "/exports",
+        headers=auth(reader),
+        json={"report": "visits", "format": "ndjson", "parameters": {"party": "kz"}},
+    )
+    assert lower.status_code == 201, lower.text
+    assert lower.json()["parameters"] == {"party": "KZ"}  # spelled as the read models store it
     missing = await live.get(f"/exports/{uuid.uuid4()}/file", headers=auth(reader))
     assert missing.status_code == 404
 
