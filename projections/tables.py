@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -161,6 +162,7 @@ timeline = Table(
     Column("stream_id", Text, nullable=False),
     Column("summary", Text, nullable=False),
     Column("actor", Text),
+    Index("ix_timeline_stream_recorded", "stream_id", "recorded_at"),  # migration 0006
 )
 
 PROJECTION_STATE = "projection_state"
