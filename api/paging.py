@@ -19,6 +19,8 @@ class EventPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
-def page_of(events: Sequence[RecordedEvent], cursor: str, limit: int) -> EventPage:
+def page_of(
+    events: Sequence[RecordedEvent], cursor: str, limit: int, *, audit: bool = True
+) -> EventPage:
     """`next_cursor` is always given: a tailing reader resumes from it even at the end."""
-    return EventPage(events=[event_view(e) for e in events], next_cursor=cursor)
+    return EventPage(events=[event_view(e, audit=audit) for e in events], next_cursor=cursor)

@@ -73,8 +73,18 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
     prev_hash: str | None
 
 
-def event_view(record: RecordedEvent) -> EventView:
-    """The audit view of a stored event; hashes in hex."""
+FEED_METADATA = frozenset({"command", "correlation_id", "causation_id"})
+"""What the change feed shows a caller without the auditor role: enough to correlate
+events, not who made them or why (the audit trail is the auditor's)."""
+
+
+def event_view(record: RecordedEvent, *, audit: bool = True) -> EventView:
+    """A stored event as served, hashes in hex; `audit=False` keeps only FEED_METADATA."""
+    metadata = (
+        record.metadata
+        if audit
+        else {k: v for k, v in record.metadata.items() if k in FEED_METADATA}
+    )
     return EventView(
         position=record.position,
         stream_id=record.stream_id,
@@ -86,7 +96,7 @@ def event_view(record: RecordedEvent) -> EventView:
         valid_from=record.valid_from,
         valid_to=record.valid_to,
         data=record.data,
-        metadata=record.metadata,
+        metadata=metadata,
         hash=record.hash.hex(),
         prev_hash=record.prev_hash.hex() if record.prev_hash else None,
     )

@@ -188,3 +188,21 @@ async def test_stream_history_and_verification(client, tokens, pool):
     verified = await client.get("/verify", headers=auditor)
     assert verified.status_code == 200, verified.text
     assert verified.json()["broken"] == []
+
+
+async def test_the_change_feed_shows_who_and_why_to_auditors_only(client, tokens):
+    i = ids("feed-metadata")
+    driver = Driver(client, tokens["writer"])
+    assert (await driver.send(c.LaunchDialogue(dialogue_id=i["d"], charter=b.charter()))).is_success
+    prefix = f"dialogue-{i['d']}"
+    seen = {}
+    for role in ("reader", "auditor"):
+        response = await client.get(
+            "/events", params={"stream_prefix": prefix}, headers=auth(tokens[role])
+        )
+        assert response.status_code == 200, response.text
+        [event] = response.json()["events"]
+        seen[role] = event["metadata"]
+    assert seen["auditor"]["actor"] == "test-writer"
+    assert {"actor", "request_id", "reason"}.isdisjoint(seen["reader"])
+    assert seen["reader"]["command"] == "LaunchDialogue"
