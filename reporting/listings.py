@@ -144,6 +144,11 @@ LISTINGS: dict[str, Listing] = {
 }
 
 
+def _literal_like(text: str) -> str:
+    """`text` matched as typed: `%` and `_` in a name are characters, not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
     table_columns = listing.query.selected_columns
     found: list[ColumnElement[bool]] = []
@@ -160,7 +165,7 @@ def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
     if f.framework and "frameworks" in table_columns:
         found.append(literal(f.framework) == any_(table_columns["frameworks"]))
     if f.name and "name" in table_columns:
-        found.append(table_columns["name"].ilike(f"%{f.name}%"))
+        found.append(table_columns["name"].ilike(f"%{_literal_like(f.name)}%", escape="\\"))
     if listing.when is not None and f.valid_from:
         found.append(listing.when >= f.valid_from)
     if listing.when is not None and f.valid_to:

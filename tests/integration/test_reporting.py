@@ -140,3 +140,16 @@ async def test_pages_go_on_past_rows_without_a_date(golden_read_models, database
         assert sorted(seen) == ids, seen  # every row once, dated or not
         dated_first = [i in undated for i in seen]
         assert dated_first == sorted(dated_first, reverse=descending)
+
+
+async def test_a_name_filter_matches_percent_and_underscore_as_typed(
+    golden_read_models, database_url
+):
+    async def names(connection: Any, typed: str) -> list[str]:
+        rows, _ = await list_rows(connection, "dialogues", Filters(name=typed))
+        return [r["name"] for r in rows]
+
+    everything = await _with(database_url, lambda c: names(c, "e"))
+    assert everything  # the golden dialogues have an "e" in their names
+    assert await _with(database_url, lambda c: names(c, "%")) == []
+    assert await _with(database_url, lambda c: names(c, "_")) == []
