@@ -27,6 +27,7 @@ from reporting.catalogue import ReportParameters
 from reporting.cron import InvalidSchedule, next_runs
 from reporting.exporting import clear_staging, deliver, produce
 from reporting.schedules import RUN_COLUMNS, Run, run_from_row
+from reporting.snapshot import drop_stale_snapshots
 from store.event_store import EventStore
 
 log = logging.getLogger("entente.exports")
@@ -209,6 +210,8 @@ class ExportWorker:
     async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
         """Work until stopped."""
         await asyncio.to_thread(clear_staging, self.root)
+        if dropped := await drop_stale_snapshots(self._engine):
+            log.warning("dropped %d snapshots left by exports that died", dropped)
         while not stop.is_set():
             try:
                 if await self.step():

@@ -8,6 +8,8 @@ and drops the schema. Cost grows with the log; see docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +22,38 @@ from projections.runner import ENSURE, Runner, Target
 from projections.tables import SCHEMA
 from store.event_store import EventStore
 from store.records import Cursor
+
+STALE_AFTER = dt.timedelta(hours=1)
+"""A snapshot whose checkpoints have not moved for this long belongs to a dead export."""
+
+STALE_SNAPSHOTS = text(
+    "SELECT split_part(projection, ':', 1) AS snapshot FROM projection_state.checkpoints"
+    " WHERE state = 'snapshot' GROUP BY 1 HAVING max(updated_at) < now() - CAST(:age AS interval)"
+)
+
+
+async def drop_stale_snapshots(engine: AsyncEngine, older_than: dt.timedelta = STALE_AFTER) -> int:
+    """Remove what exports that died mid-way left behind (a schema, checkpoint rows);
+    returns how many. A live export moves its checkpoints with every batch."""
+    dropped = 0
+    async with engine.begin() as tx:
+        for row in (await tx.execute(STALE_SNAPSHOTS, {"age": older_than})).all():
+            tag = re.fullmatch(r"snapshot-([0-9a-f]{12})", row.snapshot)
+            if tag is None:
+                continue
+            await tx.execute(text(f"DROP SCHEMA IF EXISTS snapshot_{tag[1]} CASCADE"))
+            await _forget(tx, f"{row.snapshot}:%")
+            dropped += 1
+    return dropped
+
+
+async def _forget(tx: AsyncConnection, names_like: str) -> None:
+    """Drop a snapshot's bookkeeping rows."""
+    for table in ("checkpoints", "stream_versions"):
+        await tx.execute(
+            text(f"DELETE FROM projection_state.{table} WHERE projection LIKE :names"),
+            {"names": names_like},
+        )
 
 
 async def current_position(store: EventStore) -> Cursor:
@@ -58,12 +92,4 @@ async def read_models_at(
     finally:
         async with engine.begin() as tx:
             await tx.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            names = [t.name for t in targets]
-            await tx.execute(
-                text("DELETE FROM projection_state.checkpoints WHERE projection = ANY(:names)"),
-                {"names": names},
-            )
-            await tx.execute(
-                text("DELETE FROM projection_state.stream_versions WHERE projection = ANY(:names)"),
-                {"names": names},
-            )
+            await _forget(tx, f"snapshot-{tag}:%")

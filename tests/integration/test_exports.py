@@ -31,7 +31,7 @@ from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.export_worker import ExportWorker
 from reporting.exporting import deliver, produce
 from reporting.schedules import ScheduleSpec, create_schedule
-from reporting.snapshot import current_position
+from reporting.snapshot import current_position, drop_stale_snapshots
 from store import EventStore
 from store.aggregates import handle
 from store.database import create_pool
@@ -276,3 +276,32 @@ async def test_a_stored_schedule_that_can_no_longer_run_is_paused_not_fatal(
     }
     assert rows[broken]["paused"] is True
     assert rows[fine]["paused"] is False and rows[fine]["next_run_at"] > dt.datetime.now(dt.UTC)
+
+
+async def test_snapshots_left_by_a_dead_export_are_dropped_and_live_ones_kept(engine, pool):
+    async def snapshot(tag: str, age: dt.timedelta) -> None:
+        await pool.execute(f"CREATE SCHEMA snapshot_{tag}")
+        await pool.execute(
+            "INSERT INTO projection_state.checkpoints (projection, transaction_id, position,"
+            " events_applied, updated_at, state)"
+            " VALUES ($1, 0, 0, 0, now() - $2::interval, 'snapshot')",
+            f"snapshot-{tag}:dialogues",
+            age,
+        )
+
+    await snapshot("0123456789ab", dt.timedelta(hours=2))  # its export died
+    await snapshot("ba9876543210", dt.timedelta(seconds=1))  # its export is running
+    assert await drop_stale_snapshots(engine) == 1
+    schemas = {
+        r["nspname"]
+        for r in await pool.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'snapshot_%'"
+        )
+    }
+    assert schemas == {"snapshot_ba9876543210"}
+    left = await pool.fetch(
+        "SELECT projection FROM projection_state.checkpoints WHERE state = 'snapshot'"
+    )
+    assert [r["projection"] for r in left] == ["snapshot-ba9876543210:dialogues"]
+    await pool.execute("DROP SCHEMA snapshot_ba9876543210")
+    await pool.execute("DELETE FROM projection_state.checkpoints WHERE state = 'snapshot'")
