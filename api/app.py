@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,9 @@ from store.database import create_pool
 from store.event_store import EventStore
 
 MAX_BODY_BYTES = 256 * 1024
+SYNC_EXPORTS = 2
+"""On-demand exports one API process produces at once (each replays the log up to its
+position); a request beyond that is a 429, a job waits its turn at the workers."""
 
 
 def create_app(
@@ -58,6 +62,7 @@ def create_app(
         app.state.store = EventStore(app.state.pool)  # one per process: appends combine
         app.state.database_url = database_url
         app.state.export_root = str(export_root)
+        app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
         app.state.engine = create_engine(database_url, pool_size=pool_size)
         try:
             if run_projections:

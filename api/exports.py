@@ -3,6 +3,7 @@ schedules (admin), and the calendar feed."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -90,7 +91,7 @@ def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
     tags=[TAG],
     opt=READ,
     status_code=201,
-    responses=problem_responses(400, 401, 403, 413, 422),
+    responses=problem_responses(400, 401, 403, 413, 422, 429),
 )
 async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Response[Run]:
     """201 with the finished run (sync), or 202 with the queued run (job)."""
@@ -99,13 +100,23 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
             422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
         )
     pool = request.app.state.pool
-    run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
     if data.mode == "job":
+        run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
         return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
-    worker = _worker(request)
-    claimed = await worker.claim_run(run.run_id)
-    if claimed is not None:
-        await worker.execute(claimed)
+    slots: asyncio.Semaphore = request.app.state.export_slots
+    if slots.locked():
+        raise problem(
+            429,
+            "as many exports as this process produces at once are running; retry, or send"
+            ' {"mode": "job"}',
+            headers={"Retry-After": "5"},
+        )
+    async with slots:
+        run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
+        worker = _worker(request)
+        claimed = await worker.claim_run(run.run_id)
+        if claimed is not None:
+            await worker.execute(claimed)
     finished = await get_run(pool, run.run_id)
     assert finished is not None
     if finished.status != "succeeded":

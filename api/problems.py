@@ -56,6 +56,7 @@ KINDS: dict[int, tuple[str, ...]] = {
         "export-failed",
     ),
     428: ("precondition-required",),
+    429: ("too-many-requests",),
     503: ("unavailable", "not-yet-consistent"),
 }
 
@@ -94,6 +95,8 @@ WHY: dict[int, str] = {
     "mismatch, an over-long text, an Idempotency-Key reused for another request, an invalid "
     "schedule or a failed export",
     428: "this change amends a record, so it needs If-Match with the version you saw",
+    429: "this process is producing as many exports at once as it allows; retry after"
+    " Retry-After seconds, or send the export as a job",
     503: "the database does not answer, or the read models have not reached after_position",
 }
 

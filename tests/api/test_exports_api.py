@@ -15,7 +15,7 @@ import icalendar
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from api.app import create_app
+from api.app import SYNC_EXPORTS, create_app
 from api.demo import load_demo
 from domain import demo
 from tests.api.conftest import auth
@@ -220,3 +220,32 @@ def test_export_files_never_land_outside_the_export_root():
             continue
         raise AssertionError(f"{destination!r} was accepted")
     assert Path("x").name == "x"
+
+
+async def test_sync_exports_beyond_the_process_limit_are_429(
+    live_app, concurrent_client, tokens, pool
+):
+    reader = auth(tokens["reader"])
+    slots = live_app.state.export_slots
+    for _ in range(SYNC_EXPORTS):  # as if that many exports were being produced now
+        await slots.acquire()
+    try:
+        runs = await pool.fetchval("SELECT count(*) FROM exports.runs")
+        busy = await concurrent_client.post(
+            "/exports", headers=reader, json={"report": "visits", "format": "csv"}
+        )
+        assert busy.status_code == 429, busy.text
+        assert busy.headers["retry-after"] == "5"
+        assert busy.json()["type"] == "urn:entente:problem:too-many-requests"
+        assert await pool.fetchval("SELECT count(*) FROM exports.runs") == runs
+        job = await concurrent_client.post(
+            "/exports", headers=reader, json={"report": "visits", "format": "csv", "mode": "job"}
+        )
+        assert job.status_code == 202, job.text  # a job waits its turn instead
+    finally:
+        for _ in range(SYNC_EXPORTS):
+            slots.release()
+    done = await concurrent_client.post(
+        "/exports", headers=reader, json={"report": "visits", "format": "csv"}
+    )
+    assert done.status_code == 201, done.text
