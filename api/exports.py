@@ -112,21 +112,19 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
             headers={"Retry-After": "5"},
         )
     async with slots:
-        run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
-        worker = _worker(request)
-        claimed = await worker.claim_run(run.run_id)
-        if claimed is not None:
-            await worker.execute(claimed)
-    finished = await get_run(pool, run.run_id)
+        run_id = await _worker(request).run_now(
+            data.report, data.parameters, data.format, ON_DEMAND
+        )
+    finished = await get_run(pool, run_id)
     assert finished is not None
     if finished.status != "succeeded":
         raise problem(
             422,
             f"the export failed: {finished.error}",
             kind="export-failed",
-            run_id=str(run.run_id),
+            run_id=str(run_id),
         )
-    return Response(finished, status_code=201, headers={"Location": f"/exports/{run.run_id}"})
+    return Response(finished, status_code=201, headers={"Location": f"/exports/{run_id}"})
 
 
 @get(

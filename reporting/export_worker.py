@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from reporting.catalogue import ReportParameters
 from reporting.cron import InvalidSchedule, next_runs
 from reporting.exporting import clear_staging, deliver, produce
-from reporting.schedules import RUN_COLUMNS, Run, run_from_row
+from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
 from store.event_store import EventStore
 
@@ -125,17 +125,16 @@ class ExportWorker:
         row = await self._pool.fetchrow(CLAIM, self.worker_id, self._lease)
         return run_from_row(row) if row else None
 
-    async def claim_run(self, run_id: uuid.UUID) -> Run | None:
-        """Claim one particular due run (an on-demand export the API runs itself)."""
-        row = await self._pool.fetchrow(
-            f"""UPDATE exports.runs SET status = 'running', attempts = attempts + 1,
-                claimed_by = $2, started_at = now(), lease_until = now() + $3::interval
-            WHERE run_id = $1 AND status = 'due' RETURNING {RUN_COLUMNS}""",
-            run_id,
-            self.worker_id,
-            self._lease,
+    async def run_now(
+        self, report: str, parameters: ReportParameters, fmt: str, destination: str
+    ) -> uuid.UUID:
+        """Create a run held by this worker from the start and execute it here: an
+        on-demand export the API answers with, which no other worker can take over."""
+        run = await request_run(
+            self._pool, report, parameters, fmt, destination, held_by=(self.worker_id, self._lease)
         )
-        return run_from_row(row) if row else None
+        await self.execute(run)
+        return run.run_id
 
     async def execute(self, run: Run) -> None:
         """Produce, deliver and record one run; on failure, schedule a retry or give up."""

@@ -186,18 +186,33 @@ async def delete_schedule(pool: Any, schedule_id: uuid.UUID) -> bool:
 
 
 async def request_run(
-    pool: Any, report: str, parameters: ReportParameters, fmt: str, destination: str
+    pool: Any,
+    report: str,
+    parameters: ReportParameters,
+    fmt: str,
+    destination: str,
+    *,
+    held_by: tuple[str, dt.timedelta] | None = None,
 ) -> Run:
-    """An on-demand run, due now, for the worker (or the caller) to execute."""
+    """An on-demand run, due now, for a worker to execute; or, with `held_by` (worker id,
+    lease), already claimed by the caller, so that no worker can take it from under the
+    caller (unless the lease runs out: then the caller died, and a worker retries it)."""
+    holder, lease = held_by or (None, None)
     row = await pool.fetchrow(
         f"""INSERT INTO exports.runs (run_id, report, parameters, format, destination, due_at,
-            status, next_attempt_at)
-        VALUES ($1, $2, $3::jsonb, $4, $5, now(), 'due', now()) RETURNING {RUN_COLUMNS}""",
+            status, next_attempt_at, claimed_by, attempts, started_at, lease_until)
+        VALUES ($1, $2, $3::jsonb, $4, $5, now(),
+            CASE WHEN $6::text IS NULL THEN 'due' ELSE 'running' END, now(), $6,
+            CASE WHEN $6::text IS NULL THEN 0 ELSE 1 END,
+            CASE WHEN $6::text IS NULL THEN NULL ELSE now() END, now() + $7::interval)
+        RETURNING {RUN_COLUMNS}""",
         uuid.uuid4(),
         report,
         json.dumps({k: v for k, v in msgspec.to_builtins(parameters).items() if v is not None}),
         fmt,
         destination,
+        holder,
+        lease,
     )
     return run_from_row(row)
 

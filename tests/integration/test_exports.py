@@ -30,7 +30,7 @@ from projections.catalog import create_engine
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.export_worker import ExportWorker
 from reporting.exporting import deliver, produce
-from reporting.schedules import ScheduleSpec, create_schedule
+from reporting.schedules import ScheduleSpec, create_schedule, request_run
 from reporting.snapshot import current_position, drop_stale_snapshots
 from store import EventStore
 from store.aggregates import handle
@@ -305,3 +305,26 @@ async def test_snapshots_left_by_a_dead_export_are_dropped_and_live_ones_kept(en
     assert [r["projection"] for r in left] == ["snapshot-ba9876543210:dialogues"]
     await pool.execute("DROP SCHEMA snapshot_ba9876543210")
     await pool.execute("DELETE FROM projection_state.checkpoints WHERE state = 'snapshot'")
+
+
+async def test_a_run_held_from_the_start_is_never_taken_by_a_worker(
+    engine, pool, database_url, tmp_path
+):
+    """The API's sync export: a worker polling at that moment must not take it over (it did,
+    and the API then answered "export failed" for a run that was still being produced)."""
+    held = await request_run(
+        pool,
+        "visits",
+        ReportParameters(),
+        "csv",
+        "on-demand",
+        held_by=("api-process", dt.timedelta(minutes=10)),
+    )
+    assert (held.status, held.attempts) == ("running", 1)
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    while (claimed := await worker.claim()) is not None:  # take whatever else is due
+        assert claimed.run_id != held.run_id
+    holder = await pool.fetchval(
+        "SELECT claimed_by FROM exports.runs WHERE run_id = $1", held.run_id
+    )
+    assert holder == "api-process"
