@@ -73,4 +73,5 @@ def to_json(event: Event) -> bytes:
 
 
 def from_json(raw: bytes) -> Event:
-    return cast(Event, _json_decoder.decode(raw))
+    event: Event = _json_decoder.decode(raw)
+    return event
