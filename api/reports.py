@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, get
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.freshness import wait_for_position
 from api.parameters import year
@@ -16,6 +18,18 @@ from reporting import reports
 
 TAG = "reports"
 READ = {"permission": "read"}
+Rows = list[dict[str, Any]]
+
+
+async def _report(
+    request: Request[Any, Any, Any],
+    after_position: str | None,
+    query: Callable[[AsyncConnection], Awaitable[Rows]],
+) -> Rows:
+    """Run one report over the read models, once they have reached `after_position`."""
+    await wait_for_position(request, after_position)
+    async with request.app.state.engine.connect() as connection:
+        return await query(connection)
 
 
 @get(
@@ -31,16 +45,14 @@ async def commitments(
     dialogue_id: uuid.UUID | None = None,
     party: str | None = None,
     after_position: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """Open, due (target window contains as_of), overdue (window ended), fulfilled."""
-    await wait_for_position(request, after_position)
-    async with request.app.state.engine.connect() as connection:
-        return await reports.commitments_status(
-            connection,
-            as_of or dt.datetime.now(dt.UTC).date(),
-            dialogue_id=dialogue_id,
-            party=party_filter(party),
-        )
+    day, code = as_of or dt.datetime.now(dt.UTC).date(), party_filter(party)
+    return await _report(
+        request,
+        after_position,
+        lambda c: reports.commitments_status(c, day, dialogue_id=dialogue_id, party=code),
+    )
 
 
 @get(
@@ -56,16 +68,16 @@ async def activity(
     year_to: int | None = None,
     dialogue_id: uuid.UUID | None = None,
     after_position: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """One row per year and dialogue; visits count toward the dialogue whose outcome led to them."""
-    await wait_for_position(request, after_position)
-    async with request.app.state.engine.connect() as connection:
-        return await reports.activity_per_year(
-            connection,
-            year_from=year(year_from, "year_from"),
-            year_to=year(year_to, "year_to"),
-            dialogue_id=dialogue_id,
-        )
+    first, last = year(year_from, "year_from"), year(year_to, "year_to")
+    return await _report(
+        request,
+        after_position,
+        lambda c: reports.activity_per_year(
+            c, year_from=first, year_to=last, dialogue_id=dialogue_id
+        ),
+    )
 
 
 @get(
@@ -80,13 +92,14 @@ async def fulfilment(
     dialogue_id: uuid.UUID | None = None,
     party: str | None = None,
     after_position: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """Compliance on the G7/G20 Research Group scale, -1 to +1, where assessed."""
-    await wait_for_position(request, after_position)
-    async with request.app.state.engine.connect() as connection:
-        return await reports.fulfilment_and_compliance(
-            connection, dialogue_id=dialogue_id, party=party_filter(party)
-        )
+    code = party_filter(party)
+    return await _report(
+        request,
+        after_position,
+        lambda c: reports.fulfilment_and_compliance(c, dialogue_id=dialogue_id, party=code),
+    )
 
 
 @get(
@@ -101,13 +114,14 @@ async def frameworks(
     dialogue_id: uuid.UUID | None = None,
     party: str | None = None,
     after_position: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """A framework is known by the exact name its outcomes give it (e.g. `C5+1`)."""
-    await wait_for_position(request, after_position)
-    async with request.app.state.engine.connect() as connection:
-        return await reports.frameworks_referred_to(
-            connection, dialogue_id=dialogue_id, party=party_filter(party)
-        )
+    code = party_filter(party)
+    return await _report(
+        request,
+        after_position,
+        lambda c: reports.frameworks_referred_to(c, dialogue_id=dialogue_id, party=code),
+    )
 
 
 routes = [commitments, activity, fulfilment, frameworks]
