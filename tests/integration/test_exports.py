@@ -185,11 +185,13 @@ async def test_a_worker_killed_mid_export_leaves_no_partial_file_and_the_run_com
     )
     staging = tmp_path / ".staging"
     deadline = time.monotonic() + 60
-    while not (staging.is_dir() and list(staging.glob("*.partial"))):
-        assert time.monotonic() < deadline, "the worker never started writing"
-        await asyncio.sleep(0.1)
-    slow.send_signal(signal.SIGKILL)
-    slow.wait(timeout=10)
+    try:
+        while not (staging.is_dir() and list(staging.glob("*.partial"))):
+            assert time.monotonic() < deadline, "the worker never started writing"
+            await asyncio.sleep(0.1)
+    finally:  # killed mid-export on purpose, or because the test failed: never left running
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(timeout=10)
     destination = tmp_path / "killed"
     assert not destination.exists() or not list(destination.iterdir())
     status = await pool.fetchval(

@@ -110,20 +110,24 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(reference, da
     worker = start_worker(database_url, batch=20)
     killed_mid_batch = False
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not killed_mid_batch:
-        in_batch = await pool.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
-            " AND query ILIKE '%reporting.%'"
-        )
-        applied = await pool.fetchval(
-            "SELECT coalesce(sum(events_applied), 0) FROM projection_state.checkpoints"
-        )
-        if in_batch and applied > 50:
-            worker.send_signal(signal.SIGKILL)
-            killed_mid_batch = True
-        await asyncio.sleep(0.005)
-    worker.wait(timeout=10)
+    try:
+        while time.monotonic() < deadline and not killed_mid_batch:
+            in_batch = await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+                " AND query ILIKE '%reporting.%'"
+            )
+            applied = await pool.fetchval(
+                "SELECT coalesce(sum(events_applied), 0) FROM projection_state.checkpoints"
+            )
+            if in_batch and applied > 50:
+                worker.send_signal(signal.SIGKILL)
+                killed_mid_batch = True
+            await asyncio.sleep(0.005)
+    finally:  # never left running, whatever happened above
+        if worker.poll() is None:
+            worker.kill()
+        worker.wait(timeout=10)
     assert killed_mid_batch, "never caught the worker inside a batch"
     partial = await pool.fetchval("SELECT count(*) FROM reporting.relationship_timeline")
     assert 0 < partial < len(reference["relationship_timeline"])
