@@ -7,6 +7,7 @@ migrating from scratch costs seconds, so every module gets an isolated, migrated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -25,10 +26,12 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """An admin URL to the server's `postgres` database."""
+def postgres_url(pytestconfig: pytest.Config) -> Iterator[str]:
+    """An admin URL to the server's `postgres` database; the run says which server it is."""
     with postgres_server() as (url, origin):
-        print(f"\n[entente tests] PostgreSQL from {origin}")
+        capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\n[entente tests] PostgreSQL from {origin}", flush=True)
         yield url
 
 
