@@ -18,7 +18,7 @@ from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
 from store.migrate import upgrade
 from store.roles import (
     APP_URL_ENV,
-    PrivilegedRole,
+    ServingRoleRefused,
     app_url,
     check_serving_role,
     provision_login_role,
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         command(args)
-    except PrivilegedRole as error:
+    except ServingRoleRefused as error:
         sys.exit(f"entente: {error}")
 
 

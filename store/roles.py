@@ -34,8 +34,8 @@ _CONCURRENT = {"42710", "23505", "40001", "40P01", "XX000"}
 updated': another process provisioning the same cluster-wide role at the same moment."""
 
 
-class PrivilegedRole(Exception):
-    """The serving URL connects as a role that could rewrite the log."""
+class ServingRoleRefused(Exception):
+    """The serving URL is unusable: a role that could rewrite the log, or none at all."""
 
 
 def with_user(url: str, user: str, password: str | None = None) -> str:
@@ -78,7 +78,7 @@ async def provision_login_role(owner_url: str, serving_url: str) -> bool:
     """
     login = _user(serving_url)
     if not login or login == _user(owner_url):
-        raise PrivilegedRole("the serving URL must name a login role other than the owner")
+        raise ServingRoleRefused("the serving URL must name a login role other than the owner")
     connection = await asyncpg.connect(asyncpg_dsn(owner_url))
     try:
         if not await connection.fetchval(
@@ -111,7 +111,7 @@ async def _provision(connection: asyncpg.Connection, login: str, password: str |
             f" NOBYPASSRLS INHERIT IN ROLE {APP_ROLE}"
         )
     elif role["privileged"]:
-        raise PrivilegedRole(f"role {login!r} is privileged; it cannot serve")
+        raise ServingRoleRefused(f"role {login!r} is privileged; it cannot serve")
     if not await connection.fetchval("SELECT pg_has_role($1, $2, 'MEMBER')", login, APP_ROLE):
         await connection.execute(f"GRANT {APP_ROLE} TO {name}")
     starts_as_app = await connection.fetchval(
@@ -144,7 +144,7 @@ async def check_serving_role(serving_url: str) -> None:
     try:
         connection = await asyncpg.connect(asyncpg_dsn(serving_url))
     except asyncpg.InvalidAuthorizationSpecificationError as error:
-        raise PrivilegedRole(
+        raise ServingRoleRefused(
             f"cannot connect as the serving role ({error}); run `entente migrate` first or set"
             f" {APP_URL_ENV}"
         ) from None
@@ -157,7 +157,7 @@ async def check_serving_role(serving_url: str) -> None:
         await connection.close()
     if rows:
         names = ", ".join(sorted({row["rolname"] for row in rows}))
-        raise PrivilegedRole(
+        raise ServingRoleRefused(
             f"refusing to serve as {names}: a superuser, replication or BYPASSRLS role; set"
             f" {APP_URL_ENV} to a least-privilege login (or {ALLOW_PRIVILEGED_ENV}=1)"
         )

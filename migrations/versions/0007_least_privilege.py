@@ -83,7 +83,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA projection_state, e
 GRANT USAGE ON SCHEMA event_store, access, exports TO entente_app;
 GRANT SELECT ON event_store.events, event_store.idempotency_keys TO entente_app;
 
-CREATE FUNCTION projection_state.create_work_schema(p_name text) RETURNS void
+CREATE OR REPLACE FUNCTION projection_state.create_work_schema(p_name text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_name IS NULL OR p_name !~ '^(reporting_rebuild|reporting_retired|snapshot_[0-9a-f]{12})$'
@@ -103,7 +103,7 @@ REVOKE UPDATE (revoked_at) ON access.api_keys FROM entente_app;
 GRANT SELECT ON access.api_keys TO entente_app;
 
 -- p_actor: who asked (the admin key's name, or cli:<user>), NULL for the session's role.
-CREATE FUNCTION access.create_key(p_name text, p_key_id text, p_secret_hash bytea,
+CREATE OR REPLACE FUNCTION access.create_key(p_name text, p_key_id text, p_secret_hash bytea,
                                   p_roles text[], p_actor text)
 RETURNS TABLE (name text, key_id text, roles text[], created_at timestamptz,
                revoked_at timestamptz)
@@ -116,7 +116,7 @@ $$;
 REVOKE ALL ON FUNCTION access.create_key(text, text, bytea, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION access.create_key(text, text, bytea, text[], text) TO entente_app;
 
-CREATE FUNCTION access.revoke_key(p_name text, p_actor text) RETURNS boolean
+CREATE OR REPLACE FUNCTION access.revoke_key(p_name text, p_actor text) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH revoked AS (
         UPDATE access.api_keys SET revoked_at = now(),
