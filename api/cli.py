@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -15,6 +16,13 @@ from store.api_keys import ROLES, create_key, list_keys, revoke_key
 from store.database import create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
 from store.migrate import upgrade
+from store.roles import (
+    APP_URL_ENV,
+    ServingRoleRefused,
+    app_url,
+    check_serving_role,
+    provision_login_role,
+)
 from store.verification import verify
 
 LOCAL_KEY_FILE = DEFAULT_DATA_DIR / "local-admin-key"
@@ -26,6 +34,37 @@ def database_url(args: argparse.Namespace) -> str:
     if url:
         return str(url)
     return start_embedded(DEFAULT_DATA_DIR / "postgres", keep_running=True)
+
+
+def serving_url(args: argparse.Namespace, owner: str | None = None) -> str:
+    """The URL every command but `migrate` connects with: a least-privilege login.
+
+    --app-database-url, else ENTENTE_APP_DATABASE_URL, else the owner URL with the user
+    swapped for entente_service (made by `entente migrate`). Exits when that login is a
+    superuser, replication or BYPASSRLS role (store/roles.py).
+    """
+    explicit = args.app_database_url or os.environ.get(APP_URL_ENV)
+    url = explicit or app_url(owner or database_url(args))
+    asyncio.run(check_serving_role(url))
+    return url
+
+
+def migrate(args: argparse.Namespace) -> str:
+    """Migrate as the owner, then make the serving login role when the owner may."""
+    owner = database_url(args)
+    upgrade(owner)
+    if not asyncio.run(provision_login_role(owner, app_url(owner, args.app_database_url))):
+        print(
+            "note: the owner may not create roles; the serving login role must exist already"
+            " (docs/OPERATIONS.md)",
+            file=sys.stderr,
+        )
+    return owner
+
+
+def cli_actor() -> str:
+    """Who a key change made from the command line is recorded as."""
+    return f"cli:{getpass.getuser()}"
 
 
 async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -52,7 +91,7 @@ async def _ensure_local_key(pool: Any) -> str:
         return LOCAL_KEY_FILE.read_text().strip()
     names = {key.name for key in await list_keys(pool)}
     name = "local-admin" if "local-admin" not in names else f"local-admin-{len(names)}"
-    _, token = await create_key(pool, name, list(ROLES))
+    _, token = await create_key(pool, name, list(ROLES), actor=cli_actor())
     LOCAL_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     LOCAL_KEY_FILE.write_text(token + "\n")
     LOCAL_KEY_FILE.chmod(0o600)
@@ -60,11 +99,11 @@ async def _ensure_local_key(pool: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    """make run: database, migrations, demo data once, a local key, then serve."""
+    """make run: database, migrations (as the owner), then as the serving login role:
+    demo data once, a local key, and the API."""
     from api.demo import load_demo
 
-    url = database_url(args)
-    upgrade(url)
+    url = serving_url(args, migrate(args))
 
     async def prepare(pool: Any) -> tuple[int, str]:
         return await load_demo(pool), await _ensure_local_key(pool)
@@ -83,17 +122,17 @@ def run(args: argparse.Namespace) -> None:
 
 def keys(args: argparse.Namespace) -> None:
     """keys create NAME --roles r,w | keys list | keys revoke NAME."""
-    url = database_url(args)
+    url = serving_url(args)
 
     async def work(pool: Any) -> None:
         if args.action == "create":
-            key, token = await create_key(pool, args.name, args.roles.split(","))
+            key, token = await create_key(pool, args.name, args.roles.split(","), actor=cli_actor())
             print(json.dumps({"name": key.name, "roles": key.roles, "token": token}))
         elif args.action == "list":
             for key in await list_keys(pool):
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
                 print(f"{key.name}\t{','.join(key.roles)}\t{state}")
-        elif not await revoke_key(pool, args.name):
+        elif not await revoke_key(pool, args.name, actor=cli_actor()):
             sys.exit(f"no live key named {args.name!r}")
 
     asyncio.run(_with_pool(url, work))
@@ -101,7 +140,7 @@ def keys(args: argparse.Namespace) -> None:
 
 def verify_command(args: argparse.Namespace) -> None:
     """Recompute every hash chain; exit 1 when any link is broken."""
-    report = asyncio.run(_with_pool(database_url(args), lambda p: verify(p, args.stream)))
+    report = asyncio.run(_with_pool(serving_url(args), lambda p: verify(p, args.stream)))
     print(f"{report.streams_checked} streams, {report.events_checked} events checked")
     for link in report.broken:
         print(f"BROKEN {link.stream_id} v{link.version} (position {link.position}): {link.reason}")
@@ -112,7 +151,7 @@ def demo(args: argparse.Namespace) -> None:
     """Load the golden scenario (idempotent)."""
     from api.demo import load_demo
 
-    written = asyncio.run(_with_pool(database_url(args), load_demo))
+    written = asyncio.run(_with_pool(serving_url(args), load_demo))
     print(f"demo: {written} new events")
 
 
@@ -122,7 +161,7 @@ def projections_command(args: argparse.Namespace) -> None:
     from projections.catalog import NAMES
     from projections.status import projection_status
 
-    url = database_url(args)
+    url = serving_url(args)
     if args.action == "status":
         for s in asyncio.run(_with_pool(url, projection_status)):
             print(
@@ -149,7 +188,7 @@ def export_command(args: argparse.Namespace) -> None:
     from store.event_store import EventStore
     from store.records import Cursor
 
-    url = database_url(args)
+    url = serving_url(args)
     params = dict(item.split("=", 1) for item in args.param)
     parameters = msgspec.convert(params, ReportParameters, strict=False)
     position = Cursor.decode(args.position) if args.position else None
@@ -182,7 +221,7 @@ def schedules_command(args: argparse.Namespace) -> None:
 
     from reporting import schedules as s
 
-    url = database_url(args)
+    url = serving_url(args)
 
     async def work(pool: Any) -> None:
         found = {x.name: x for x in await s.list_schedules(pool)}
@@ -229,7 +268,15 @@ def schedules_command(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     """The argument parser, one sub-command per job."""
     top = argparse.ArgumentParser(prog="entente", description=__doc__)
-    top.add_argument("--database-url", default=None)
+    top.add_argument(
+        "--database-url", default=None, help="the owner (migrations); default DATABASE_URL"
+    )
+    top.add_argument(
+        "--app-database-url",
+        default=None,
+        help="the least-privilege login everything else uses; default ENTENTE_APP_DATABASE_URL,"
+        " else the owner URL as user entente_service",
+    )
     sub = top.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):
         p = sub.add_parser(name)
@@ -276,12 +323,20 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `entente` console script."""
     args = parser().parse_args(argv)
+    try:
+        command(args)
+    except ServingRoleRefused as error:
+        sys.exit(f"entente: {error}")
+
+
+def command(args: argparse.Namespace) -> None:
+    """Run one sub-command."""
     if args.command == "run":
         run(args)
     elif args.command == "serve":
-        serve(database_url(args), args.host, args.port, with_worker=args.with_worker)
+        serve(serving_url(args), args.host, args.port, with_worker=args.with_worker)
     elif args.command == "migrate":
-        upgrade(database_url(args))
+        migrate(args)
         print("migrated to head")
     elif args.command == "keys":
         if args.action != "list" and not args.name:
@@ -292,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         from api.worker import serve_worker
 
-        asyncio.run(serve_worker(database_url(args)))
+        asyncio.run(serve_worker(serving_url(args)))
     elif args.command == "projections":
         projections_command(args)
     elif args.command == "export":

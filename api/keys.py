@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, delete, get, post
 
+from api.auth import caller
 from api.parameters import text
 from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
@@ -40,7 +41,9 @@ class CreatedKey(msgspec.Struct, frozen=True, kw_only=True):
 async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
     """The token is returned once and stored only as a hash."""
     try:
-        key, token = await create_key(request.app.state.pool, data.name, list(data.roles))
+        key, token = await create_key(
+            request.app.state.pool, data.name, list(data.roles), actor=caller(request).name
+        )
     except KeyExists:
         raise problem(409, f"a key named {data.name!r} exists", kind="already-exists") from None
     return CreatedKey(key=key, token=token)
@@ -68,7 +71,10 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
 )
 async def revoke(request: Request[Any, Any, Any], name: str) -> None:
     """Revocation takes effect on the next request made with the key."""
-    if not await revoke_key(request.app.state.pool, text(name, "name") or ""):
+    revoked = await revoke_key(
+        request.app.state.pool, text(name, "name") or "", actor=caller(request).name
+    )
+    if not revoked:
         raise problem(404, f"no live key named {name!r}")
     return None
 

@@ -55,6 +55,10 @@ SLOWEST = text(
 )
 RETRY_AFTER_FAILURE = 1.0
 """Seconds before a failed batch is tried again (it usually fails the same way at once)."""
+WORK_SCHEMA = text("SELECT projection_state.create_work_schema(:name)")
+"""Rebuild and snapshot schemas, made for (and owned by) entente_app, which may not CREATE
+SCHEMA itself (migrations/versions/0007_least_privilege.py)."""
+
 ENSURE = text(
     "INSERT INTO projection_state.checkpoints (projection, transaction_id, position,"
     " events_applied, updated_at, state) VALUES (:name, 0, 0, 0, now(), :state)"
@@ -206,7 +210,7 @@ class Runner:
 
     async def _start_shadow(self, projection: Projection) -> None:
         async with self._engine.begin() as tx:
-            await tx.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SHADOW_SCHEMA}"))
+            await tx.execute(WORK_SCHEMA, {"name": SHADOW_SCHEMA})
             for table in projection.tables:
                 await tx.execute(text(f"DROP TABLE IF EXISTS {SHADOW_SCHEMA}.{table.name}"))
                 await tx.execute(
@@ -237,7 +241,7 @@ class Runner:
                 live.transaction_id, live.position
             ):
                 return False
-            await tx.execute(text(f"CREATE SCHEMA IF NOT EXISTS {RETIRED_SCHEMA}"))
+            await tx.execute(WORK_SCHEMA, {"name": RETIRED_SCHEMA})
             for table in projection.tables:
                 name = table.name
                 await tx.execute(text(f"DROP TABLE IF EXISTS {RETIRED_SCHEMA}.{name}"))

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.catalog import PROJECTIONS
-from projections.runner import ENSURE, Runner, Target
+from projections.runner import ENSURE, WORK_SCHEMA, Runner, Target
 from projections.tables import SCHEMA
 from store.event_store import EventStore
 from store.records import Cursor
@@ -72,7 +72,7 @@ async def read_models_at(
         Target(p, store, name=f"snapshot-{tag}:{p.name}", schema=schema) for p in PROJECTIONS
     ]
     async with engine.begin() as tx:
-        await tx.execute(text(f"CREATE SCHEMA {schema}"))
+        await tx.execute(WORK_SCHEMA, {"name": schema})
         for projection in PROJECTIONS:
             for table in projection.tables:
                 await tx.execute(

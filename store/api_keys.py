@@ -36,17 +36,24 @@ def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def create_key(pool: Any, name: str, roles: list[str]) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the token, which is never retrievable again."""
+async def create_key(
+    pool: Any, name: str, roles: list[str], *, actor: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the token, which is never retrievable again.
+
+    Through access.create_key (SECURITY DEFINER): the service's role may not insert keys
+    itself, and the function records `actor` (None: the database role that asked).
+    """
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     try:
         row = await pool.fetchrow(
-            """INSERT INTO access.api_keys (name, key_id, secret_hash, roles)
-            VALUES ($1, $2, $3, $4) RETURNING name, key_id, roles, created_at, revoked_at""",
+            "SELECT name, key_id, roles, created_at, revoked_at"
+            " FROM access.create_key($1, $2, $3, $4, $5)",
             name,
             key_id,
             _hash(secret),
             sorted(set(roles)),
+            actor,
         )
     except Exception as error:
         if getattr(error, "sqlstate", None) == "23505":
@@ -64,13 +71,12 @@ async def list_keys(pool: Any) -> list[ApiKey]:
     return [ApiKey(**dict(row)) for row in rows]
 
 
-async def revoke_key(pool: Any, name: str) -> bool:
-    """Revoke a key by name; False when no live key has that name."""
-    status = await pool.execute(
-        "UPDATE access.api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
-        name,
-    )
-    return bool(status.endswith(" 1"))
+async def revoke_key(pool: Any, name: str, *, actor: str | None = None) -> bool:
+    """Revoke a key by name; False when no live key has that name.
+
+    Through access.revoke_key (SECURITY DEFINER), which records `actor` as revoked_by.
+    """
+    return bool(await pool.fetchval("SELECT access.revoke_key($1, $2)", name, actor))
 
 
 async def authenticate(pool: Any, token: str) -> ApiKey | None:

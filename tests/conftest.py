@@ -2,6 +2,11 @@
 
 Cloning a template (CREATE DATABASE … TEMPLATE) costs a few hundred milliseconds, while
 migrating from scratch costs seconds, so every module gets an isolated, migrated database.
+
+The app, the workers and the store connect as the service does: `database_url` and `pool`
+are the least-privilege login (store/roles.py), so every test proves the grants suffice.
+`owner_database_url` is the same database as the owner (a superuser), for tests that act
+as one on purpose.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pytest_asyncio
 from store import EventStore
 from store.database import asyncpg_dsn, create_pool, with_database
 from store.migrate import upgrade
+from store.roles import derived_app_url, provision_login_role
 from tests.postgres import postgres_server
 
 _names = itertools.count()
@@ -50,6 +56,7 @@ async def template_database(postgres_url: str) -> AsyncIterator[str]:
     await _admin(postgres_url, f"DROP DATABASE IF EXISTS {name}")
     await _admin(postgres_url, f"CREATE DATABASE {name}")
     await asyncio.to_thread(upgrade, with_database(postgres_url, name))
+    assert await provision_login_role(postgres_url, derived_app_url(postgres_url))
     yield name
     await _admin(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -68,17 +75,31 @@ async def drop_database(postgres_url: str, url: str) -> None:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def database_url(postgres_url: str, template_database: str) -> AsyncIterator[str]:
-    """A migrated database of this module's own."""
+async def owner_database_url(postgres_url: str, template_database: str) -> AsyncIterator[str]:
+    """A migrated database of this module's own, reached as the owner (a superuser)."""
     url = await clone_database(postgres_url, template_database)
     yield url
     await drop_database(postgres_url, url)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def database_url(owner_database_url: str) -> str:
+    """The module's database as the service reaches it: the least-privilege login."""
+    return derived_app_url(owner_database_url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def pool(database_url: str) -> AsyncIterator[Any]:
-    """An asyncpg pool on the module's database."""
+    """An asyncpg pool on the module's database, as the least-privilege login."""
     pool = await create_pool(database_url, min_size=1, max_size=20)
+    yield pool
+    await pool.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def owner_pool(owner_database_url: str) -> AsyncIterator[Any]:
+    """A pool on the module's database as the owner: for tests that play a superuser."""
+    pool = await create_pool(owner_database_url, min_size=1, max_size=4)
     yield pool
     await pool.close()
 

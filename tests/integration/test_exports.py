@@ -282,7 +282,7 @@ async def test_a_stored_schedule_that_can_no_longer_run_is_paused_not_fatal(
 
 async def test_snapshots_left_by_a_dead_export_are_dropped_and_live_ones_kept(engine, pool):
     async def snapshot(tag: str, age: dt.timedelta) -> None:
-        await pool.execute(f"CREATE SCHEMA snapshot_{tag}")
+        await pool.execute("SELECT projection_state.create_work_schema($1)", f"snapshot_{tag}")
         await pool.execute(
             "INSERT INTO projection_state.checkpoints (projection, transaction_id, position,"
             " events_applied, updated_at, state)"

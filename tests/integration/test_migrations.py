@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 
 import asyncpg
@@ -81,5 +82,33 @@ async def test_the_set_based_appends_downgrade_to_the_first_ones(postgres_url: s
         assert not any(s in functions for s in per_statement)
         await connection.close()
         await combined_appends_work(url)
+    finally:
+        await drop_database(postgres_url, url)
+
+
+PRIVILEGES = """SELECT has_table_privilege('entente_app', 'access.api_keys', 'INSERT'),
+    (SELECT tableowner FROM pg_tables WHERE schemaname = 'reporting' AND tablename = 'dialogues'),
+    to_regprocedure('access.create_key(text, text, bytea, text[], text)') IS NOT NULL"""
+
+
+async def privileges(connection: asyncpg.Connection) -> tuple[bool, str, bool]:
+    """(entente_app may INSERT keys, owner of reporting.dialogues, key function exists)."""
+    row = await connection.fetchrow(PRIVILEGES)
+    assert row is not None
+    return (row[0], row[1], row[2])
+
+
+async def test_least_privilege_downgrades_to_0006_and_back(postgres_url: str):
+    url = await empty_database(postgres_url, f"entente_migration_privilege_{os.getpid()}")
+    try:
+        await asyncio.to_thread(upgrade, url)
+        connection = await asyncpg.connect(asyncpg_dsn(url))
+        owner = await connection.fetchval("SELECT current_user")
+        assert await privileges(connection) == (False, "entente_app", True)
+        await asyncio.to_thread(downgrade, url, "0006_timeline_by_stream")
+        assert await privileges(connection) == (True, owner, False)
+        await asyncio.to_thread(upgrade, url)
+        assert await privileges(connection) == (False, "entente_app", True)
+        await connection.close()
     finally:
         await drop_database(postgres_url, url)

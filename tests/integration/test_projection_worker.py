@@ -105,14 +105,16 @@ async def reference(database_url, pool):
     return expected
 
 
-async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(reference, database_url, pool):
+async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
+    reference, database_url, pool, owner_pool
+):
     await reset_read_models(pool)
     worker = start_worker(database_url, batch=20)
     killed_mid_batch = False
     deadline = time.monotonic() + 30
     try:
         while time.monotonic() < deadline and not killed_mid_batch:
-            in_batch = await pool.fetchval(
+            in_batch = await owner_pool.fetchval(  # the owner sees other sessions' queries
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
                 " AND query ILIKE '%reporting.%'"

@@ -29,11 +29,12 @@ async def _append(store: EventStore, events: int = 3) -> str:
         "TRUNCATE event_store.events",
     ],
 )
-async def test_changing_or_removing_events_is_rejected(store: EventStore, pool, statement):
+async def test_changing_or_removing_events_is_rejected(store: EventStore, owner_pool, statement):
+    """Even the owner (a superuser here) meets the triggers."""
     sid = await _append(store)
     args = [sid] if "$1" in statement else []
     with pytest.raises(asyncpg.PostgresError, match="append-only"):
-        await pool.execute(statement, *args)
+        await owner_pool.execute(statement, *args)
     assert len(await store.read_stream(sid)) == 3
 
 
@@ -73,11 +74,11 @@ async def test_verify_passes_on_an_untouched_log(store: EventStore, pool):
     assert (report.streams_checked, report.events_checked) == (1, 5)
 
 
-async def test_verify_names_the_event_a_superuser_edited(store: EventStore, pool):
+async def test_verify_names_the_event_a_superuser_edited(store: EventStore, pool, owner_pool):
     intact = await _append(store)
     sid = await _append(store, 5)
     victim = (await store.read_stream(sid))[2]
-    async with pool.acquire() as connection, connection.transaction():
+    async with owner_pool.acquire() as connection, connection.transaction():
         await connection.execute(
             "ALTER TABLE event_store.events DISABLE TRIGGER events_append_only"
         )
@@ -96,10 +97,10 @@ async def test_verify_names_the_event_a_superuser_edited(store: EventStore, pool
     assert (await verify(pool, intact)).intact
 
 
-async def test_verify_names_a_removed_event(store: EventStore, pool):
+async def test_verify_names_a_removed_event(store: EventStore, pool, owner_pool):
     sid = await _append(store, 4)
     victim = (await store.read_stream(sid))[1]
-    async with pool.acquire() as connection, connection.transaction():
+    async with owner_pool.acquire() as connection, connection.transaction():
         await connection.execute(
             "ALTER TABLE event_store.events DISABLE TRIGGER events_append_only"
         )
