@@ -38,7 +38,7 @@ def _first_line(error: BaseException) -> str:
 @contextlib.contextmanager
 def _container() -> Iterator[tuple[str | None, str]]:
     """A testcontainers PostgreSQL's URL, or None and the reason none started."""
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     container: PostgresContainer | None = None
     try:
