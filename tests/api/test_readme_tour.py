@@ -67,6 +67,18 @@ async def test_the_readme_tour_runs_against_a_served_api(database_url, pool):
         assert tour.returncode == 0, tour.stdout + tour.stderr
         assert "tour complete" in tour.stdout
         assert '"broken":[]' in tour.stdout
+        assert "BEGIN:VCALENDAR" in tour.stdout  # step 9: the feed opened with its token
+        again = await asyncio.to_thread(  # the tour works twice in a row on the same data
+            subprocess.run,
+            ["bash", "scripts/tour.sh", f"http://127.0.0.1:{port}"],
+            cwd=ROOT,
+            env={**os.environ, "ENTENTE_KEY": token},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "?key=" not in (ROOT / "README.md").read_text()  # no API key in any URL
     finally:
         server.terminate()
         server.wait(timeout=10)
