@@ -8,7 +8,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ import icalendar
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-from api.app import create_app
-from api.demo import load_demo
 from domain import demo
 from tests.api.conftest import auth
 
@@ -25,12 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def live(database_url: str, pool: Any) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The app with its in-process worker over the demo."""
-    await load_demo(pool)
-    app = create_app(database_url, pool_size=10, run_projections=True)
-    async with AsyncTestClient(app=app) as client:
-        yield client
+async def live(demo_client: AsyncTestClient[Any]) -> AsyncTestClient[Any]:
+    """The app with its in-process worker over the demo (tests/api/conftest.py)."""
+    return demo_client
 
 
 async def _make(live: Any, key: str, **body: Any) -> dict[str, Any]:

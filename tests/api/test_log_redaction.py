@@ -11,13 +11,10 @@ configuration, as an unexpected error would be logged.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,27 +22,7 @@ import pytest
 from api.log_redaction import REDACTED, redact
 from store.api_keys import ROLES, create_key
 from store.calendar_tokens import create_token, revoke_token
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as http:
-        while True:
-            try:
-                if (await http.get(f"{base}/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            await asyncio.sleep(0.2)
+from tests.api.serving import ROOT, served_api
 
 
 def _malformed_request(port: int, secret: str) -> None:
@@ -68,38 +45,16 @@ async def test_a_served_app_writes_no_key_or_token_into_any_log_line(database_ur
         for name in ("api_key", "access_token", "secret", "password", "signature", "apikey")
     }
     made_over_http: list[str] = []
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     out, err = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "--database-url",
-                database_url,
-                "serve",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            stdout=stdout,
-            stderr=stderr,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            await _wait_until_up(base)
+        async with served_api(database_url, stdout, stderr) as (base, port):
             reader = {"Authorization": f"Bearer {keys['reader']}"}
             async with httpx.AsyncClient(base_url=base) as http:
                 assert (await http.get("/calendar.ics", params={"token": feed})).status_code == 200
                 for token in (revoked, feed[:-3] + "xyz", "cal_0000_nope", *keys.values()):
-                    assert (
-                        await http.get("/calendar.ics", params={"token": token})
-                    ).status_code == 401
-                    assert (
-                        await http.get("/calendar.ics", params={"key": token})
-                    ).status_code == 401
+                    for name in ("token", "key"):
+                        refused = await http.get("/calendar.ics", params={name: token})
+                        assert refused.status_code == 401
                 listing = await http.get(
                     "/dialogues", params={"key": keys["writer"], **others}, headers=reader
                 )
@@ -121,13 +76,9 @@ async def test_a_served_app_writes_no_key_or_token_into_any_log_line(database_ur
                 )
                 assert made.status_code == 201
                 made_over_http.append(made.json()["token"])
-                assert (
-                    await http.get("/calendar.ics", params={"token": made_over_http[0]})
-                ).status_code == 200
+                again = await http.get("/calendar.ics", params={"token": made_over_http[0]})
+                assert again.status_code == 200
             await asyncio.to_thread(_malformed_request, port, feed)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     logged = out.read_text() + err.read_text()
     lines = logged.splitlines()
     # the log really holds the requests (this test would pass on an empty log otherwise)

@@ -18,7 +18,7 @@ import io
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest_asyncio
@@ -26,7 +26,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.auth import PERMISSIONS, PUBLIC
-from api.demo import DEMO_ACTOR, load_demo
+from api.demo import DEMO_ACTOR
 from reporting.disclosure import AUDIT_FIELDS, EVENT_METADATA
 from tests.api.catalog import Driver, ids, scenario
 from tests.api.conftest import auth
@@ -42,15 +42,9 @@ SECRETS = (WRITER, DEMO_ACTOR, REQUEST_IDS, CORRELATION, IDEMPOTENCY, "demo-")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def live(
-    database_url: str, pool: Any, tmp_path_factory: Any
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The app with its in-process worker over the demo, exporting under a temp folder."""
-    await load_demo(pool)
-    root = tmp_path_factory.mktemp("exports")
-    app = create_app(database_url, pool_size=10, run_projections=True, export_root=root)
-    async with AsyncTestClient(app=app) as client:
-        yield client
+async def live(demo_client: AsyncTestClient[Any]) -> AsyncTestClient[Any]:
+    """The app with its in-process worker over the demo (tests/api/conftest.py)."""
+    return demo_client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
