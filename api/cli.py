@@ -323,7 +323,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "demo":
         demo(args)
     elif args.command == "worker":
+        from api.log_redaction import install
         from api.worker import serve_worker
+
+        install()
 
         asyncio.run(serve_worker(database_url(args)))
     elif args.command == "projections":

@@ -5,7 +5,8 @@ too; a calendar token in `?token=` (or an API key someone put in `?key=`) would 
 every log file, log shipper and backup. The filter rewrites each record before any
 handler formats it: the value of every key-like query parameter (`key`, `token`,
 `api_key`, `access_token`, `secret`, `password`, `signature` …), anything shaped like an
-Entente key or calendar token, and bearer credentials become `[redacted]`, in the
+Entente key or calendar token, the password of a URL (`postgresql://user:…@host`) and
+bearer credentials become `[redacted]`, in the
 message, its arguments and a logged exception's traceback alike.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import logging.config
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,13 +26,15 @@ _NAME = rf"[\w.\-\[\]]*(?:{_KEY_LIKE_WORDS})[\w.\-\[\]]*"
 _PARAMETER = re.compile(rf"(?i)((?:^|(?<=[?&;\s,\"'(])|%26|%3f)(?:{_NAME})(?:=|%3d))([^&;#\s\"']*)")
 _TOKEN = re.compile(r"\b(ent|cal)_[0-9a-f]{8,32}_[A-Za-z0-9_\-]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/\s@]+:)[^@\s/]+@")
 
 
 def redact(text: str) -> str:
-    """`text` with every key-like parameter value, key, token and bearer credential
-    replaced by `[redacted]`."""
+    """`text` with every key-like parameter value, key, token, URL password and bearer
+    credential replaced by `[redacted]`."""
     text = _PARAMETER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _TOKEN.sub(lambda m: f"{m.group(1)}_{REDACTED}", text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
 
 
@@ -84,3 +88,9 @@ def logging_config() -> dict[str, Any]:
     config["loggers"]["litestar"] = {"handlers": ["app"], "level": "INFO", "propagate": False}
     config["root"] = {"handlers": ["app"], "level": "INFO"}
     return config
+
+
+def install() -> None:
+    """Configure logging as `serve` does, for processes without uvicorn (`entente worker`),
+    whose lines may quote a database URL."""
+    logging.config.dictConfig(logging_config())

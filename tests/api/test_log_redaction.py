@@ -132,6 +132,10 @@ logging.getLogger("uvicorn.access").info(
         ),
         ("next=%2Fa%3Faccess_token%3Dabc", "next=%2Fa%3Faccess_token%3D[redacted]"),
         ("Authorization: Bearer abc.def", "Authorization: Bearer [redacted]"),
+        (
+            "connect to postgresql://entente:pa55:w@db:5432/entente failed",
+            "connect to postgresql://entente:[redacted]@db:5432/entente failed",
+        ),
         ("key ent_0a0a0a0a0a0a_s3cr3t-x_y was revoked", "key ent_[redacted] was revoked"),
         (
             "GET /calendar/tokens/0123456789abcdef HTTP/1.1",
