@@ -10,3 +10,4 @@ GRANT SELECT ON event_store.events, event_store.idempotency_keys TO entente_app;
 GRANT EXECUTE ON FUNCTION event_store.append, event_store.append_one, event_store.append_batch
     TO entente_app;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON access.api_keys TO entente_app;
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON access.calendar_tokens TO entente_app;

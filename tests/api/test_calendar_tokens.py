@@ -11,11 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import icalendar
+import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from domain import demo
+from store.calendar_tokens import authenticate_token, create_token, list_tokens, revoke_token
 from tests.api.conftest import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +158,15 @@ def test_the_cli_creates_lists_and_revokes_tokens(database_url):
     assert made["token"] not in listed
     cli("calendar-tokens", "revoke", made["token_id"])
     assert f"{made['token_id']}\tlobby screen\tcli\tKZ\trevoked" in cli("calendar-tokens", "list")
+
+
+async def test_the_application_role_can_manage_tokens_but_not_delete_them(pool):
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SET LOCAL ROLE entente_app")
+        made, token = await create_token(connection, "as the app role", "test-reader", "KZ")
+        assert await authenticate_token(connection, token) == made
+        assert await revoke_token(connection, made.token_id)
+        assert await authenticate_token(connection, token) is None
+        assert [t.token_id for t in await list_tokens(connection, "test-reader")]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await connection.execute("DELETE FROM access.calendar_tokens")
