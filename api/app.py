@@ -15,6 +15,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from api import (
     audit,
+    calendar_tokens,
     dialogues,
     exports,
     health,
@@ -86,6 +87,7 @@ def create_app(
         *reports.routes,
         *projections.routes,
         *exports.routes,
+        *calendar_tokens.routes,
         *keys.routes,
         *health.routes,
     ]

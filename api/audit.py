@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, get
 
-from api.auth import caller
+from api.auth import sees_audit_trail
 from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.parameters import moment, text
 from api.problems import problem, problem_responses
@@ -69,14 +69,14 @@ async def change_feed(
     stream_prefix: str | None = None,
 ) -> EventPage:
     """Resumable: store `next_cursor` and pass it back; no event is ever skipped. Who made
-    each change and why (actor, reason, request ids) is shown to auditors only."""
+    each change and through which request (actor, request ids, idempotency key) is shown
+    to auditors only."""
     page = await request.app.state.store.read_all(
         Cursor.decode(cursor) if cursor else START,
         limit=_limit(limit),
         stream_prefix=text(stream_prefix, "stream_prefix") or None,
     )
-    audit = "auditor" in caller(request).roles
-    return page_of(page.events, page.cursor.encode(), limit, audit=audit)
+    return page_of(page.events, page.cursor.encode(), limit, audit=sees_audit_trail(request))
 
 
 @get(

@@ -13,7 +13,9 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from api.problems import problem
+from reporting.disclosure import sees_audit
 from store.api_keys import ApiKey, authenticate
+from store.calendar_tokens import authenticate_token
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset({"reader", "writer", "auditor"}),
@@ -21,9 +23,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"auditor"}),
     "admin": frozenset({"admin"}),
     "feed": frozenset({"reader", "writer", "auditor"}),
+    "subscribe": frozenset({"reader", "writer", "auditor", "admin"}),
 }
-"""`feed` is `read` for the calendar feed, whose clients can only pass the key as ?key=."""
+"""`feed` is `read` for the calendar feed, which also opens with a calendar token in
+`?token=` (its clients can only put a secret in the URL); `subscribe` is managing one's
+own calendar tokens (admins manage everyone's)."""
 PUBLIC = "public"
+FEED_TOKEN = "token"  # noqa: S105 -- the name of the feed's query parameter, not a secret
+KEY_IN_URL = "key"
 
 
 async def require_permission(
@@ -33,10 +40,10 @@ async def require_permission(
     permission = handler.opt.get("permission", PUBLIC)
     if permission == PUBLIC:
         return
+    if permission == "feed" and await _feed_token(connection):
+        return
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if not header and permission == "feed":
-        scheme, token = "bearer", connection.query_params.get("key", "")
     key = None
     if scheme.lower() == "bearer" and token:
         key = await authenticate(connection.app.state.pool, token.strip())
@@ -49,7 +56,34 @@ async def require_permission(
     connection.scope.setdefault("state", {})["api_key"] = key
 
 
+async def _feed_token(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether a live calendar token in `?token=` opens the feed (put in scope state).
+
+    An API key is never taken from a URL, whatever its role: URLs are logged and shared,
+    and the key would open far more than a feed."""
+    query = connection.query_params
+    if KEY_IN_URL in query:
+        raise problem(
+            401,
+            "an API key never goes in a URL: send it as 'Authorization: Bearer <key>', or "
+            "subscribe with a calendar token (POST /calendar/tokens) as ?token=",
+        )
+    if FEED_TOKEN not in query:
+        return False
+    found = await authenticate_token(connection.app.state.pool, query.get(FEED_TOKEN, ""))
+    if found is None:
+        raise problem(401, "send a live calendar token as ?token= (POST /calendar/tokens)")
+    connection.scope.setdefault("state", {})["calendar_token"] = found
+    return True
+
+
 def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     """The key the guard authenticated for this request."""
     key: ApiKey = connection.scope["state"]["api_key"]
     return key
+
+
+def sees_audit_trail(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether this request's key may see audit metadata (reporting/disclosure.py)."""
+    key = connection.scope.get("state", {}).get("api_key")
+    return key is not None and sees_audit(key.roles)

@@ -1,4 +1,5 @@
-"""The `entente` command line: serve, migrate, keys, demo, verify, and `run` for make run."""
+"""The `entente` command line: serve, migrate, keys, calendar tokens, demo, verify, and `run`
+for make run."""
 
 from __future__ import annotations
 
@@ -76,13 +77,15 @@ async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def serve(url: str, host: str, port: int, *, with_worker: bool = False) -> None:
-    """Serve the API with uvicorn (and the projections in-process when asked)."""
+    """Serve the API with uvicorn (and the projections in-process when asked); every log
+    line goes through RedactSecrets, so no key or token reaches the logs."""
     import uvicorn
 
     from api.app import create_app
+    from api.log_redaction import logging_config
 
     app = create_app(url, run_projections=with_worker)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=logging_config())
 
 
 async def _ensure_local_key(pool: Any) -> str:
@@ -134,6 +137,27 @@ def keys(args: argparse.Namespace) -> None:
                 print(f"{key.name}\t{','.join(key.roles)}\t{state}")
         elif not await revoke_key(pool, args.name, actor=cli_actor()):
             sys.exit(f"no live key named {args.name!r}")
+
+    asyncio.run(_with_pool(url, work))
+
+
+def calendar_tokens_command(args: argparse.Namespace) -> None:
+    """calendar-tokens create NAME [--party KZ] [--owner WHO] | list | revoke TOKEN_ID."""
+    from store.calendar_tokens import create_token, list_tokens, revoke_token
+
+    url = serving_url(args)
+
+    async def work(pool: Any) -> None:
+        if args.action == "create":
+            party = args.party.upper() if args.party else None
+            made, token = await create_token(pool, args.name, args.owner, party)
+            print(json.dumps({"token_id": made.token_id, "party": party, "token": token}))
+        elif args.action == "list":
+            for t in await list_tokens(pool):
+                state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "live"
+                print(f"{t.token_id}\t{t.name}\t{t.owner}\t{t.party or '*'}\t{state}")
+        elif not await revoke_token(pool, args.name):
+            sys.exit(f"no live calendar token {args.name!r}")
 
     asyncio.run(_with_pool(url, work))
 
@@ -294,6 +318,11 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["create", "list", "revoke"])
     k.add_argument("name", nargs="?")
     k.add_argument("--roles", default="reader")
+    ct = sub.add_parser("calendar-tokens", help="calendar feed tokens (never API keys in URLs)")
+    ct.add_argument("action", choices=["create", "list", "revoke"])
+    ct.add_argument("name", nargs="?", help="create: a name; revoke: the token id")
+    ct.add_argument("--party", default=None, help="show only this party's feed")
+    ct.add_argument("--owner", default="cli", help="who the token is for (default: cli)")
     sub.add_parser("worker")
     pj = sub.add_parser("projections")
     pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
@@ -342,10 +371,17 @@ def command(args: argparse.Namespace) -> None:
         if args.action != "list" and not args.name:
             sys.exit("keys create/revoke need a NAME")
         keys(args)
+    elif args.command == "calendar-tokens":
+        if args.action != "list" and not args.name:
+            sys.exit("calendar-tokens create/revoke need a NAME or TOKEN_ID")
+        calendar_tokens_command(args)
     elif args.command == "demo":
         demo(args)
     elif args.command == "worker":
+        from api.log_redaction import install
         from api.worker import serve_worker
+
+        install()
 
         asyncio.run(serve_worker(serving_url(args)))
     elif args.command == "projections":

@@ -33,6 +33,7 @@ from reporting.schedules import (
     replace_schedule,
     request_run,
 )
+from store.calendar_tokens import CalendarToken
 
 TAG = "exports"
 READ = {"permission": "read"}
@@ -312,18 +313,26 @@ async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUI
 async def calendar_feed(
     request: Request[Any, Any, Any],
     party: str | None = None,
-    key: str | None = None,
+    token: str | None = None,
     since: dt.date | None = None,
     after_position: str | None = None,
 ) -> Response[bytes]:
-    """Subscribe with `…/calendar.ics?key=<reader key>`; cancellations come through.
+    """Subscribe with `…/calendar.ics?token=<calendar token>` (POST /calendar/tokens);
+    cancellations come through. A token made for one party shows only that party's feed.
+    An API key is accepted only as `Authorization: Bearer`, never in the URL (401).
 
     Items ending after `since` (default: 90 days ago) are included, cancelled ones too.
     """
+    scope: CalendarToken | None = request.scope["state"].get("calendar_token")
+    code = party_filter(party)
+    if scope is not None and scope.party is not None:
+        if code not in (None, scope.party):
+            raise problem(403, f"this calendar token is for party {scope.party}'s feed only")
+        code = scope.party
     await wait_for_position(request, after_position)
     since = since or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=90)
     async with request.app.state.engine.connect() as connection:
-        entries = await calendar_entries(connection, since, party_filter(party))
+        entries = await calendar_entries(connection, since, code)
     return Response(
         write_calendar("Entente: sessions and visits", entries), media_type=CONTENT_TYPES["ics"]
     )

@@ -14,12 +14,14 @@ import msgspec
 from litestar import Request, get
 from litestar.params import Parameter
 
+from api.auth import sees_audit_trail
 from api.freshness import wait_for_position
 from api.parameters import text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from domain.errors import InvalidValue
 from domain.values import party_code
+from reporting.disclosure import disclosed
 from reporting.listings import Filters, calendar_query, get_row, list_rows
 
 TAG = "read models"
@@ -72,7 +74,8 @@ async def _page(
             limit=limit,
             descending=order == "desc",
         )
-    return RowPage(items=items, next_cursor=following)
+    audit = sees_audit_trail(request)
+    return RowPage(items=[disclosed(i, audit=audit) for i in items], next_cursor=following)
 
 
 async def _one(
@@ -83,7 +86,7 @@ async def _one(
         row = await get_row(connection, listing, ident)
     if row is None:
         raise problem(404, f"no {listing[:-1]} {ident} in the read model")
-    return row
+    return disclosed(row, audit=sees_audit_trail(request))
 
 
 READ = {"permission": "read"}
@@ -278,7 +281,8 @@ async def get_timeline(
     order: str = "asc",
     after_position: str | None = None,
 ) -> RowPage:
-    """One row per recorded change between the two parties, in log order."""
+    """One row per recorded change between the two parties, in log order; who made it
+    (`actor`) is shown to auditors only."""
     filters = Filters(parties=parse_pair(pair), valid_from=valid_from, valid_to=valid_to)
     return await _page(request, "timeline", filters, cursor, limit, order, after_position)
 
@@ -302,7 +306,8 @@ async def get_calendar(
     start = valid_from or dt.datetime.now(dt.UTC).date()
     async with request.app.state.engine.connect() as connection:
         rows = await connection.execute(calendar_query(start, valid_to, party_filter(party)))
-        return [dict(r._mapping) for r in rows]
+        audit = sees_audit_trail(request)
+        return [disclosed(r._mapping, audit=audit) for r in rows]
 
 
 routes = [

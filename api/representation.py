@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from reporting.disclosure import disclosed
 from store.records import RecordedEvent
 
 MAX_TEXT = 20_000
@@ -73,18 +74,10 @@ class EventView(msgspec.Struct, frozen=True, kw_only=True):
     prev_hash: str | None
 
 
-FEED_METADATA = frozenset({"command", "correlation_id", "causation_id"})
-"""What the change feed shows a caller without the auditor role: enough to correlate
-events, not who made them or why (the audit trail is the auditor's)."""
-
-
 def event_view(record: RecordedEvent, *, audit: bool = True) -> EventView:
-    """A stored event as served, hashes in hex; `audit=False` keeps only FEED_METADATA."""
-    metadata = (
-        record.metadata
-        if audit
-        else {k: v for k, v in record.metadata.items() if k in FEED_METADATA}
-    )
+    """A stored event as served, hashes in hex; `audit=False` drops the audit metadata
+    (reporting/disclosure.py says which)."""
+    metadata = disclosed(record.metadata, audit=audit)
     return EventView(
         position=record.position,
         stream_id=record.stream_id,

@@ -20,6 +20,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.catalogue import CATALOGUE, ReportParameters
+from reporting.disclosure import disclosed_table
 from reporting.formats import EXTENSIONS, FORMATS, write_table
 from reporting.snapshot import current_position, read_models_at
 from store.event_store import EventStore
@@ -84,7 +85,7 @@ async def produce(
         raise UnknownReport(f"no report {report_name!r} in format {fmt!r}")
     at = position or await current_position(store)
     async with read_models_at(engine, store, url, at) as connection:
-        table = await report.build(connection, parameters)
+        table = disclosed_table(await report.build(connection, parameters))
     content = write_table(table, fmt)
     params = msgspec.to_builtins(parameters, order="sorted")
     params = {k: v for k, v in params.items() if v is not None}

@@ -55,4 +55,11 @@ expect 200 "$BASE/dialogues/$D?as_of=$BEFORE_HOLD" -H "$AUTH"
 
 step "8. verify every hash chain (200, broken: [])"
 expect 200 "$BASE/verify" -H "$AUTH"
+
+step "9. subscribe to the calendar with a feed token (201; the feed 200, twice); a key in the URL is 401"
+FEED=$(curl -sS -X POST "$BASE/calendar/tokens" -H "$AUTH" -H "$JSON" -d '{"name":"my calendar"}' \
+  | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+expect 200 "$BASE/calendar.ics?token=$FEED&since=2021-01-01"
+expect 200 "$BASE/calendar.ics?token=$FEED&since=2021-01-01"
+expect 401 "$BASE/calendar.ics?key=$KEY&since=2021-01-01"
 echo; echo "tour complete"

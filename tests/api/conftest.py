@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
+from api.demo import load_demo
 from store.api_keys import ROLES, create_key
 
 
@@ -73,3 +74,16 @@ async def tokens(pool: Any) -> dict[str, str]:
 def auth(token: str, **headers: str) -> dict[str, str]:
     """Headers carrying a bearer key (and any others)."""
     return {"Authorization": f"Bearer {token}", **headers}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def demo_client(
+    database_url: str, pool: Any, tmp_path_factory: Any
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A client of the app with its in-process worker over the loaded demo, exporting under
+    a temporary folder."""
+    await load_demo(pool)
+    root = tmp_path_factory.mktemp("exports")
+    app = create_app(database_url, pool_size=10, run_projections=True, export_root=root)
+    async with AsyncTestClient(app=app) as client:
+        yield client

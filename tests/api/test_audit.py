@@ -11,6 +11,7 @@ from api.demo import DEMO_ACTOR, load_demo
 from domain import commands as c
 from domain.demo import ESPD_ID, golden_scenario
 from domain.values import PartialDate
+from reporting.disclosure import AUDIT_FIELDS
 from tests.api.catalog import Driver, ids
 from tests.api.conftest import auth
 from tests.unit import builders as b
@@ -204,5 +205,6 @@ async def test_the_change_feed_shows_who_and_why_to_auditors_only(client, tokens
         [event] = response.json()["events"]
         seen[role] = event["metadata"]
     assert seen["auditor"]["actor"] == "test-writer"
-    assert {"actor", "request_id", "reason"}.isdisjoint(seen["reader"])
+    assert AUDIT_FIELDS.isdisjoint(seen["reader"])
+    assert AUDIT_FIELDS & set(seen["auditor"]) >= {"actor", "request_id", "correlation_id"}
     assert seen["reader"]["command"] == "LaunchDialogue"

@@ -303,8 +303,8 @@ async def test_hostile_keys_are_401(client, authorization):
     assert_problem(response, 401, "unauthenticated")
 
 
-async def test_a_calendar_key_with_a_nul_is_401(client):
-    response = await client.get("/calendar.ics", params={"key": "ent_\x00_x"})
+async def test_a_calendar_token_with_a_nul_is_401(client):
+    response = await client.get("/calendar.ics", params={"token": "cal_\x00_x"})
     assert_problem(response, 401, "unauthenticated")
 
 

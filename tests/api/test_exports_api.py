@@ -161,8 +161,11 @@ async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
 
 async def test_the_calendar_feed_carries_updates_and_cancellations(live, tokens, pool):
     reader, writer = tokens["reader"], tokens["writer"]
+    made = await live.post("/calendar/tokens", headers=auth(reader), json={"name": "my phone"})
+    assert made.status_code == 201, made.text
+    feed_token = made.json()["token"]
     for _ in range(100):  # the in-process worker projects the demo
-        feed = await live.get("/calendar.ics", params={"key": reader, "since": "2021-01-01"})
+        feed = await live.get("/calendar.ics", params={"token": feed_token, "since": "2021-01-01"})
         if f"visit-{demo.TILEUBERDI_VISIT_ID}@entente".encode() in feed.content:
             break
         await asyncio.sleep(0.1)
@@ -188,7 +191,7 @@ async def test_the_calendar_feed_carries_updates_and_cancellations(live, tokens,
     position = cancelled.headers["x-position"]
     feed = await live.get(
         "/calendar.ics",
-        params={"key": reader, "after_position": position, "since": "2021-01-01"},
+        params={"token": feed_token, "after_position": position, "since": "2021-01-01"},
     )
     assert feed.status_code == 200, feed.text
     events = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(feed.content).walk("VEVENT")}
@@ -197,8 +200,8 @@ async def test_the_calendar_feed_carries_updates_and_cancellations(live, tokens,
     assert int(str(events[session_uid]["SEQUENCE"])) > before
     no_key = await live.get("/calendar.ics")
     assert no_key.status_code == 401
-    bad_key = await live.get("/calendar.ics", params={"key": "ent_nope_nope"})
-    assert bad_key.status_code == 401
+    bad_token = await live.get("/calendar.ics", params={"token": "cal_nope_nope"})
+    assert bad_token.status_code == 401
 
 
 def test_export_files_never_land_outside_the_export_root():

@@ -51,7 +51,7 @@ ROUTES = routes_of(create_app("postgresql://unused/unused"))
 
 def test_the_matrix_is_not_empty() -> None:
     permissions = {p for *_, p in ROUTES}
-    assert permissions == {"read", "write", "audit", "admin", "feed", PUBLIC}
+    assert permissions == {"read", "write", "audit", "admin", "feed", "subscribe", PUBLIC}
     assert len([r for r in ROUTES if r[3] == "write"]) == 41
     public = {path for _, path, _, p in ROUTES if p == PUBLIC}
     assert all(path == "/health" or path.startswith("/docs") for path in public), public

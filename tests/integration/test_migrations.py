@@ -32,13 +32,13 @@ async def test_upgrade_downgrade_upgrade(postgres_url: str):
         await asyncio.to_thread(upgrade, url)
         connection = await asyncpg.connect(asyncpg_dsn(url))
         assert await connection.fetchval(TABLES) == 2
-        assert await connection.fetchval(ACCESS) == 1
+        assert await connection.fetchval(ACCESS) == 2  # api_keys, calendar_tokens
         await asyncio.to_thread(downgrade, url, "base")
         assert await connection.fetchval(TABLES) == 0
         assert await connection.fetchval(ACCESS) == 0
         await asyncio.to_thread(upgrade, url)
         assert await connection.fetchval(TABLES) == 2
-        assert await connection.fetchval(ACCESS) == 1
+        assert await connection.fetchval(ACCESS) == 2  # api_keys, calendar_tokens
         await connection.close()
     finally:
         await drop_database(postgres_url, url)

@@ -1,0 +1,61 @@
+"""The real `entente serve` in a subprocess, for tests that need the served app itself
+(its uvicorn, its logging set-up), not the app object."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTENTE = (sys.executable, "-m", "api.cli")
+Output = IO[Any] | int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def served_api(
+    database_url: str,
+    stdout: IO[Any] | int = subprocess.DEVNULL,
+    stderr: IO[Any] | int = subprocess.DEVNULL,
+) -> AsyncIterator[tuple[str, int]]:
+    """(base URL, port) of `entente serve` on a free port, once /health answers; the
+    process is stopped on leaving, whatever happened."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=stdout,
+        stderr=stderr,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(f"{base}/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not start"
+                await asyncio.sleep(0.2)
+        yield base, port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
