@@ -64,9 +64,11 @@ def create_app(
         app.state.export_root = str(export_root)
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
         app.state.engine = create_engine(database_url, pool_size=pool_size)
+        app.state.loops = []  # this process's supervised loops, for /health/ready
         try:
             if run_projections:
-                async with background_work(database_url, export_root):
+                async with background_work(database_url, export_root) as loops:
+                    app.state.loops = loops
                     yield
             else:
                 yield

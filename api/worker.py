@@ -16,16 +16,23 @@ from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
 from store.database import create_pool
+from store.supervision import SupervisedLoop
 
 
 @asynccontextmanager
-async def background_work(url: str, export_root: Path = DEFAULT_ROOT) -> AsyncIterator[None]:
-    """Projections and exports run while the context is open."""
+async def background_work(
+    url: str, export_root: Path = DEFAULT_ROOT
+) -> AsyncIterator[list[SupervisedLoop]]:
+    """Projections and exports run, each a supervised loop, while the context is open;
+    the loops are yielded so health checks can ask each whether it is alive."""
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
     try:
-        async with running_projections(url), running_exports(pool, engine, url, export_root):
-            yield
+        async with (
+            running_projections(url) as projections,
+            running_exports(pool, engine, url, export_root) as exports,
+        ):
+            yield [projections, exports]
     finally:
         await pool.close()
         await engine.dispose()
