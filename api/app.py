@@ -33,6 +33,7 @@ from api.request_context import request_ids
 from api.worker import background_work
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.event_store import EventStore
 
@@ -55,6 +56,8 @@ def create_app(
     `make run` does so that the local setup stays one command; production runs
     `entente worker` processes instead (docs/SCALING.md).
     """
+
+    log_outages_in_one_line()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

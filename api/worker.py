@@ -15,6 +15,7 @@ from pathlib import Path
 from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.supervision import SupervisedLoop
 
@@ -25,6 +26,7 @@ async def background_work(
 ) -> AsyncIterator[list[SupervisedLoop]]:
     """Projections and exports run, each a supervised loop, while the context is open;
     the loops are yielded so health checks can ask each whether it is alive."""
+    log_outages_in_one_line()
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
     try:

@@ -38,13 +38,15 @@ ORDER BY c.projection"""
 
 WORST_LAG_SQL = """
 SELECT coalesce(max(extract(epoch FROM now() - next.recorded_at)), 0)::float8
-FROM projection_state.checkpoints c
+FROM unnest($1::text[]) AS wanted(projection)
+LEFT JOIN projection_state.checkpoints c USING (projection)
 CROSS JOIN LATERAL (
     SELECT e.recorded_at FROM event_store.events e
-    WHERE (e.transaction_id, e.position) > (c.transaction_id::text::xid8, c.position)
+    WHERE (e.transaction_id, e.position)
+        > (coalesce(c.transaction_id, 0)::text::xid8, coalesce(c.position, 0))
     ORDER BY e.transaction_id, e.position LIMIT 1
-) next
-WHERE c.projection = ANY($1::text[])"""
+) next"""
+"""A projection without a checkpoint row (its worker never started) lags from the start."""
 
 REACHED_SQL = """
 SELECT bool_and((transaction_id, position) >= ($1::bigint, $2::bigint))

@@ -28,6 +28,7 @@ from reporting.cron import InvalidSchedule, next_runs
 from reporting.exporting import clear_staging, deliver, produce
 from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
+from store.availability import database_unavailable
 from store.event_store import EventStore
 from store.supervision import SupervisedLoop, supervised
 
@@ -151,6 +152,8 @@ class ExportWorker:
             )
             await asyncio.to_thread(deliver, export, self.root / run.destination)
         except Exception as error:  # any failure is recorded on the run, never lost
+            if database_unavailable(error):
+                raise  # not the export's fault: the loop restarts and hands the run back
             log.warning("export run %s failed: %s", run.run_id, error)
             final = run.attempts >= MAX_ATTEMPTS
             await self._pool.execute(
@@ -210,10 +213,11 @@ class ExportWorker:
 
     async def release_held_runs(self) -> int:
         """Hand back the runs this worker claimed but is no longer executing (its loop
-        restarted after an error), so they are retried now rather than after the lease."""
+        restarted after an error, the database's): retried now rather than after the
+        lease, and without counting the attempt the outage cut short."""
         status = await self._pool.execute(
             """UPDATE exports.runs SET status = 'retrying', lease_until = NULL,
-                next_attempt_at = now()
+                next_attempt_at = now(), attempts = greatest(attempts - 1, 0)
             WHERE claimed_by = $1 AND status = 'running'""",
             self.worker_id,
         )

@@ -9,8 +9,9 @@ traceback, so the list lives here, once.
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
-from sqlalchemy.exc import DBAPIError
 
 UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57P", "53300")
 """Connection exceptions, operator intervention (shutdown, cannot connect now) and
@@ -23,12 +24,13 @@ def _unavailable_here(error: BaseException) -> bool:
         return getattr(error, "filename", None) is None
     if isinstance(error, asyncpg.PostgresError):
         return str(getattr(error, "sqlstate", "") or "").startswith(UNAVAILABLE_SQLSTATE_CLASSES)
+    if isinstance(error, asyncpg.exceptions._base.InternalClientError):
+        return True  # a connection whose server went away mid-protocol ("cannot switch state")
     if isinstance(error, asyncpg.InterfaceError):
         text = str(error)
         return "connection is closed" in text or "pool is closing" in text
-    if isinstance(error, DBAPIError):
-        return bool(error.connection_invalidated)
-    return False
+    # SQLAlchemy's DBAPIError says so itself (read by name: store/ does not use SQLAlchemy)
+    return getattr(error, "connection_invalidated", False) is True
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -55,3 +57,28 @@ def summary(error: BaseException) -> str:
     """One line naming the error, for a log line that needs no traceback."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0][:300]}" if lines else type(error).__name__
+
+
+class OutageInOneLine(logging.Filter):
+    """Drops the traceback from a library's log record about an unreachable database
+    (asyncpg's pool logs one per reconnect attempt), keeping the error in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and database_unavailable(error):
+            record.msg = f"{record.getMessage()} ({summary(error)})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+LIBRARY_LOGGERS = ("asyncpg.pool",)
+
+
+def log_outages_in_one_line() -> None:
+    """Install OutageInOneLine on the libraries' loggers (idempotent)."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OutageInOneLine) for f in logger.filters):
+            logger.addFilter(OutageInOneLine())

@@ -142,11 +142,12 @@ class SupervisedLoop:
             except Exception as error:  # any failure: log it, wait, start the body again
                 self._failures += 1
                 self._restarts += 1
-                self._last_error = summary(error)
+                outage = database_unavailable(error)
+                self._last_error = ("database unavailable: " if outage else "") + summary(error)
                 self._enter("failing" if self._failures >= FAILING_AFTER else "restarting")
                 delay = restart_delay(self._failures, self._first_delay, self._max_delay)
                 # a bug deserves its traceback once per streak; an outage never does
-                trace = self._failures == 1 and not database_unavailable(error)
+                trace = self._failures == 1 and not outage
                 log.warning(
                     "%s loop failed (%s); restarting in %.1f s",
                     self.name,
