@@ -247,7 +247,15 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["create", "list", "revoke"])
     k.add_argument("name", nargs="?")
     k.add_argument("--roles", default="reader")
-    sub.add_parser("worker")
+    w = sub.add_parser("worker")
+    w.add_argument(
+        "--health-port",
+        type=int,
+        default=int(os.environ["ENTENTE_WORKER_HEALTH_PORT"])
+        if os.environ.get("ENTENTE_WORKER_HEALTH_PORT")
+        else None,
+        help="answer /health/live and /health/ready on this port",
+    )
     pj = sub.add_parser("projections")
     pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
     pj.add_argument("name", nargs="?")
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         from api.worker import serve_worker
 
-        asyncio.run(serve_worker(database_url(args)))
+        asyncio.run(serve_worker(database_url(args), args.health_port))
     elif args.command == "projections":
         projections_command(args)
     elif args.command == "export":

@@ -101,9 +101,10 @@ class SupervisedLoop:
 
     @property
     def alive(self) -> bool:
-        """Started, not stopped, and its last start made progress (or is still starting)."""
+        """Started, not stopped, and made progress since its last (re)start: a loop still
+        starting has not shown yet that it can reach what it needs."""
         running = self._task is not None and not self._task.done()
-        return running and self._state in ("starting", "running")
+        return running and self._state == "running"
 
     def status(self) -> LoopStatus:
         """A snapshot of the loop's state for health and status endpoints."""
