@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from projections.projection import Projection
 from projections.states import StreamStates
 from projections.tables import SCHEMA
-from store.availability import database_unavailable
+from store.availability import database_unavailable, summary
 from store.database import asyncpg_dsn
 from store.event_store import EventStore
 from store.records import Cursor, Page
@@ -115,6 +115,7 @@ class Runner:
         self.owned: set[str] = set()
         self.failed: set[str] = set()
         """The projections whose batch failed in the last `step`."""
+        self._last_failure: dict[str, str] = {}
 
     async def ensure_checkpoints(self) -> None:
         """A checkpoint row at the start of the log for every projection that has none."""
@@ -318,7 +319,8 @@ class Runner:
 
         A projection whose batch fails keeps its checkpoint (the batch rolled back), gets
         the error in its `last_error` (shown by `projections status`) and is tried again
-        next round; the others go on.
+        next round; the others go on. Its traceback is logged when the error first appears,
+        not again every round while it stays the same.
         """
         done = 0
         self.failed.clear()
@@ -331,9 +333,13 @@ class Runner:
             except Exception as error:
                 if database_unavailable(error):
                     raise  # the database, not the projection: the loop is restarted
-                log.exception("projection %s: batch failed", projection.name)
+                if self._last_failure.get(projection.name) != summary(error):
+                    log.exception("projection %s: batch failed", projection.name)
+                self._last_failure[projection.name] = summary(error)
                 self.failed.add(projection.name)
                 await self._record_failure(projection.name, error)
+            else:
+                self._last_failure.pop(projection.name, None)
         return done
 
     async def _record_failure(self, name: str, error: Exception) -> None:
