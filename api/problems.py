@@ -227,7 +227,7 @@ def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             "request %s %s %s: database unavailable (%s), answered 503",
             request_id,
             request.method,
-            request.url.path,
+            request.scope.get("path_template", "?"),  # the route, never a value in the path
             summary(exc),
         )
         detail = f"the database does not answer; retry in {RETRY_AFTER_SECONDS} s"

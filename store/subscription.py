@@ -47,9 +47,9 @@ class Subscription:
             self._connection = await asyncpg.connect(asyncpg_dsn(self._url))
             await self._connection.add_listener(NOTIFY_CHANNEL, self._notified)
         except Exception as error:
+            await self._close()  # polling alone still delivers, only later
             if not database_unavailable(error):
                 raise
-            await self._close()  # polling alone still delivers, only later
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
