@@ -59,13 +59,14 @@ class Register:
     store: EventStore
     engine: Any
 
-    def runner(self, batch_size: int, projections: Any = PROJECTIONS) -> Runner:
-        """A worker process as the projections see it: its own in-memory state cache."""
+    def runner(self, batch_size: int, projections: Sequence[Projection] = PROJECTIONS) -> Runner:
+        """A runner, as a worker process would have one, on this database."""
         return Runner(self.engine, self.store, self.url, projections, batch_size=batch_size)
 
 
 @asynccontextmanager
 async def fresh_register(postgres_url: str, template: str) -> AsyncIterator[Register]:
+    """A database of its own per example: the comparison covers whole tables."""
     url = await clone_database(postgres_url, template)
     pool = await create_pool(url, min_size=1, max_size=4)
     engine = create_engine(url, pool_size=2)
@@ -216,7 +217,7 @@ story_changes = st.one_of(
     st.builds(c.RescheduleSession, plan=plans, reason=reasons, **sid),
 )
 random_commands = st.lists(
-    st.builds(spread, story_changes, st.integers(0, DIALOGUES - 1)), min_size=5, max_size=45
+    st.builds(spread, story_changes, st.integers(0, DIALOGUES - 1)), min_size=5, max_size=60
 )
 
 
@@ -249,8 +250,8 @@ segments = st.lists(
         batches=st.integers(0, 6),
         crash_at=st.none() | st.integers(0, 5),
     ),
-    min_size=1,
-    max_size=6,
+    min_size=2,
+    max_size=8,
 )
 
 
