@@ -156,12 +156,18 @@ class Runner:
         self.owned.clear()
 
     async def apply_batch(self, target: Target, until: Cursor | None = None) -> int:
-        """Apply the next batch for `target` (up to `until`); returns events read."""
+        """Apply the next batch for `target` (up to `until`); returns events read.
+
+        The cached states are trusted only while this process is the one that moved the
+        checkpoint (`StreamStates.follow`), and are dropped when a batch fails: the rows
+        then depend on the log alone, not on which process applied which batch.
+        """
         projection = target.projection
         try:
             async with self._engine.begin() as tx:
                 row = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": target.name})).one()
                 after = Cursor(row.transaction_id, row.position)
+                target.states.follow(after)
                 page = await self._store.read_all(after, limit=self._batch_size)
                 if until is not None and page.cursor > until:
                     page = Page(
@@ -186,7 +192,8 @@ class Runner:
                             "last_recorded": page.events[-1].recorded_at if page.events else None,
                         },
                     )
-                return len(page.events)
+            target.states.committed(page.cursor)
+            return len(page.events)
         except BaseException:
             target.states.forget()
             raise
