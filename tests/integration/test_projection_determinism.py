@@ -35,6 +35,7 @@ from store import NO_STREAM, START, Cursor, EventStore
 from store.aggregates import handle, to_new_event
 from store.database import create_pool
 from store.records import RecordedEvent
+from store.roles import derived_app_url
 from tests.conftest import clone_database, drop_database
 from tests.integration.read_models import assert_same, snapshot
 from tests.unit import builders
@@ -67,7 +68,8 @@ class Register:
 @asynccontextmanager
 async def fresh_register(postgres_url: str, template: str) -> AsyncIterator[Register]:
     """A database of its own per example: the comparison covers whole tables."""
-    url = await clone_database(postgres_url, template)
+    owner_url = await clone_database(postgres_url, template)
+    url = derived_app_url(owner_url)  # the projections run as the service does
     pool = await create_pool(url, min_size=1, max_size=4)
     engine = create_engine(url, pool_size=2)
     try:
@@ -75,7 +77,7 @@ async def fresh_register(postgres_url: str, template: str) -> AsyncIterator[Regi
     finally:
         await engine.dispose()
         await pool.close()
-        await drop_database(postgres_url, url)
+        await drop_database(postgres_url, owner_url)
 
 
 async def readable(register: Register) -> None:
