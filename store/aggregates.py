@@ -104,16 +104,23 @@ async def handle(
 
     `expected_version` is the caller's If-Match: when given and stale, the command is
     refused with WrongExpectedVersion before anything is decided.
+
+    The key is looked up after the stream is loaded, not before: an original request
+    that commits in between would otherwise be unseen by the lookup yet seen by the load,
+    and its own retry refused (409 on If-Match, or the decider refusing what the original
+    did). Its key commits with its events, so a load that sees them is followed by a
+    lookup that sees the key; an original committing after the lookup is caught by the
+    append, which checks the key under the stream lock before the version.
     """
     stream_id = stream_id_for(command)
+    decider = decider_for(command)
+    loaded = await load(store, stream_id, decider)
     if idempotency_key is not None and fingerprint is not None:
         earlier = await recall(store.pool, idempotency_key)
         if earlier is not None:
             if (earlier.fingerprint, earlier.stream_id) != (fingerprint, stream_id):
                 raise IdempotencyKeyReused(idempotency_key)
             return await _replay(store, stream_id, earlier.stream_version, earlier.positions)
-    decider = decider_for(command)
-    loaded = await load(store, stream_id, decider)
     if expected_version is not None and expected_version != loaded.version:
         raise WrongExpectedVersion(loaded.stream_id, expected_version, loaded.version)
     events = decider.decide(loaded.state, command)
