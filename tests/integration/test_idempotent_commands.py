@@ -25,7 +25,6 @@ from store.aggregates import Decision, handle
 from store.records import RecordedEvent
 from tests.unit import builders as b
 
-
 MOMENTS = pytest.mark.parametrize("moment", ["before the load", "after the load"])
 
 
@@ -33,9 +32,7 @@ class OriginalCommitsMeanwhile(EventStore):
     """A store on which the original request commits just before (or just after) this
     request reads the stream it will decide on."""
 
-    def __init__(
-        self, pool: Any, original: Callable[[], Awaitable[Decision]], moment: str
-    ) -> None:
+    def __init__(self, pool: Any, original: Callable[[], Awaitable[Decision]], moment: str) -> None:
         super().__init__(pool)
         self._original: Callable[[], Awaitable[Decision]] | None = original
         self._moment = moment
