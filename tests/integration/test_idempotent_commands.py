@@ -17,11 +17,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 
 from domain import commands as c
-from store import EventStore, IdempotencyKeyReused
+from store import NO_STREAM, EventStore, IdempotencyKeyReused, NewEvent
 from store.aggregates import Decision, handle
+from store.event_store import APPEND_BATCH_SQL
 from store.records import RecordedEvent
 from tests.unit import builders as b
 
@@ -166,3 +168,29 @@ async def test_racing_retries_from_two_clients_write_once(pool: Any) -> None:
         assert await clients[0].stream_version(f"dialogue-{dialogue}") == 2
     for client in clients:
         await client.settle()
+
+
+async def test_one_combined_call_never_judges_two_requests_of_one_stream(pool: Any) -> None:
+    """Two requests with one key and one body name one stream, and `append_batch` takes
+    one request per stream: they can never be judged together on one stale head. One key
+    for two streams in one call fails the whole call on the key (nothing written); the
+    store then resends the requests one by one (test_write_combining covers that)."""
+    key, fingerprint = "one-call", _fingerprint("one-call")
+
+    def request(stream_id: str) -> list[Any]:
+        event = NewEvent(type="Noted", data={})
+        arguments = EventStore._append_one_arguments(stream_id, NO_STREAM, event, {})
+        return [*arguments, key, fingerprint]
+
+    def call(*requests: list[Any]) -> list[list[Any]]:
+        return [list(column) for column in zip(*requests, strict=True)]
+
+    same, other = f"one-call-{uuid.uuid4()}", f"one-call-{uuid.uuid4()}"
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="one per stream"):
+        await pool.fetchrow(APPEND_BATCH_SQL, *call(request(same), request(same)))
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pool.fetchrow(APPEND_BATCH_SQL, *call(request(same), request(other)))
+    written = await pool.fetchval(
+        "SELECT count(*) FROM event_store.events WHERE stream_id = ANY($1)", [same, other]
+    )
+    assert written == 0
