@@ -19,7 +19,9 @@ from typing import Any
 from domain.errors import IdInUse
 
 CLAIM_SQL = """SELECT kind, entity_id::text, stream_id
-FROM event_store.claim_entity_ids($1, $2::text[], $3::uuid[])"""
+FROM event_store.claim_entity_ids($1, $2::text[], $3::text[]::uuid[])"""
+"""The ids travel as text: a uuid[] parameter would make asyncpg introspect the type, and
+its introspection leaves a session-level setting (jit) on the pooled connection."""
 
 
 async def claim_entity_ids(pool: Any, stream_id: str, ids: Iterable[tuple[str, str]]) -> None:
