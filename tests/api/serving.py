@@ -32,12 +32,19 @@ async def served_api(
     database_url: str,
     stdout: IO[Any] | int = subprocess.DEVNULL,
     stderr: IO[Any] | int = subprocess.DEVNULL,
+    script: str | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, port) of `entente serve` on a free port, once /health answers; the
-    process is stopped on leaving, whatever happened."""
+    process is stopped on leaving, whatever happened. `script` serves something else:
+    Python run with the database URL and the port as its arguments."""
     port = free_port()
+    argv = (
+        [sys.executable, "-c", script, database_url, str(port)]
+        if script
+        else [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)]
+    )
     server = subprocess.Popen(
-        [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)],
+        argv,
         cwd=ROOT,
         stdout=stdout,
         stderr=stderr,
