@@ -20,6 +20,7 @@ from api import (
     exports,
     health,
     keys,
+    metrics,
     outcomes,
     projections,
     read_models,
@@ -29,6 +30,7 @@ from api import (
     visits,
 )
 from api.auth import require_permission
+from api.conditional import conditional_get
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
 from api.worker import background_work
@@ -95,12 +97,13 @@ def create_app(
         *calendar_tokens.routes,
         *keys.routes,
         *health.routes,
+        *metrics.routes,
     ]
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
-        middleware=[request_ids],
+        middleware=[request_ids, metrics.HTTP_METRICS.middleware, conditional_get],
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
         ],

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 from litestar import Request, Response, delete, get, post, put
 
+from api.conditional import CALENDAR
 from api.freshness import wait_for_position
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
@@ -306,7 +307,7 @@ async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUI
     "/calendar.ics",
     summary="iCalendar feed of sessions and visits",
     tags=[TAG],
-    opt={"permission": "feed"},
+    opt={"permission": "feed", "cache_control": CALENDAR},
     media_type="text/calendar",
     responses=problem_responses(400, 401, 403, 422, 503),
 )

@@ -2,6 +2,8 @@
 
 Cancelled items stay in the feed with STATUS:CANCELLED, so subscribed calendars remove
 them; SEQUENCE is the item's stream version, so every change is picked up as an update.
+LAST-MODIFIED (and DTSTAMP) is when that version was recorded, so an unchanged register
+gives a byte-identical feed and its ETag holds (api/conditional.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ SELECT 'session' AS kind, s.session_id AS id, s.status, s.planned_from, s.planne
        s.held_from, s.held_to, s.planned_precision, s.place_city, s.place_country,
        coalesce(d.acronym, d.name) AS title, d.name AS dialogue, d.parties,
        coalesce(v.version, 1) AS sequence,
-       coalesce(t.modified, now()) AS modified
+       coalesce(t.modified, e.recorded_at, now()) AS modified
 FROM reporting.sessions s
 JOIN reporting.dialogues d USING (dialogue_id)
 LEFT JOIN projection_state.stream_versions v
        ON v.projection = 'dialogues' AND v.stream_id = 'dialogue-' || s.dialogue_id
 LEFT JOIN LATERAL (SELECT max(recorded_at) AS modified FROM reporting.relationship_timeline
                    WHERE stream_id = 'dialogue-' || s.dialogue_id) t ON true
+LEFT JOIN event_store.events e
+       ON e.stream_id = 'dialogue-' || s.dialogue_id AND e.version = v.version
 WHERE coalesce(s.held_to, s.planned_to) > :since
   AND (CAST(:party AS text) IS NULL OR :party = ANY(d.parties))
 UNION ALL
@@ -33,12 +37,14 @@ SELECT 'visit', x.visit_id, x.status, x.window_from, x.window_to, x.dates_from, 
        x.window_precision, x.destination_city, x.destination_country,
        x.visitor_name || ' (' || x.visitor_party || ') to ' || x.destination_city,
        coalesce(x.purpose, ''), ARRAY[x.visitor_party, x.host],
-       coalesce(v.version, 1), coalesce(t.modified, now())
+       coalesce(v.version, 1), coalesce(t.modified, e.recorded_at, now())
 FROM reporting.visits x
 LEFT JOIN projection_state.stream_versions v
        ON v.projection = 'visits' AND v.stream_id = 'visit-' || x.visit_id
 LEFT JOIN LATERAL (SELECT max(recorded_at) AS modified FROM reporting.relationship_timeline
                    WHERE stream_id = 'visit-' || x.visit_id) t ON true
+LEFT JOIN event_store.events e
+       ON e.stream_id = 'visit-' || x.visit_id AND e.version = v.version
 WHERE coalesce(x.dates_to, x.window_to) > :since
   AND (CAST(:party AS text) IS NULL OR :party IN (x.visitor_party, x.host))
 """)
