@@ -5,7 +5,9 @@ a normal run prints no warning."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -57,8 +59,9 @@ def test_every_subcommand_has_help():
     from api.cli import parser
 
     top = parser()
-    choices = top._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    listed = {a.dest for a in top._subparsers._group_actions[0]._choices_actions}  # type: ignore[union-attr]
+    commands: Any = top._subparsers._group_actions[0]  # type: ignore[union-attr]
+    choices: dict[str, argparse.ArgumentParser] = commands.choices
+    listed = {a.dest for a in commands._choices_actions}
     assert listed == set(choices), set(choices) - listed  # each has a help line
     for name, sub in choices.items():
         assert sub.description, name
