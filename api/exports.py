@@ -20,7 +20,7 @@ from reporting.calendar_feed import calendar_entries
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.cron import InvalidSchedule
 from reporting.export_worker import ExportWorker
-from reporting.formats import CONTENT_TYPES, FORMATS, write_calendar
+from reporting.formats import CONTENT_TYPES, FORMATS, Column, write_calendar
 from reporting.schedules import (
     Run,
     Schedule,
@@ -50,6 +50,10 @@ class ReportInfo(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     parameters: list[str]
     formats: list[str]
+    columns: list[Column]
+    """In file order, each with its logical type (a decimal with its fixed scale, the
+    Parquet decimal128(38, scale)); `text_list` is a list in NDJSON and Parquet and its
+    items joined by "; " in CSV and XLSX."""
 
 
 class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,7 +73,7 @@ class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     responses=problem_responses(400, 401, 403),
 )
 async def catalogue() -> list[ReportInfo]:
-    """Names, documented parameters and formats."""
+    """Names, documented parameters, formats and the columns every file has, typed."""
     return [
         ReportInfo(
             name=r.name,
@@ -77,6 +81,7 @@ async def catalogue() -> list[ReportInfo]:
             description=r.description,
             parameters=list(r.parameters),
             formats=list(FORMATS),
+            columns=list(r.columns),
         )
         for r in CATALOGUE.values()
     ]
