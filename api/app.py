@@ -29,6 +29,7 @@ from api import (
 )
 from api.auth import require_permission
 from api.problems import PROBLEM_MAP, unexpected
+from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
 from projections.catalog import create_engine
@@ -93,6 +94,7 @@ def create_app(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
+        before_request=request_checks,
         middleware=[request_ids],
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))

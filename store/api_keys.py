@@ -64,12 +64,37 @@ async def list_keys(pool: Any) -> list[ApiKey]:
     return [ApiKey(**dict(row)) for row in rows]
 
 
+class LastAdminKey(Exception):
+    """Revoking this key would leave no live admin key, and with none nobody could create
+    or revoke keys again over the API."""
+
+
+ADMIN_KEYS_LOCK = 0x656E_7465_6E74_6501
+"""Transaction-level advisory lock taken around every revocation, so that two admins
+revoking each other's keys at once cannot both pass the last-admin check."""
+
+
 async def revoke_key(pool: Any, name: str) -> bool:
-    """Revoke a key by name; False when no live key has that name."""
-    status = await pool.execute(
-        "UPDATE access.api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
-        name,
-    )
+    """Revoke a key by name; False when no live key has that name; LastAdminKey (and
+    nothing revoked) when it is the last live key with the admin role."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", ADMIN_KEYS_LOCK)
+        roles = await connection.fetchval(
+            "SELECT roles FROM access.api_keys WHERE name = $1 AND revoked_at IS NULL", name
+        )
+        if roles is None:
+            return False
+        other_admins = await connection.fetchval(
+            "SELECT count(*) FROM access.api_keys"
+            " WHERE revoked_at IS NULL AND 'admin' = ANY(roles) AND name <> $1",
+            name,
+        )
+        if "admin" in roles and not other_admins:
+            raise LastAdminKey(name)
+        status = await connection.execute(
+            "UPDATE access.api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+            name,
+        )
     return bool(status.endswith(" 1"))
 
 
