@@ -364,7 +364,7 @@ async def test_a_deeply_nested_body_is_a_400_on_every_json_route(client, tokens,
     assert await _register_state(pool) == before
 
 
-FORGED_CURSORS = {
+FORGED_CURSORS: dict[str, list[object]] = {
     "null-key-and-id": ["dialogues", None, None],
     "null-id": ["dialogues", "Name", None],
     "nul-in-key": ["dialogues", "Na\x00me", str(UNKNOWN)],
