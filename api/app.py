@@ -28,6 +28,7 @@ from api import (
     visits,
 )
 from api.auth import require_permission
+from api.contract import EnforcedJsonRenderPlugin
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from api.request_context import request_ids
@@ -107,7 +108,7 @@ def create_app(
             description="An event-sourced register of diplomatic dialogues. Send API keys as "
             "`Authorization: Bearer <key>`; errors are RFC 9457 problem+json.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(), EnforcedJsonRenderPlugin()],
         ),
         debug=False,
     )

@@ -18,7 +18,8 @@ from store.verification import VerificationReport, verify
 TAG = "audit"
 
 
-MAX_VERSION = 2**62
+MAX_VERSION = 2**53
+"""Far beyond any stream's length, and exact as a JSON number in every client."""
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 AfterVersion = Annotated[int, Parameter(ge=0, le=MAX_VERSION)]
 

@@ -36,7 +36,7 @@ CHECKS = (
     "unsupported_method",
     "allow_header_conformance",
 )
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 5
 RUN_TIMEOUT = 600
 """Far above the minute or two the run takes; only a hung server should ever reach it."""
 
@@ -60,6 +60,8 @@ async def test_the_served_api_keeps_its_openapi_contract(database_url, pool, tmp
     with served_api(database_url, with_worker=True, env=env) as base:
         command = [
             str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"{base}/docs/openapi.json",
             "--header",
@@ -69,6 +71,10 @@ async def test_the_served_api_keeps_its_openapi_contract(database_url, pool, tmp
             "--max-examples",
             str(EXAMPLES_PER_OPERATION),
             "--generation-deterministic",
+            # revoking keys is covered by test_last_admin_key; here it would revoke the
+            # run's own key as soon as the stateful phase has created a second admin key
+            "--exclude-path-regex",
+            "^/keys/",
             "--workers",
             "2",
             "--report",
