@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from api.log_redaction import redact
-from store.api_keys import ROLES, create_key, list_keys, revoke_key
+from store.api_keys import ROLES, LastAdminKey, create_key, list_keys, revoke_key
 from store.availability import database_unavailable, summary
 from store.database import create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
@@ -143,8 +143,13 @@ def keys(args: argparse.Namespace) -> None:
             for key in await list_keys(pool):
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
                 print(f"{key.name}\t{','.join(key.roles)}\t{state}")
-        elif not await revoke_key(pool, args.name, actor=cli_actor()):
-            sys.exit(f"no live key named {args.name!r}")
+        else:
+            try:
+                revoked = await revoke_key(pool, args.name, actor=cli_actor())
+            except LastAdminKey:
+                sys.exit(f"{args.name!r} is the last live admin key; create another first")
+            if not revoked:
+                sys.exit(f"no live key named {args.name!r}")
 
     asyncio.run(_with_pool(url, work))
 

@@ -32,23 +32,24 @@ async def served_api(
     database_url: str,
     stdout: IO[Any] | int = subprocess.DEVNULL,
     stderr: IO[Any] | int = subprocess.DEVNULL,
+    *,
+    with_worker: bool = False,
+    env: dict[str, str] | None = None,
     script: str | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, port) of `entente serve` on a free port, once /health answers; the
     process is stopped on leaving, whatever happened. `script` serves something else:
     Python run with the database URL and the port as its arguments."""
     port = free_port()
-    argv = (
-        [sys.executable, "-c", script, database_url, str(port)]
-        if script
-        else [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)]
-    )
+    command = [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)]
+    if with_worker:
+        command.append("--with-worker")
     server = subprocess.Popen(
-        argv,
+        [sys.executable, "-c", script, database_url, str(port)] if script else command,
         cwd=ROOT,
         stdout=stdout,
         stderr=stderr,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -60,9 +61,14 @@ async def served_api(
                         break
                 except httpx.TransportError:
                     pass
+                assert server.poll() is None, "the server exited while starting"
                 assert time.monotonic() < deadline, "the server did not start"
                 await asyncio.sleep(0.2)
         yield base, port
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
