@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from entente_verify.events import chain_hash, leaf_bytes, payload_hash
+from entente_verify.events import PAYLOAD_FIELDS, chain_hash, leaf_bytes, payload_hash
 from entente_verify.merkle import leaf_hash, verify_consistency, verify_inclusion
 from entente_verify.note import (
     SIGNATURE_PREFIX,
@@ -34,6 +34,16 @@ from entente_verify.note import (
 
 FORMAT = "entente-audit-bundle/1"
 HEX = re.compile(r"[0-9a-f]{64}")
+EVENT_ID = re.compile(rb'"event_id":"([0-9a-f-]{36})"')
+"""Names the event of a line too damaged to read as JSON, when its id survived."""
+EVENT_FIELDS = frozenset(
+    {
+        *PAYLOAD_FIELDS,
+        *("leaf_index", "position", "stream_id", "version", "recorded_at"),
+        *("prev_hash", "hash", "proof"),
+    }
+)
+"""Every field an event line must have: each is bound by a hash, so a renamed one fails."""
 
 
 @dataclass
@@ -112,6 +122,9 @@ def _str(value: Any, name: str) -> str:
 
 def _check_event(event: dict[str, Any], checkpoint: Checkpoint, result: EventResult) -> bytes:
     """Checks 1 and 2; returns the recomputed link (raises BadField or sets failure)."""
+    missing = EVENT_FIELDS - set(event)
+    if missing:
+        raise BadField(f"missing {', '.join(sorted(missing))}")
     result.event_id = _str(event.get("event_id"), "event_id")
     result.stream_id = _str(event.get("stream_id"), "stream_id")
     result.version = _int(event.get("version"), "version")
@@ -125,9 +138,6 @@ def _check_event(event: dict[str, Any], checkpoint: Checkpoint, result: EventRes
         raise BadField("proof is not a list")
     path = [_hash(p, "a proof hash") for p in proof]
     index = _int(event.get("leaf_index"), "leaf_index")
-    missing = {"data", "metadata", "type", "schema_version", "valid_from", "valid_to"} - set(event)
-    if missing:
-        raise BadField(f"missing {', '.join(sorted(missing))}")
     link = chain_hash(prev_hash, result.stream_id, result.version, recorded_at, payload_hash(event))
     if link != stored:
         result.failure = "its content does not match its hash: altered after it was recorded"
@@ -143,8 +153,12 @@ def _check_event(event: dict[str, Any], checkpoint: Checkpoint, result: EventRes
     return link
 
 
-def _check_streams(lines: list[tuple[EventResult, dict[str, Any], bytes]]) -> None:
-    """Check 3: versions without gaps, each prev_hash the previous event's link."""
+def _check_streams(
+    lines: list[tuple[EventResult, dict[str, Any], bytes]], unreadable: bool
+) -> None:
+    """Check 3: versions without gaps, each prev_hash the previous event's link. When an
+    event already failed, its stream and version claim nothing, and it may be the missing
+    version: gaps are then not named, only the failed event."""
     by_stream: dict[str, list[tuple[EventResult, dict[str, Any], bytes]]] = {}
     for item in lines:
         by_stream.setdefault(item[0].stream_id or "", []).append(item)
@@ -152,13 +166,18 @@ def _check_streams(lines: list[tuple[EventResult, dict[str, Any], bytes]]) -> No
         items.sort(key=lambda item: item[0].version or 0)
         previous: tuple[EventResult, dict[str, Any], bytes] | None = None
         for result, event, _link in items:
+            if previous is not None and not previous[0].ok:
+                previous = (result, event, _link)  # a failed event's claims prove nothing
+                continue
             expected = previous[0].version + 1 if previous and previous[0].version else 1
             if result.ok and result.version != expected:
+                if unreadable:
+                    previous = None
+                    continue
                 result.failure = f"version {expected} of its stream is missing from the bundle"
             elif (
                 result.ok
                 and previous is not None
-                and previous[0].ok
                 and event.get("prev_hash") != previous[1].get("hash")
             ):
                 result.failure = "its prev_hash is not the previous event's hash"
@@ -276,7 +295,9 @@ def verify_bundle(
             result.failure = str(error)
         except (ValueError, TypeError) as error:  # UnicodeDecodeError, JSONDecodeError
             result.failure = f"not a readable event line: {error}"
-    _check_streams(checked)
+            named = EVENT_ID.search(raw)
+            result.event_id = result.event_id or (named.group(1).decode() if named else None)
+    _check_streams(checked, unreadable=not all(e.ok for e in report.events))
     if header.get("events") != len(report.events):
         report.problems.append(
             f"the header announces {header.get('events')} events, the bundle holds"

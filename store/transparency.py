@@ -622,6 +622,8 @@ async def bundle(
         rows = await connection.fetch(LEAVES_OF_SQL, [e.position for e in chosen])
         leaf_of = {row["position"]: row["leaf_index"] for row in rows}
         covered = [(e, leaf_of[e.position]) for e in chosen if leaf_of.get(e.position, size) < size]
+        if not covered:
+            raise TreeUnavailable(f"none of {subject}'s events is in the signed tree yet")
         paths = [inclusion_ranges(index, size) for _, index in covered]
         flat = [r for path in paths for r in path]
         hashes = iter(await range_hashes(connection, flat))
