@@ -16,8 +16,7 @@ from litestar import Request, Response, get
 from api.parameters import text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
-from store.records import MAX_BIGINT, START, RecordedEvent
-from store.relationship_history import relationship_history
+from store.records import MAX_BIGINT, RecordedEvent
 from store.transparency import (
     CheckpointView,
     ConsistencyProof,
@@ -29,6 +28,7 @@ from store.transparency import (
     consistency_proof,
     inclusion_proof,
     latest_checkpoint,
+    relationship_events,
     signing_keys,
 )
 
@@ -36,7 +36,6 @@ TAG = "transparency"
 AUDIT = {"permission": "audit"}
 BUNDLE_TYPE = "application/x-ndjson"
 MAX_KNOWN_SIZES = 16
-PAGE = 1000
 
 
 class LogKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -201,16 +200,7 @@ async def relationship_bundle(
     a, b = parse_pair(pair)
 
     async def events() -> list[RecordedEvent]:
-        found: list[RecordedEvent] = []
-        cursor = START
-        while True:
-            page = await relationship_history(
-                request.app.state.pool, a, b, after=cursor, limit=PAGE
-            )
-            found += page.events
-            if len(page.events) < PAGE:
-                return found
-            cursor = page.cursor
+        return await relationship_events(request.app.state.pool, a, b)
 
     return await _bundle_response(request, f"{a}-{b}", events, known_size)
 

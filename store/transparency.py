@@ -39,7 +39,8 @@ from entente_verify.merkle import (
 from entente_verify.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
 from store.database import asyncpg_dsn
 from store.hashing import canonical_time
-from store.records import RecordedEvent
+from store.records import START, RecordedEvent
+from store.relationship_history import relationship_history
 
 log = logging.getLogger("entente.transparency")
 
@@ -579,6 +580,20 @@ def _problem(row: Any | None, reason: str) -> TreeProblem:
 
 
 # -- audit bundles --------------------------------------------------------------------------
+
+HISTORY_PAGE = 1000
+
+
+async def relationship_events(pool: Any, a: str, b: str) -> list[RecordedEvent]:
+    """Every event of the relationship's streams below the horizon, in log order."""
+    found: list[RecordedEvent] = []
+    cursor = START
+    while True:
+        page = await relationship_history(pool, a, b, after=cursor, limit=HISTORY_PAGE)
+        found += page.events
+        if len(page.events) < HISTORY_PAGE:
+            return found
+        cursor = page.cursor
 
 
 def _event_line(event: RecordedEvent, leaf_index: int, proof: list[bytes]) -> bytes:

@@ -16,6 +16,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from api import cli
+from entente_verify.__main__ import main as verifier_main
 from entente_verify.bundle import check_checkpoints, open_kept, split_notes, verify_bundle
 from entente_verify.merkle import verify_consistency, verify_inclusion
 from entente_verify.note import Signer, open_checkpoint
@@ -261,3 +263,44 @@ async def test_verify_tree_names_events_the_tree_never_saw(log: Log):
     await _build(log)
     report = await verify_tree(log.pool)
     assert report.intact and report.leaves_checked == 2
+
+
+def test_the_command_line_makes_a_key_a_bundle_and_verifies(
+    owner_database_url: str, database_url: str, tmp_path, capsys
+):
+    key_file = tmp_path / "log-key"
+    cli.main(["log-key", "create", "--out", str(key_file), "--origin", "cli.test/log"])
+    verifier_key = capsys.readouterr().out.strip()
+    assert verifier_key.startswith("cli.test/log+") and "PRIVATE" in key_file.read_text()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(SystemExit):
+        cli.main(["log-key", "create", "--out", str(key_file)])  # never overwritten
+
+    async def signed_stream() -> str:
+        pool = await create_pool(database_url, max_size=2)
+        try:
+            log = Log(database_url, pool, None)
+            sid = await log.stream(3)
+            checkpointer = Checkpointer(pool, database_url, Signer.parse(key_file.read_text()))
+            async with asyncio.timeout(60):
+                while await pool.fetchval(
+                    "SELECT count(*) FROM event_store.events e WHERE NOT EXISTS"
+                    " (SELECT 1 FROM transparency.leaves l WHERE l.position = e.position)"
+                ):
+                    await checkpointer.catch_up()
+            await checkpointer.release()
+            return sid
+        finally:
+            await pool.close()
+
+    sid = asyncio.run(signed_stream())
+    urls = ["--database-url", owner_database_url, "--app-database-url", database_url]
+    bundle_file = tmp_path / "bundle.ndjson"
+    cli.main([*urls, "audit-bundle", "--stream", sid, "--out", str(bundle_file)])
+    assert capsys.readouterr().out.startswith("3 events ->")
+    assert verifier_main(["--key", verifier_key, str(bundle_file)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("VERIFIED: 3 events")
+    with pytest.raises(SystemExit) as verified:
+        cli.main([*urls, "verify"])
+    assert verified.value.code == 0
+    assert "root matches" in capsys.readouterr().out
