@@ -218,8 +218,9 @@ def log_key_command(args: argparse.Namespace) -> None:
 def audit_bundle_command(args: argparse.Namespace) -> None:
     """audit-bundle (--pair KZ-US | --stream ID) --out FILE [--known-size N …]."""
     from api.relationships import parse_pair
+    from reporting.bundles import relationship_events
     from store.event_store import EventStore
-    from store.transparency import TreeUnavailable, bundle, relationship_events
+    from store.transparency import TreeUnavailable, bundle
 
     if bool(args.pair) == bool(args.stream):
         sys.exit("audit-bundle needs --pair or --stream (one of them)")

@@ -16,6 +16,7 @@ from litestar import Request, Response, get
 from api.parameters import text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
+from reporting.bundles import relationship_events
 from store.records import MAX_BIGINT, RecordedEvent
 from store.transparency import (
     CheckpointView,
@@ -28,7 +29,6 @@ from store.transparency import (
     consistency_proof,
     inclusion_proof,
     latest_checkpoint,
-    relationship_events,
     signing_keys,
 )
 
