@@ -35,6 +35,7 @@ from api.request_context import request_ids
 from api.worker import background_work
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.event_store import EventStore
 
@@ -58,6 +59,8 @@ def create_app(
     `entente worker` processes instead (docs/SCALING.md).
     """
 
+    log_outages_in_one_line()
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(database_url, max_size=pool_size)
@@ -66,9 +69,11 @@ def create_app(
         app.state.export_root = str(export_root)
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
         app.state.engine = create_engine(database_url, pool_size=pool_size)
+        app.state.loops = []  # this process's supervised loops, for /health/ready
         try:
             if run_projections:
-                async with background_work(database_url, export_root):
+                async with background_work(database_url, export_root) as loops:
+                    app.state.loops = loops
                     yield
             else:
                 yield

@@ -8,7 +8,6 @@ runs the same work inside the API process so the local setup stays one command.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -16,19 +15,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from litestar import Litestar
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+from api import health
+from api.problems import PROBLEM_MAP, unexpected
+from api.request_context import request_ids
 from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
+from store.supervision import SupervisedLoop, supervised
 from store.transparency import WITNESS_DIR_ENV, Checkpointer, load_signer
 
 
 @asynccontextmanager
-async def running_checkpointer(url: str) -> AsyncIterator[Checkpointer]:
-    """Extend the transparency log and sign checkpoints while the context is open.
-
-    The key is read once, here, from ENTENTE_LOG_KEY_FILE or ENTENTE_LOG_KEY; without one
-    the tree still grows but no checkpoint is signed (the worker says so)."""
+async def running_checkpointer(url: str) -> AsyncIterator[SupervisedLoop]:
+    """Extend the transparency log and sign checkpoints, supervised, while the context is
+    open. The key is read once, here, from ENTENTE_LOG_KEY_FILE or ENTENTE_LOG_KEY; without
+    one the tree still grows but no checkpoint is signed (the worker says so)."""
     signer = load_signer()
     if signer is None:
         logging.getLogger("entente.transparency").warning(
@@ -37,40 +43,87 @@ async def running_checkpointer(url: str) -> AsyncIterator[Checkpointer]:
     witness = os.environ.get(WITNESS_DIR_ENV)
     pool = await create_pool(url, max_size=2)
     checkpointer = Checkpointer(pool, url, signer, witness_dir=Path(witness) if witness else None)
-    stop = asyncio.Event()
-    task = asyncio.create_task(checkpointer.run(stop))
+    loop = SupervisedLoop("checkpointer", checkpointer.run)
     try:
-        yield checkpointer
+        async with supervised(loop):
+            yield loop
     finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(task, timeout=5)
-        task.cancel()
         await pool.close()
 
 
 @asynccontextmanager
-async def background_work(url: str, export_root: Path = DEFAULT_ROOT) -> AsyncIterator[None]:
-    """Projections, exports and the checkpointer run while the context is open."""
+async def background_work(
+    url: str, export_root: Path = DEFAULT_ROOT
+) -> AsyncIterator[list[SupervisedLoop]]:
+    """Projections, exports and the checkpointer run, each a supervised loop, while the
+    context is open; the loops are yielded so health checks can ask each whether it is
+    alive."""
+    log_outages_in_one_line()
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
     try:
         async with (
-            running_projections(url),
-            running_exports(pool, engine, url, export_root),
-            running_checkpointer(url),
+            running_projections(url) as projections,
+            running_exports(pool, engine, url, export_root) as exports,
+            running_checkpointer(url) as checkpointer,
         ):
-            yield
+            yield [projections, exports, checkpointer]
     finally:
         await pool.close()
         await engine.dispose()
 
 
-async def serve_worker(url: str) -> None:
-    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (checkpoints, leases)."""
+def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
+    """/health/live and /health/ready of a worker process, for its orchestrator: the
+    same checks as the API's, over this process's own loops."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(url, min_size=0, max_size=2)
+        app.state.loops = loops
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    return Litestar(
+        route_handlers=[health.live, health.ready],
+        lifespan=[lifespan],
+        middleware=[request_ids],
+        plugins=[
+            ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
+        ],
+        exception_handlers={Exception: unexpected},
+        openapi_config=None,
+    )
+
+
+async def serve_worker(url: str, health_port: int | None = None) -> None:
+    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (checkpoints, leases).
+
+    With `health_port`, also answer /health/live and /health/ready on it, on the HOST
+    interface (default 127.0.0.1: enough for a container's own healthcheck; set HOST to
+    0.0.0.0 for probes from outside). uvicorn takes SIGTERM/SIGINT while it serves and
+    raises them again once it stopped, so `done` is set either way.
+    """
+    import uvicorn
+
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
-    async with background_work(url):
-        await done.wait()
+    async with background_work(url) as loops:
+        if health_port is None:
+            await done.wait()
+            return
+        host = os.environ.get("HOST", "127.0.0.1")
+        config = uvicorn.Config(
+            health_app(url, loops), host=host, port=health_port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        await asyncio.wait(
+            [serving, asyncio.create_task(done.wait())], return_when="FIRST_COMPLETED"
+        )
+        server.should_exit = True
+        await serving

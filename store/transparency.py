@@ -53,7 +53,6 @@ BATCH = 20_000
 CHECKPOINT_INTERVAL = 2.0
 """At most this many seconds between a new leaf and a checkpoint that covers it."""
 IDLE_WAIT = 0.5
-RETRY_AFTER_FAILURE = 1.0
 PROBLEM_LIMIT = 100
 
 RECORDED_TEXT = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -454,16 +453,11 @@ class Checkpointer:
         return total
 
     async def run(self, stop: asyncio.Event, progressed: Callable[[], None] | None = None) -> None:
-        """Work until `stop` is set; polls, since a NOTIFY only hints (store/subscription.py)."""
+        """Work until `stop` is set (store/supervision.py restarts it after an error, and
+        `progressed` tells it each round went through); polls, a NOTIFY only hints."""
         try:
             while not stop.is_set():
-                try:
-                    added = await self.step()
-                except (OSError, asyncpg.PostgresError, TreeUnavailable) as error:
-                    log.warning("checkpointer: %s; retrying", error)
-                    await self.release()
-                    added = 0
-                    await _wait(stop, RETRY_AFTER_FAILURE)
+                added = await self.step()
                 if progressed is not None:
                     progressed()
                 if added < self._batch:
