@@ -330,6 +330,7 @@ class Checkpointer:
         self._cursor = (0, 0)
         self._signed_size = 0
         self._signed_at = 0.0
+        self._ahead: tuple[tuple[int, int], asyncio.Task[list[Any]]] | None = None
 
     async def try_own(self) -> bool:
         """Take the checkpointer's lock if no other process holds it."""
@@ -344,6 +345,7 @@ class Checkpointer:
     async def release(self) -> None:
         """Give the lock up (and forget the cached tree edge)."""
         self._frontier = None
+        await self._forget_ahead()
         if self._lock is not None:
             with contextlib.suppress(Exception):  # unlock first: a close ends the session later
                 await self._lock.execute("SELECT pg_advisory_unlock_all()")
@@ -364,26 +366,51 @@ class Checkpointer:
         self._signed_size = latest or 0
         return frontier
 
+    async def _read(self, connection: Any, cursor: tuple[int, int]) -> list[Any]:
+        rows: list[Any] = await connection.fetch(
+            NEXT_EVENTS_SQL, str(cursor[0]), cursor[1], self._batch
+        )
+        return rows
+
+    async def _read_pooled(self, cursor: tuple[int, int]) -> list[Any]:
+        async with self._pool.acquire() as connection:
+            return await self._read(connection, cursor)
+
+    async def _next_rows(self, connection: Any) -> list[Any]:
+        """The batch after the cursor: read ahead while the previous one was being hashed
+        and written, when there was a backlog; else read now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            cursor, task = ahead
+            if cursor == self._cursor:
+                return await task
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        return await self._read(connection, self._cursor)
+
+    async def _forget_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[1].cancel()
+            with contextlib.suppress(BaseException):
+                await ahead[1]
+
     async def extend(self) -> int:
         """Append the next batch of events below the horizon as leaves; how many."""
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 frontier = self._frontier or await self._load(connection)
                 self._frontier = None  # until this batch commits
-                rows = await connection.fetch(
-                    NEXT_EVENTS_SQL, str(self._cursor[0]), self._cursor[1], self._batch
-                )
+                rows = await self._next_rows(connection)
+                if len(rows) == self._batch:  # a backlog: read the next batch meanwhile
+                    after = (rows[-1]["transaction_id"], rows[-1]["position"])
+                    self._ahead = (after, asyncio.create_task(self._read_pooled(after)))
                 leaves: list[tuple[int, int, bytes]] = []
                 nodes: list[tuple[int, int, bytes]] = []
-                for row in rows:
-                    leaf = event_leaf(
-                        row["position"],
-                        row["stream_id"],
-                        row["version"],
-                        row["recorded"],
-                        row["hash"],
-                    )
-                    leaves.append((frontier.size, row["position"], leaf))
+                for _, position, stream_id, version, recorded, link in rows:
+                    leaf = event_leaf(position, stream_id, version, recorded, link)
+                    leaves.append((frontier.size, position, leaf))
                     nodes.extend(frontier.append(leaf))
                 for table, records, columns in (
                     ("leaves", leaves, ["leaf_index", "position", "hash"]),
@@ -399,6 +426,7 @@ class Checkpointer:
             return len(rows)
         except BaseException:
             self._frontier = None
+            await self._forget_ahead()
             raise
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,11 +26,15 @@ from store import NO_STREAM, EventStore, NewEvent, verify
 from store.database import create_pool
 from store.roles import derived_app_url
 from store.transparency import (
+    KEY_ENV,
+    KEY_FILE_ENV,
+    WITNESS_DIR_ENV,
     Checkpointer,
     bundle,
     consistency_proof,
     inclusion_proof,
     latest_checkpoint,
+    load_signer,
     verify_tree,
 )
 from store.verification import recompute_link
@@ -304,3 +309,19 @@ def test_the_command_line_makes_a_key_a_bundle_and_verifies(
         cli.main([*urls, "verify"])
     assert verified.value.code == 0
     assert "root matches" in capsys.readouterr().out
+
+
+def test_make_run_signs_with_a_local_key_made_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "LOCAL_LOG_KEY_FILE", tmp_path / "log-key")
+    monkeypatch.setattr(cli, "LOCAL_WITNESS_DIR", tmp_path / "witness")
+    for name in (KEY_ENV, KEY_FILE_ENV, WITNESS_DIR_ENV):
+        monkeypatch.delenv(name, raising=False)
+    cli._ensure_log_key()
+    made = (tmp_path / "log-key").read_text()
+    assert os.environ[KEY_FILE_ENV] == str(tmp_path / "log-key")
+    assert os.environ[WITNESS_DIR_ENV] == str(tmp_path / "witness")
+    signer = load_signer()
+    assert signer is not None and signer.name == "entente.local/register"
+    monkeypatch.delenv(KEY_FILE_ENV)
+    cli._ensure_log_key()  # the next run signs with the same key
+    assert (tmp_path / "log-key").read_text() == made
