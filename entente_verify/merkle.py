@@ -155,6 +155,28 @@ def verify_consistency(
     return fr == first_root and sr == second_root and sn == 0
 
 
+STRIDE = 4
+"""The server stores complete subtrees only at levels 0, 4, 8, …: a node between two
+stored levels is folded from at most 2**(STRIDE-1) = 8 stored ones below it, and the
+table holds about n/15 nodes instead of n."""
+
+
+def stored_parts(level: int, index: int) -> list[Node]:
+    """The stored subtrees (at a level that is a multiple of STRIDE) that make up node
+    (level, index), left to right: the node itself when its level is stored."""
+    base = level - level % STRIDE
+    width = 1 << (level - base)
+    return [(base, index * width + k) for k in range(width)]
+
+
+def complete_hash(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a complete subtree from its 2**k equal-sized parts, left to right."""
+    level = list(hashes)
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
 class Frontier:
     """The right edge of a growing tree: the complete subtrees of its current size.
 

@@ -27,13 +27,16 @@ import msgspec
 from entente_verify.bundle import FORMAT
 from entente_verify.events import leaf_bytes
 from entente_verify.merkle import (
+    STRIDE,
     Frontier,
     Node,
     Range,
+    complete_hash,
     consistency_ranges,
     fold,
     inclusion_ranges,
     leaf_hash,
+    stored_parts,
     subtrees,
 )
 from entente_verify.note import Checkpoint, NoteError, Signer, Verifier, open_checkpoint
@@ -209,17 +212,19 @@ async def tree_size(connection: Any) -> int:
 
 
 async def node_hashes(connection: Any, nodes: Iterable[Node]) -> dict[Node, bytes]:
-    """The stored hashes of complete subtrees, in one query; TreeUnavailable if any is missing."""
-    wanted = set(nodes)
+    """The hashes of complete subtrees, from the stored ones (merkle.STRIDE) in one query;
+    TreeUnavailable if the tree does not hold one yet."""
+    parts = {node: stored_parts(*node) for node in set(nodes)}
+    wanted = {part for found in parts.values() for part in found}
     leaves = [index for level, index in wanted if level == 0]
     inner = [(level, index) for level, index in wanted if level > 0]
     rows = await connection.fetch(
         NODES_SQL, leaves, [level for level, _ in inner], [index for _, index in inner]
     )
-    found = {(row["level"], row["index"]): row["hash"] for row in rows}
-    if len(found) != len(wanted):
+    stored = {(row["level"], row["index"]): row["hash"] for row in rows}
+    if len(stored) != len(wanted):
         raise TreeUnavailable("the tree does not hold every node this proof needs")
-    return found
+    return {node: complete_hash([stored[p] for p in found]) for node, found in parts.items()}
 
 
 async def range_hashes(connection: Any, ranges: Sequence[Range]) -> list[bytes]:
@@ -411,7 +416,7 @@ class Checkpointer:
                 for _, position, stream_id, version, recorded, link in rows:
                     leaf = event_leaf(position, stream_id, version, recorded, link)
                     leaves.append((frontier.size, position, leaf))
-                    nodes.extend(frontier.append(leaf))
+                    nodes.extend(n for n in frontier.append(leaf) if n[0] % STRIDE == 0)
                 for table, records, columns in (
                     ("leaves", leaves, ["leaf_index", "position", "hash"]),
                     ("nodes", nodes, ["level", "index", "hash"]),

@@ -5,8 +5,9 @@ Revises: 0008_calendar_tokens
 Create Date: 2026-12-02
 
 The checkpointer (store/transparency.py) appends one leaf per event in the global order,
-after the fact and below the read horizon, and every complete interior node once; a proof
-for any leaf reads a handful of these rows. Checkpoints are signed outside the database
+after the fact and below the read horizon, and each complete interior node at levels 4,
+8, 12, … once (others fold from at most 8 of those); a proof for any leaf reads a few
+dozen of these rows, however long the log. Checkpoints are signed outside the database
 (the private key never reaches it); the table keeps them for the API, and the verifier
 key they were signed with. Everything here is append-only: the application role may only
 read and insert, and triggers refuse changes as they do on the events.
@@ -37,7 +38,7 @@ CREATE TABLE transparency.nodes (
     PRIMARY KEY (level, index)
 );
 COMMENT ON TABLE transparency.nodes IS
-    'Complete subtrees: (level, index) covers leaves [index * 2^level, (index + 1) * 2^level).';
+    'Complete subtrees at levels 4, 8, ...: (level, i) covers leaves i * 2^level ...';
 CREATE TABLE transparency.checkpoints (
     tree_size bigint      PRIMARY KEY CHECK (tree_size > 0),
     root_hash bytea       NOT NULL CHECK (length(root_hash) = 32),

@@ -16,11 +16,14 @@ from hypothesis import strategies as st
 
 from entente_verify.merkle import (
     EMPTY_ROOT,
+    STRIDE,
     Frontier,
+    complete_hash,
     consistency_ranges,
     fold,
     inclusion_ranges,
     leaf_hash,
+    stored_parts,
     subtrees,
     verify_consistency,
     verify_inclusion,
@@ -214,3 +217,12 @@ def test_no_proof_outside_the_tree():
         consistency_ranges(6, 5)
     with pytest.raises(ValueError):
         Frontier(3, [EMPTY_ROOT])
+
+
+@given(leaf_lists)
+def test_every_complete_subtree_folds_from_the_stored_levels(leaves):
+    """The server keeps only levels 0, 4, 8, …; every other node folds from those."""
+    tree = Stored(leaves)
+    kept = {node: value for node, value in tree.nodes.items() if node[0] % STRIDE == 0}
+    for (level, index), value in tree.nodes.items():
+        assert complete_hash([kept[p] for p in stored_parts(level, index)]) == value
