@@ -1,7 +1,7 @@
 """The transparency log: a Merkle tree over the log, and signed checkpoints of it.
 
 Revision ID: 0009_transparency_log
-Revises: 0008_calendar_tokens
+Revises: 0012_entity_keys (main chained 0012 after 0008 while this was written)
 Create Date: 2026-12-02
 
 The checkpointer (store/transparency.py) appends one leaf per event in the global order,
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from migrations.sql_script import run
 
 revision: str = "0009_transparency_log"
-down_revision: str | None = "0008_calendar_tokens"
+down_revision: str | None = "0012_entity_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
