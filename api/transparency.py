@@ -189,6 +189,7 @@ async def _bundle_response(
     summary="Audit bundle: the relationship's events, each with its inclusion proof",
     tags=[TAG, "relationships"],
     opt=AUDIT,
+    media_type=BUNDLE_TYPE,
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def relationship_bundle(
@@ -210,6 +211,7 @@ async def relationship_bundle(
     summary="Audit bundle of one stream",
     tags=[TAG],
     opt=AUDIT,
+    media_type=BUNDLE_TYPE,
     responses=problem_responses(400, 401, 403, 404),
 )
 async def stream_bundle(
