@@ -27,6 +27,7 @@ from api import (
     relationships,
     reports,
     sessions,
+    transparency,
     visits,
 )
 from api.auth import require_permission
@@ -92,6 +93,7 @@ def create_app(
         *visits.routes,
         *relationships.routes,
         *audit.routes,
+        *transparency.routes,
         *read_models.routes,
         *reports.routes,
         *projections.routes,
