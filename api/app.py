@@ -26,12 +26,14 @@ from api import (
     relationships,
     reports,
     sessions,
+    subscriptions,
     visits,
 )
 from api.auth import require_permission
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
 from api.worker import background_work
+from delivery.targets import TargetPolicy
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.database import create_pool
@@ -49,12 +51,14 @@ def create_app(
     pool_size: int = 10,
     run_projections: bool = False,
     export_root: Path = DEFAULT_ROOT,
+    webhook_policy: TargetPolicy | None = None,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
     run_projections=True runs the worker (projections, exports) inside the API process, as
     `make run` does so that the local setup stays one command; production runs
-    `entente worker` processes instead (docs/SCALING.md).
+    `entente worker` processes instead (docs/SCALING.md). `webhook_policy` says which
+    webhook targets subscriptions may name (default: from the environment).
     """
 
     @asynccontextmanager
@@ -64,6 +68,7 @@ def create_app(
         app.state.database_url = database_url
         app.state.export_root = str(export_root)
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
+        app.state.webhook_policy = webhook_policy or TargetPolicy.from_env()
         app.state.engine = create_engine(database_url, pool_size=pool_size)
         try:
             if run_projections:
@@ -88,6 +93,7 @@ def create_app(
         *projections.routes,
         *exports.routes,
         *calendar_tokens.routes,
+        *subscriptions.routes,
         *keys.routes,
         *health.routes,
     ]

@@ -1,4 +1,5 @@
-"""Background work: the projections and the export worker, in `entente worker` or in-process.
+"""Background work: projections, exports and webhook deliveries, in `entente worker` or
+in-process.
 
 Production runs `entente worker` processes beside stateless API processes; `make run`
 runs the same work inside the API process so the local setup stays one command.
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from delivery.worker import running_deliveries
 from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
@@ -20,11 +22,15 @@ from store.database import create_pool
 
 @asynccontextmanager
 async def background_work(url: str, export_root: Path = DEFAULT_ROOT) -> AsyncIterator[None]:
-    """Projections and exports run while the context is open."""
+    """Projections, exports and webhook deliveries run while the context is open."""
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
     try:
-        async with running_projections(url), running_exports(pool, engine, url, export_root):
+        async with (
+            running_projections(url),
+            running_exports(pool, engine, url, export_root),
+            running_deliveries(url),
+        ):
             yield
     finally:
         await pool.close()

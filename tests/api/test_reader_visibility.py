@@ -116,14 +116,20 @@ QUERIES: dict[str, dict[str, str]] = {
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
+NOT_WALKED = ("/docs", "/subscriptions")
+"""Docs pages, and webhook subscriptions: a subscription and its delivery log show its
+owner (an API key's name, like /calendar/tokens) its own settings and attempts, never an
+event or its metadata (what targets receive is checked in tests/api/test_webhooks.py)."""
+
+
 def _reachable(role: str) -> list[tuple[str, str]]:
-    """(template, permission) of every GET route `role` may call, docs pages aside."""
+    """(template, permission) of every GET route `role` may call, NOT_WALKED aside."""
     app = create_app("postgresql://unused/unused")
     return [
         (template, permission)
         for method, template, _, permission in routes_of(app)
         if method == "GET"
-        and not template.startswith("/docs")
+        and not template.startswith(NOT_WALKED)
         and (permission == PUBLIC or role in PERMISSIONS[permission])
     ]
 
