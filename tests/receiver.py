@@ -46,6 +46,7 @@ class Receiver:
         self.script: list[int | str] = []
         self.requests: list[Received] = []
         self.arrived = asyncio.Event()
+        self.answering = asyncio.Event()
         self.in_flight = 0
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -101,6 +102,7 @@ class Receiver:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             answer = self.script.pop(0) if self.script else self.default
             self.in_flight += 1
+            self.answering.set()
             try:
                 if self.delay:
                     await asyncio.sleep(self.delay)
