@@ -18,6 +18,7 @@ from api import (
     calendar_tokens,
     dialogues,
     exports,
+    feed,
     health,
     keys,
     outcomes,
@@ -38,6 +39,7 @@ from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.database import create_pool
 from store.event_store import EventStore
+from store.subscription import Subscription
 
 MAX_BODY_BYTES = 256 * 1024
 SYNC_EXPORTS = 2
@@ -70,12 +72,15 @@ def create_app(
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
         app.state.webhook_policy = webhook_policy or TargetPolicy.from_env()
         app.state.engine = create_engine(database_url, pool_size=pool_size)
+        app.state.wake = Subscription(app.state.store, database_url)  # for live streams
         try:
-            if run_projections:
-                async with background_work(database_url, export_root):
+            async with app.state.wake:
+                if run_projections:
+                    async with background_work(database_url, export_root):
+                        yield
+                else:
                     yield
-            else:
-                yield
+                feed.close_streams(app)
         finally:
             await app.state.store.settle()
             await app.state.pool.close()
@@ -88,6 +93,7 @@ def create_app(
         *visits.routes,
         *relationships.routes,
         *audit.routes,
+        *feed.routes,
         *read_models.routes,
         *reports.routes,
         *projections.routes,
@@ -97,7 +103,7 @@ def create_app(
         *keys.routes,
         *health.routes,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
@@ -117,3 +123,5 @@ def create_app(
         ),
         debug=False,
     )
+    app.state.streams_closing = asyncio.Event()
+    return app

@@ -108,6 +108,7 @@ QUERIES: dict[str, dict[str, str]] = {
     "/calendar": {"from": "2021-01-01"},
     "/calendar.ics": {"since": "2021-01-01"},
     "/events": {"limit": "1000"},
+    "/events/stream": {"follow": "false"},
     "/relationships/{pair:str}/history": {"limit": "1000"},
     "/streams/{stream_id:str}/events": {"limit": "1000"},
     "/relationships/{pair:str}/timeline": {"limit": "500"},
@@ -154,8 +155,15 @@ def _names_in(content_type: str, body: bytes) -> set[str]:
         return {k for line in text.splitlines() for k in _keys(json.loads(line))}
     if content_type.startswith("application/json"):
         return set(_keys(json.loads(text)))
+    if content_type.startswith("text/event-stream"):
+        return {k for line in _sse_data(text) for k in _keys(json.loads(line))}
     assert content_type.startswith("text/calendar"), content_type
     return set()
+
+
+def _sse_data(text: str) -> list[str]:
+    """The `data:` payloads of a Server-Sent Events body."""
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 def _has_content(content_type: str, body: bytes) -> bool:
@@ -166,6 +174,8 @@ def _has_content(content_type: str, body: bytes) -> bool:
         return bool(value)
     if content_type.startswith("text/calendar"):
         return b"BEGIN:VEVENT" in body
+    if content_type.startswith("text/event-stream"):
+        return bool(_sse_data(body.decode()))
     return len(body.decode().splitlines()) > 1 or content_type.startswith("application/x-")
 
 
