@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed clean-data
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -37,7 +37,10 @@ bench-store: install
 bench-projections: install
 	$(BIN)/python -m benchmarks.bench_projections
 
-bench: bench-store bench-projections
+bench-feed: install
+	$(BIN)/python -m benchmarks.bench_feed
+
+bench: bench-store bench-projections bench-feed
 
 clean-data:
 	rm -rf .data

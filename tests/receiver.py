@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,12 +27,12 @@ class Received:
     answer: int | str
     at: float = field(default_factory=time.monotonic)
 
-    @property
+    @functools.cached_property
     def events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = json.loads(self.body)
         return events
 
-    @property
+    @functools.cached_property
     def ids(self) -> list[str]:
         return [e["id"] for e in self.events]
 
@@ -48,6 +49,9 @@ class Receiver:
         self.arrived = asyncio.Event()
         self.answering = asyncio.Event()
         self.in_flight = 0
+        self.delivered_events = 0
+        self.first_seen: dict[str, float] = {}
+        """Event id → when it first arrived in a request answered 2xx."""
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -76,10 +80,10 @@ class Receiver:
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
         """Until `count` events were answered 2xx (generous: recovery waits only)."""
         deadline = time.monotonic() + timeout
-        while len(self.delivered_ids()) < count:
+        while self.delivered_events < count:
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{len(self.delivered_ids())} of {count} events arrived in {timeout} s"
+                    f"{self.delivered_events} of {count} events arrived in {timeout} s"
                 )
             self.arrived.clear()
             with contextlib.suppress(TimeoutError):
@@ -100,6 +104,7 @@ class Receiver:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
+            arrived_at = time.monotonic()
             answer = self.script.pop(0) if self.script else self.default
             self.in_flight += 1
             self.answering.set()
@@ -107,17 +112,22 @@ class Receiver:
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 if answer == "timeout":
-                    self.requests.append(Received(headers, body, answer))
+                    self.requests.append(Received(headers, body, answer, arrived_at))
                     self.arrived.set()
                     await asyncio.sleep(self.hold)
                     return
                 if answer == "close":
-                    self.requests.append(Received(headers, body, answer))
+                    self.requests.append(Received(headers, body, answer, arrived_at))
                     return
                 status = f"HTTP/1.1 {answer} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\n"
                 writer.write(status.encode() + b"ok")
                 await writer.drain()
-                self.requests.append(Received(headers, body, answer))
+                received = Received(headers, body, answer, arrived_at)
+                self.requests.append(received)
+                if isinstance(answer, int) and answer < 300:
+                    self.delivered_events += len(received.ids)
+                    for event_id in received.ids:
+                        self.first_seen.setdefault(event_id, received.at)
             finally:
                 self.in_flight -= 1
                 self.arrived.set()
