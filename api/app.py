@@ -37,6 +37,7 @@ from api.worker import background_work
 from delivery.targets import TargetPolicy
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.event_store import EventStore
 from store.subscription import Subscription
@@ -63,6 +64,8 @@ def create_app(
     webhook targets subscriptions may name (default: from the environment).
     """
 
+    log_outages_in_one_line()
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.pool = await create_pool(database_url, max_size=pool_size)
@@ -72,11 +75,13 @@ def create_app(
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
         app.state.webhook_policy = webhook_policy or TargetPolicy.from_env()
         app.state.engine = create_engine(database_url, pool_size=pool_size)
+        app.state.loops = []  # this process's supervised loops, for /health/ready
         app.state.wake = Subscription(app.state.store, database_url)  # for live streams
         try:
             async with app.state.wake:
                 if run_projections:
-                    async with background_work(database_url, export_root):
+                    async with background_work(database_url, export_root) as loops:
+                        app.state.loops = loops
                         yield
                 else:
                     yield

@@ -337,7 +337,15 @@ def parser() -> argparse.ArgumentParser:
     ct.add_argument("name", nargs="?", help="create: a name; revoke: the token id")
     ct.add_argument("--party", default=None, help="show only this party's feed")
     ct.add_argument("--owner", default="cli", help="who the token is for (default: cli)")
-    sub.add_parser("worker")
+    w = sub.add_parser("worker")
+    w.add_argument(
+        "--health-port",
+        type=int,
+        default=int(os.environ["ENTENTE_WORKER_HEALTH_PORT"])
+        if os.environ.get("ENTENTE_WORKER_HEALTH_PORT")
+        else None,
+        help="answer /health/live and /health/ready on this port",
+    )
     pj = sub.add_parser("projections")
     pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
     pj.add_argument("name", nargs="?")
@@ -397,7 +405,7 @@ def command(args: argparse.Namespace) -> None:
 
         install()
 
-        asyncio.run(serve_worker(serving_url(args)))
+        asyncio.run(serve_worker(serving_url(args), args.health_port))
     elif args.command == "projections":
         projections_command(args)
     elif args.command == "export":

@@ -14,6 +14,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 
 from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
 from reporting.paging import BadCursor
+from store.availability import database_unavailable, summary
 from store.errors import IdempotencyKeyReused, InvalidCursor, WrongExpectedVersion
 
 log = logging.getLogger("entente.api")
@@ -57,7 +58,7 @@ KINDS: dict[int, tuple[str, ...]] = {
     ),
     428: ("precondition-required",),
     429: ("too-many-requests",),
-    503: ("unavailable", "not-yet-consistent"),
+    503: ("unavailable", "not-yet-consistent", "database-unavailable", "not-ready"),
 }
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -97,7 +98,8 @@ WHY: dict[int, str] = {
     428: "this change amends a record, so it needs If-Match with the version you saw",
     429: "this process is producing as many exports at once as it allows; retry after"
     " Retry-After seconds, or send the export as a job",
-    503: "the database does not answer, or the read models have not reached after_position",
+    503: "the database does not answer (retry after Retry-After seconds), the read models have"
+    " not reached after_position, or (readiness) a background loop or the projections lag",
 }
 
 
@@ -200,8 +202,35 @@ PROBLEM_MAP: dict[type[Exception], Any] = {
 }
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unreachable database asks callers to wait: about the time the
+background loops take to reconnect (store.supervision back-off)."""
+
+
+def database_unavailable_problem(detail: str) -> ProblemDetailsException:
+    """503 database-unavailable with Retry-After: the request may be sent again unchanged."""
+    return problem(
+        503,
+        detail,
+        kind="database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """The last resort: log the trace for us, tell the caller only the request id."""
+    """The last resort: an unreachable database is a 503 and one log line (an outage is
+    not a bug: no trace); anything else logs its trace for us and tells the caller only
+    the request id."""
     request_id = request.scope.get("state", {}).get("request_id")
+    if database_unavailable(exc):
+        log.warning(
+            "request %s %s %s: database unavailable (%s), answered 503",
+            request_id,
+            request.method,
+            request.scope.get("path_template", "?"),  # the route, never a value in the path
+            summary(exc),
+        )
+        detail = f"the database does not answer; retry in {RETRY_AFTER_SECONDS} s"
+        return database_unavailable_problem(detail).to_response(request)
     log.exception("unhandled error in %s %s", request.method, request.url.path)
     return problem(500, f"request {request_id} failed; it has been logged").to_response(request)

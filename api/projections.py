@@ -22,8 +22,12 @@ ADMIN = {"permission": "admin"}
     responses=problem_responses(401, 403),
 )
 async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
-    """A rebuild in progress shows as `<name>:rebuild`."""
-    return await projection_status(request.app.state.pool)
+    """A rebuild in progress shows as `<name>:rebuild`; `state` is `failing`, `stalled`
+    or (when this process runs the projection loop) `restarting` when work is not done."""
+    loop = next((x for x in request.app.state.loops if x.name == "projections"), None)
+    return await projection_status(
+        request.app.state.pool, loop=loop.status() if loop is not None else None
+    )
 
 
 @post(

@@ -8,40 +8,100 @@ runs the same work inside the API process so the local setup stays one command.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from litestar import Litestar
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+from api import health
+from api.problems import PROBLEM_MAP, unexpected
+from api.request_context import request_ids
 from delivery.worker import running_deliveries
 from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
+from store.availability import log_outages_in_one_line
 from store.database import create_pool
+from store.supervision import SupervisedLoop
 
 
 @asynccontextmanager
-async def background_work(url: str, export_root: Path = DEFAULT_ROOT) -> AsyncIterator[None]:
-    """Projections, exports and webhook deliveries run while the context is open."""
+async def background_work(
+    url: str, export_root: Path = DEFAULT_ROOT
+) -> AsyncIterator[list[SupervisedLoop]]:
+    """Projections, exports and webhook deliveries run, each a supervised loop, while the
+    context is open; the loops are yielded so health checks can ask each whether it is
+    alive."""
+    log_outages_in_one_line()
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
     try:
         async with (
-            running_projections(url),
-            running_exports(pool, engine, url, export_root),
-            running_deliveries(url),
+            running_projections(url) as projections,
+            running_exports(pool, engine, url, export_root) as exports,
+            running_deliveries(url) as deliveries,
         ):
-            yield
+            yield [projections, exports, deliveries]
     finally:
         await pool.close()
         await engine.dispose()
 
 
-async def serve_worker(url: str) -> None:
-    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (checkpoints, leases)."""
+def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
+    """/health/live and /health/ready of a worker process, for its orchestrator: the
+    same checks as the API's, over this process's own loops."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(url, min_size=0, max_size=2)
+        app.state.loops = loops
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    return Litestar(
+        route_handlers=[health.live, health.ready],
+        lifespan=[lifespan],
+        middleware=[request_ids],
+        plugins=[
+            ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
+        ],
+        exception_handlers={Exception: unexpected},
+        openapi_config=None,
+    )
+
+
+async def serve_worker(url: str, health_port: int | None = None) -> None:
+    """Run until SIGTERM or SIGINT; a SIGKILL loses nothing (checkpoints, leases).
+
+    With `health_port`, also answer /health/live and /health/ready on it, on the HOST
+    interface (default 127.0.0.1: enough for a container's own healthcheck; set HOST to
+    0.0.0.0 for probes from outside). uvicorn takes SIGTERM/SIGINT while it serves and
+    raises them again once it stopped, so `done` is set either way.
+    """
+    import uvicorn
+
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
-    async with background_work(url):
-        await done.wait()
+    async with background_work(url) as loops:
+        if health_port is None:
+            await done.wait()
+            return
+        host = os.environ.get("HOST", "127.0.0.1")
+        config = uvicorn.Config(
+            health_app(url, loops), host=host, port=health_port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        await asyncio.wait(
+            [serving, asyncio.create_task(done.wait())], return_when="FIRST_COMPLETED"
+        )
+        server.should_exit = True
+        await serving

@@ -45,6 +45,7 @@ from store.database import asyncpg_dsn, create_pool
 from store.event_store import EventStore
 from store.records import RecordedEvent
 from store.subscription import Subscription
+from store.supervision import SupervisedLoop, supervised
 from store.webhook_subscriptions import (
     WebhookSubscription,
     active_subscription_ids,
@@ -320,25 +321,9 @@ class DeliveryWorker:
 @contextlib.asynccontextmanager
 async def running_deliveries(
     url: str, settings: DeliverySettings | None = None
-) -> AsyncIterator[DeliveryWorker]:
-    """Run the delivery worker in the background while the context is open."""
+) -> AsyncIterator[SupervisedLoop]:
+    """Run the delivery worker, supervised, while the context is open."""
     worker = DeliveryWorker(url, settings)
-    stop = asyncio.Event()
-
-    async def supervise() -> None:
-        # until the supervised-loop abstraction takes over: restart after any failure
-        while not stop.is_set():
-            try:
-                await worker.run(stop)
-            except Exception:
-                log.exception("webhook delivery worker failed; restarting")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
-
-    task = asyncio.create_task(supervise(), name="webhook deliveries")
-    try:
-        yield worker
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=10)
+    loop = SupervisedLoop("webhooks", worker.run)
+    async with supervised(loop):
+        yield loop

@@ -3,6 +3,8 @@
 Rows are derived from the Dialogue state that the domain's own evolve produces; after a
 batch, each touched dialogue's rows are written afresh (upsert the dialogue, replace its
 sessions, outcomes and progress), so corrections and retractions need no special cases.
+Every row describes its entity as it stands after the stream's latest event, never an
+earlier event, so the state after the batch is the right one whatever the batches were.
 """
 
 from __future__ import annotations
@@ -148,5 +150,5 @@ class DialogueProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
-        touched = await states.fold_batch(tx, batch, dialogue.decider)
-        await write_dialogues(tx, touched)
+        changes = await states.fold_batch(tx, batch, {"dialogue-": dialogue.decider})
+        await write_dialogues(tx, [change.after for change in changes])

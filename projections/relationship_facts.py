@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain import relationship
 from domain.facts import Indicator, Milestone
 from projections.projection import window
-from projections.states import StreamStates, by_stream
+from projections.states import StreamStates
 from projections.tables import indicators, milestones
 from store.builtins import to_builtins
 from store.records import RecordedEvent
@@ -82,10 +82,11 @@ class RelationshipFactsProjection:
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
-        """Fold each touched pair and rewrite its facts."""
-        groups = by_stream(batch)
-        await states.prepare(tx, groups, relationship.decider)
-        for stream_id, records in groups.items():
-            before, _ = states.state(stream_id)
-            after = await states.advance(stream_id, relationship.decider, records)
-            await write_changes(tx, before, after)
+        """Fold each touched pair and rewrite the facts that changed.
+
+        A fact's row is the fact as it stands after the pair's latest event (its newest
+        correction), so comparing the states before and after the batch is enough.
+        """
+        changes = await states.fold_batch(tx, batch, {"relationship-": relationship.decider})
+        for change in changes:
+            await write_changes(tx, change.before, change.after)

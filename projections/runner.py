@@ -12,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections.projection import Projection
 from projections.states import StreamStates
 from projections.tables import SCHEMA
+from store.availability import database_unavailable, summary
 from store.database import asyncpg_dsn
 from store.event_store import EventStore
 from store.records import Cursor, Page
@@ -119,6 +119,7 @@ class Runner:
         self.owned: set[str] = set()
         self.failed: set[str] = set()
         """The projections whose batch failed in the last `step`."""
+        self._last_failure: dict[str, str] = {}
 
     async def ensure_checkpoints(self) -> None:
         """A checkpoint row at the start of the log for every projection that has none."""
@@ -128,6 +129,11 @@ class Runner:
 
     async def try_own(self, name: str) -> bool:
         """Take the projection if no other process holds it; True when this one does."""
+        if self._locks is not None and self._locks.is_closed():
+            # the session that held the locks is gone, and the locks with it
+            log.warning("lost the projection lock connection; taking ownership again")
+            self._locks = None
+            self.owned.clear()
         if name in self.owned:
             return True
         if self._locks is None:
@@ -142,17 +148,26 @@ class Runner:
     async def release(self) -> None:
         """Give up every projection (closing the lock connection releases its locks)."""
         if self._locks is not None:
-            await self._locks.close()
+            try:
+                await self._locks.close(timeout=2)
+            except Exception:  # a dead connection: the server released the locks with it
+                self._locks.terminate()
             self._locks = None
         self.owned.clear()
 
     async def apply_batch(self, target: Target, until: Cursor | None = None) -> int:
-        """Apply the next batch for `target` (up to `until`); returns events read."""
+        """Apply the next batch for `target` (up to `until`); returns events read.
+
+        The cached states are trusted only while this process is the one that moved the
+        checkpoint (`StreamStates.follow`), and are dropped when a batch fails: the rows
+        then depend on the log alone, not on which process applied which batch.
+        """
         projection = target.projection
         try:
             async with self._engine.begin() as tx:
                 row = (await tx.execute(CHECKPOINT_FOR_UPDATE, {"name": target.name})).one()
                 after = Cursor(row.transaction_id, row.position)
+                target.states.follow(after)
                 page = await self._store.read_all(after, limit=self._batch_size)
                 if until is not None and page.cursor > until:
                     page = Page(
@@ -177,7 +192,8 @@ class Runner:
                             "last_recorded": page.events[-1].recorded_at if page.events else None,
                         },
                     )
-                return len(page.events)
+            target.states.committed(page.cursor)
+            return len(page.events)
         except BaseException:
             target.states.forget()
             raise
@@ -314,7 +330,8 @@ class Runner:
 
         A projection whose batch fails keeps its checkpoint (the batch rolled back), gets
         the error in its `last_error` (shown by `projections status`) and is tried again
-        next round; the others go on.
+        next round; the others go on. Its traceback is logged when the error first appears,
+        not again every round while it stays the same.
         """
         done = 0
         self.failed.clear()
@@ -324,12 +341,16 @@ class Runner:
             try:
                 done += await self.apply_batch(self._live[projection.name])
                 done += await self._rebuild_step(projection)
-            except (OSError, asyncpg.PostgresConnectionError):
-                raise  # the connection, not the projection: handled by run()
             except Exception as error:
-                log.exception("projection %s: batch failed", projection.name)
+                if database_unavailable(error):
+                    raise  # the database, not the projection: the loop is restarted
+                if self._last_failure.get(projection.name) != summary(error):
+                    log.exception("projection %s: batch failed", projection.name)
+                self._last_failure[projection.name] = summary(error)
                 self.failed.add(projection.name)
                 await self._record_failure(projection.name, error)
+            else:
+                self._last_failure.pop(projection.name, None)
         return done
 
     async def _record_failure(self, name: str, error: Exception) -> None:
@@ -337,26 +358,33 @@ class Runner:
             async with self._engine.begin() as connection:
                 await connection.execute(FAILED, {"name": name, "error": str(error)[:2000]})
 
-    async def run(self, stop: asyncio.Event, *, idle_wait: float = 1.0) -> None:
-        """Work until `stop` is set: batches while there is work, else wait for a NOTIFY."""
-        await self.ensure_checkpoints()
-        async with Subscription(self._store, self._url) as subscription:
-            while not stop.is_set():
-                try:
-                    if await self.step() and not self.failed:
-                        continue
-                except (OSError, asyncpg.PostgresError, SQLAlchemyError) as error:
-                    log.warning("projection batch failed, retrying: %s", error)
-                    await self.release()
-                    await asyncio.sleep(RETRY_AFTER_FAILURE)
-                    continue
-                if self.failed:
-                    await asyncio.sleep(RETRY_AFTER_FAILURE)
-                    continue
-                cursor = await self._slowest_cursor()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await subscription.wait_for_new(cursor, idle_wait)
-        await self.release()
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        idle_wait: float = 1.0,
+        progressed: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Work until `stop` is set: batches while there is work, else wait for a NOTIFY.
+
+        One projection's failure is recorded and retried here; anything else (the database
+        went away, the lock connection died) escapes after the locks are released, and the
+        supervisor (projections.worker) starts `run` again: connect, listen, own afresh.
+        `progressed` is called after every round, idle or not.
+        """
+        try:
+            await self.ensure_checkpoints()
+            async with Subscription(self._store, self._url) as subscription:
+                while not stop.is_set():
+                    worked = await self.step()
+                    progressed()
+                    if self.failed:
+                        await asyncio.sleep(RETRY_AFTER_FAILURE)
+                    elif not worked:
+                        cursor = await self._slowest_cursor()
+                        await subscription.wait_for_new(cursor, idle_wait)
+        finally:
+            await self.release()
 
     async def _slowest_cursor(self) -> Cursor:
         """Where the slowest of this runner's live projections stands (snapshots and

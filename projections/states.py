@@ -4,33 +4,66 @@ Projections derive their rows from the same state the deciders use, so a status 
 lives in one place. A projection records, per stream, the version its rows reflect; a
 state missing from memory (after a restart) is folded from the store up to exactly that
 version, so the cache can always be dropped. Versions are written once per batch.
+
+Read models must be a function of the log, whatever the batches: folding hands each
+projection every event with the stream's state just before and just after it (`Step`),
+so a row about an event is computed from that event's own state, never from where the
+batch happened to end.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.codec import decode_event
 from domain.decider import Decider
+from domain.events import Event
 from projections.tables import stream_versions
 from store.aggregates import domain_events
 from store.event_store import EventStore
-from store.records import RecordedEvent
+from store.records import Cursor, RecordedEvent
 
 CACHE_SIZE = 50_000
 
 
 def by_stream(batch: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
-    """The batch grouped by stream, each group in version order, streams in first-seen order."""
+    """The batch grouped by stream, each group in version order, streams in first-seen order.
+
+    The global order is commit order, which can differ from a stream's version order when
+    an append ran inside a longer client transaction; the sort makes that harmless.
+    """
     groups: dict[str, list[RecordedEvent]] = {}
     for record in batch:
         groups.setdefault(record.stream_id, []).append(record)
+    for records in groups.values():
+        records.sort(key=lambda r: r.version)
     return groups
+
+
+class Step(NamedTuple):
+    """One event as a projection applies it: a row about the event comes from this alone."""
+
+    record: RecordedEvent
+    event: Event
+    before: Any
+    """The stream's state just before the event."""
+    after: Any
+    """The stream's state right after the event."""
+
+
+class Change(NamedTuple):
+    """What a batch did to one stream: its state before and after, and every event's step."""
+
+    stream_id: str
+    before: Any
+    after: Any
+    steps: list[Step]
 
 
 class StreamStates:
@@ -41,11 +74,28 @@ class StreamStates:
         self.projection = projection
         self._cache: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._unsaved: dict[str, int] = {}
+        self._checkpoint: Cursor | None = None
 
     def forget(self) -> None:
         """Drop everything: after a failed batch the cache may be ahead of the tables."""
         self._cache.clear()
         self._unsaved.clear()
+        self._checkpoint = None
+
+    def follow(self, checkpoint: Cursor) -> None:
+        """Check the cache against the checkpoint a batch starts from (read under its lock).
+
+        The cache holds what this process applied up to the checkpoint it last committed.
+        If the checkpoint is elsewhere, another process applied batches meanwhile (it
+        owned the projection for a while, or a rebuild was swapped in), and the cached
+        states would be behind the tables: drop them and fold afresh from the store.
+        """
+        if self._checkpoint is not None and self._checkpoint != checkpoint:
+            self.forget()
+
+    def committed(self, checkpoint: Cursor) -> None:
+        """The batch's transaction committed: the cache now matches `checkpoint`."""
+        self._checkpoint = checkpoint
 
     async def prepare(
         self, tx: AsyncConnection, stream_ids: Iterable[str], decider: Decider[Any, Any, Any]
@@ -76,33 +126,52 @@ class StreamStates:
 
     async def advance(
         self, stream_id: str, decider: Decider[Any, Any, Any], records: list[RecordedEvent]
-    ) -> Any:
-        """Fold `records` into a prepared stream's state and remember the new version."""
+    ) -> list[Step]:
+        """Fold `records` (in version order) into a prepared stream's state, event by event.
+
+        Returns a step for every event the tables do not reflect yet. Events the state
+        already holds are skipped; a version missing from `records` (committed out of
+        version order, so it comes later in the log) is read from the store and gets its
+        step now, so each event gets exactly one step wherever the batches were cut.
+        """
         state, version = self.state(stream_id)
         fresh = [r for r in records if r.version > version]
         if not fresh:
-            return state
-        if fresh[0].version > version + 1:
-            # Only an append inside a longer client transaction can commit out of version
-            # order; fold the missing versions from the stream instead of guessing.
+            return []
+        if fresh[-1].version - version != len(fresh):
             fresh = await self._store.read_stream(
                 stream_id, from_version=version + 1, to_version=fresh[-1].version
             )
-        state = decider.fold(domain_events(fresh), state)
+        steps = []
+        for record in fresh:
+            event = decode_event(record.type, record.schema_version, record.data)
+            after = decider.evolve(state, event)
+            steps.append(Step(record, event, state, after))
+            state = after
         self._remember(stream_id, state, fresh[-1].version)
         self._unsaved[stream_id] = fresh[-1].version
-        return state
+        return steps
 
     async def fold_batch(
         self,
         tx: AsyncConnection,
         batch: Sequence[RecordedEvent],
-        decider: Decider[Any, Any, Any],
-    ) -> list[Any]:
-        """The new state of every stream the batch touches, in first-touched order."""
+        deciders: Mapping[str, Decider[Any, Any, Any]],
+    ) -> list[Change]:
+        """Every stream the batch touches, in first-touched order, folded event by event.
+
+        `deciders` maps a stream prefix to the aggregate whose streams start with it.
+        """
         groups = by_stream(batch)
-        await self.prepare(tx, groups, decider)
-        return [await self.advance(s, decider, records) for s, records in groups.items()]
+        for prefix, decider in deciders.items():
+            await self.prepare(tx, [s for s in groups if s.startswith(prefix)], decider)
+        changes = []
+        for stream_id, records in groups.items():
+            decider = next(d for p, d in deciders.items() if stream_id.startswith(p))
+            before, _ = self.state(stream_id)
+            steps = await self.advance(stream_id, decider, records)
+            changes.append(Change(stream_id, before, steps[-1].after if steps else before, steps))
+        return changes
 
     async def flush(self, tx: AsyncConnection) -> None:
         """Record the versions this batch reached, in the batch's transaction."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,17 @@ from typing import Any
 import msgspec
 
 from store.records import Cursor
+from store.supervision import LoopStatus
+
+UNHEALTHY_LOOP_STATES = ("restarting", "failing", "stopped")
+
+
+def max_lag_seconds() -> float:
+    """ENTENTE_READY_MAX_LAG_SECONDS (default 60): how old the oldest event a projection
+    has not applied may be before the projection counts as stalled and the process as
+    not ready; 0 turns the check off."""
+    return float(os.environ.get("ENTENTE_READY_MAX_LAG_SECONDS", "60"))
+
 
 STATUS_SQL = """
 SELECT c.projection, c.transaction_id, c.position, c.events_applied, c.state,
@@ -23,6 +35,18 @@ CROSS JOIN LATERAL (
     WHERE (e.transaction_id, e.position) > (c.transaction_id::text::xid8, c.position)
 ) lag
 ORDER BY c.projection"""
+
+WORST_LAG_SQL = """
+SELECT coalesce(max(extract(epoch FROM now() - next.recorded_at)), 0)::float8
+FROM unnest($1::text[]) AS wanted(projection)
+LEFT JOIN projection_state.checkpoints c USING (projection)
+CROSS JOIN LATERAL (
+    SELECT e.recorded_at FROM event_store.events e
+    WHERE (e.transaction_id, e.position)
+        > (coalesce(c.transaction_id, 0)::text::xid8, coalesce(c.position, 0))
+    ORDER BY e.transaction_id, e.position LIMIT 1
+) next"""
+"""A projection without a checkpoint row (its worker never started) lags from the start."""
 
 REACHED_SQL = """
 SELECT bool_and((transaction_id, position) >= ($1::bigint, $2::bigint))
@@ -43,23 +67,46 @@ class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
     lag_seconds: float
 
 
-async def projection_status(pool: Any) -> list[ProjectionStatus]:
-    """Every projection (and rebuild in progress), with lag in events and seconds."""
-    rows = await pool.fetch(STATUS_SQL)
-    return [
-        ProjectionStatus(
-            projection=r["projection"],
-            checkpoint=Cursor(r["transaction_id"], r["position"]).encode(),
-            events_applied=r["events_applied"],
-            state=r["state"],
-            updated_at=r["updated_at"],
-            rebuild_requested_at=r["rebuild_requested_at"],
-            last_error=r["last_error"],
-            lag_events=r["lag_events"],
-            lag_seconds=round(r["lag_seconds"], 3),
+async def projection_status(
+    pool: Any, *, loop: LoopStatus | None = None, stalled_after: float | None = None
+) -> list[ProjectionStatus]:
+    """Every projection (and rebuild in progress), with lag in events and seconds.
+
+    `state` tells the truth even when the worker cannot write it down: `failing` when a
+    batch failed (`last_error`), `restarting`/`failing` with the loop's error when `loop`
+    (this process's projection loop, if it runs one) is not running, `stalled` when events
+    older than `stalled_after` seconds (default max_lag_seconds()) wait unapplied.
+    """
+    stalled_after = max_lag_seconds() if stalled_after is None else stalled_after
+    loop_down = loop is not None and loop.state in UNHEALTHY_LOOP_STATES
+    found = []
+    for r in await pool.fetch(STATUS_SQL):
+        state, last_error = r["state"], r["last_error"]
+        if loop_down and loop is not None:
+            state, last_error = loop.state, last_error or loop.last_error
+        elif last_error:
+            state = "failing"
+        elif r["lag_events"] and 0 < stalled_after < r["lag_seconds"]:
+            state = "stalled"
+        found.append(
+            ProjectionStatus(
+                projection=r["projection"],
+                checkpoint=Cursor(r["transaction_id"], r["position"]).encode(),
+                events_applied=r["events_applied"],
+                state=state,
+                updated_at=r["updated_at"],
+                rebuild_requested_at=r["rebuild_requested_at"],
+                last_error=last_error,
+                lag_events=r["lag_events"],
+                lag_seconds=round(r["lag_seconds"], 3),
+            )
         )
-        for r in rows
-    ]
+    return found
+
+
+async def worst_lag_seconds(pool: Any, projections: Sequence[str]) -> float:
+    """Age of the oldest event any of `projections` has not applied yet (0 when none)."""
+    return float(await pool.fetchval(WORST_LAG_SQL, list(projections)))
 
 
 async def wait_until_reached(

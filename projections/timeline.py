@@ -14,11 +14,10 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue, relationship, visit
-from domain.codec import decode_event
 from domain.decider import Decider
 from domain.events import Event
 from projections.projection import window
-from projections.states import StreamStates, by_stream
+from projections.states import StreamStates
 from projections.tables import timeline
 from store.records import RecordedEvent
 
@@ -77,18 +76,15 @@ class TimelineProjection:
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
-        """One row per event, tagged with the parties of its stream as of that event."""
+        """One row per event, from that event and its stream's state right after it.
+
+        Never from the state at the end of the batch: a dialogue renamed later in the same
+        batch must not rename the rows of its earlier events, or the rows would depend on
+        how the log was cut into batches (live, after a restart, in a rebuild).
+        """
         rows = []
-        groups = by_stream(batch)
-        for prefix, decider in DECIDERS.items():
-            await states.prepare(tx, [s for s in groups if s.startswith(prefix)], decider)
-        for stream_id, records in groups.items():
-            decider = next(d for p, d in DECIDERS.items() if stream_id.startswith(p))
-            before, version = states.state(stream_id)
-            fresh = [r for r in records if r.version > version]
-            state = await states.advance(stream_id, decider, records)
-            for record in fresh:
-                event = decode_event(record.type, record.schema_version, record.data)
+        for change in await states.fold_batch(tx, batch, DECIDERS):
+            for record, event, before, state in change.steps:
                 rows.append(
                     {
                         "position": record.position,
@@ -96,7 +92,7 @@ class TimelineProjection:
                         "recorded_at": record.recorded_at,
                         **window("occurred", event.happened()),
                         "event_type": record.type,
-                        "stream_id": stream_id,
+                        "stream_id": change.stream_id,
                         "summary": describe(event, state),
                         "actor": record.metadata.get("actor"),
                     }

@@ -1,35 +1,35 @@
-"""The projection worker process (`entente worker`), and the same loop inside the API."""
+"""The projection loop (in `entente worker` or inside the API), supervised; one-off runs."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from projections.catalog import PROJECTIONS, create_engine
 from projections.runner import BATCH_SIZE, Runner
 from store.database import create_pool
 from store.event_store import EventStore
+from store.supervision import SupervisedLoop, supervised
 
 
 @asynccontextmanager
-async def running_projections(url: str) -> AsyncIterator[Runner]:
-    """Run every projection in the background for as long as the context is open."""
+async def running_projections(url: str) -> AsyncIterator[SupervisedLoop]:
+    """Run every projection in the background, supervised, while the context is open."""
     engine = create_engine(url)
     pool = await create_pool(url, max_size=4)
     batch = int(os.environ.get("ENTENTE_BATCH_SIZE", BATCH_SIZE))
     runner = Runner(engine, EventStore(pool), url, PROJECTIONS, batch_size=batch)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
+
+    async def body(stop: asyncio.Event, progressed: Callable[[], None]) -> None:
+        await runner.run(stop, progressed=progressed)
+
+    loop = SupervisedLoop("projections", body)
     try:
-        yield runner
+        async with supervised(loop):
+            yield loop
     finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(task, timeout=5)
-        task.cancel()
         await pool.close()
         await engine.dispose()
 

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,9 @@ from reporting.cron import InvalidSchedule, next_runs
 from reporting.exporting import clear_staging, deliver, produce
 from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
+from store.availability import database_unavailable
 from store.event_store import EventStore
+from store.supervision import SupervisedLoop, supervised
 
 log = logging.getLogger("entente.exports")
 
@@ -81,6 +83,7 @@ class ExportWorker:
         self.root = root
         self._lease = lease
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._started = False
 
     async def schedule_due_runs(self) -> int:
         """Turn every due schedule into a run (at most one catch-up run per schedule)."""
@@ -149,6 +152,8 @@ class ExportWorker:
             )
             await asyncio.to_thread(deliver, export, self.root / run.destination)
         except Exception as error:  # any failure is recorded on the run, never lost
+            if database_unavailable(error):
+                raise  # not the export's fault: the loop restarts and hands the run back
             log.warning("export run %s failed: %s", run.run_id, error)
             final = run.attempts >= MAX_ATTEMPTS
             await self._pool.execute(
@@ -206,32 +211,55 @@ class ExportWorker:
         await self.execute(run)
         return True
 
-    async def run(self, stop: asyncio.Event, idle_wait: float = 1.0) -> None:
-        """Work until stopped."""
-        await asyncio.to_thread(clear_staging, self.root)
-        if dropped := await drop_stale_snapshots(self._engine):
-            log.warning("dropped %d snapshots left by exports that died", dropped)
+    async def release_held_runs(self) -> int:
+        """Hand back the runs this worker claimed but is no longer executing (its loop
+        restarted after an error, the database's): retried now rather than after the
+        lease, and without counting the attempt the outage cut short."""
+        status = await self._pool.execute(
+            """UPDATE exports.runs SET status = 'retrying', lease_until = NULL,
+                next_attempt_at = now(), attempts = greatest(attempts - 1, 0)
+            WHERE claimed_by = $1 AND status = 'running'""",
+            self.worker_id,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        idle_wait: float = 1.0,
+        progressed: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Work until stopped; `progressed` after every round, idle or not.
+
+        Errors escape to the supervisor (see running_exports), which calls `run` again:
+        the first thing it does then is hand back the runs it held.
+        """
+        if self._started:
+            if released := await self.release_held_runs():
+                log.info("released %d export runs held when the loop failed", released)
+        else:
+            await asyncio.to_thread(clear_staging, self.root)
+            if dropped := await drop_stale_snapshots(self._engine):
+                log.warning("dropped %d snapshots left by exports that died", dropped)
+            self._started = True
         while not stop.is_set():
-            try:
-                if await self.step():
-                    continue
-            except (OSError, ConnectionError) as error:
-                log.warning("export worker step failed, retrying: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), idle_wait)
+            worked = await self.step()
+            progressed()
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), idle_wait)
 
 
 @asynccontextmanager
 async def running_exports(
     pool: Any, engine: AsyncEngine, url: str, root: Path = DEFAULT_ROOT
-) -> AsyncIterator[ExportWorker]:
-    """Run the export worker in the background while the context is open."""
+) -> AsyncIterator[SupervisedLoop]:
+    """Run the export worker (schedules and runs), supervised, while the context is open."""
     worker = ExportWorker(pool, engine, url, root)
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield worker
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=10)
+
+    async def body(stop: asyncio.Event, progressed: Callable[[], None]) -> None:
+        await worker.run(stop, progressed=progressed)
+
+    loop = SupervisedLoop("exports", body)
+    async with supervised(loop):
+        yield loop

@@ -14,11 +14,13 @@ from typing import Any
 
 import asyncpg
 
+from store.availability import database_unavailable
 from store.database import asyncpg_dsn
 from store.event_store import NOTIFY_CHANNEL, EventStore
 from store.records import Cursor
 
 POLL_INTERVAL = 0.25
+RELISTEN_INTERVAL = 1.0
 
 
 class Subscription:
@@ -30,24 +32,48 @@ class Subscription:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._connection: Any | None = None
+        self._listen_tried_at = 0.0
 
     async def __aenter__(self) -> Subscription:
-        try:
-            self._connection = await asyncpg.connect(asyncpg_dsn(self._url))
-            await self._connection.add_listener(NOTIFY_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError):
-            self._connection = None  # polling alone still delivers, only later
+        await self._listen()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._connection is not None:
-            await self._connection.close()
+        await self._close()
+
+    async def _listen(self) -> None:
+        self._listen_tried_at = time.monotonic()
+        try:
+            self._connection = await asyncpg.connect(asyncpg_dsn(self._url))
+            await self._connection.add_listener(NOTIFY_CHANNEL, self._notified)
+        except Exception as error:
+            await self._close()  # polling alone still delivers, only later
+            if not database_unavailable(error):
+                raise
+
+    async def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close(timeout=2)
+            except Exception:  # already dead: nothing to say goodbye to
+                connection.terminate()
+
+    async def _keep_listening(self) -> None:
+        """LISTEN again when the connection was lost (a database restart): at most once
+        per RELISTEN_INTERVAL, polling covers the gap."""
+        if self._connection is not None and not self._connection.is_closed():
+            return
+        if time.monotonic() - self._listen_tried_at >= RELISTEN_INTERVAL:
+            await self._close()
+            await self._listen()
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
     async def wait_for_new(self, after: Cursor, timeout: float) -> bool:
         """Return True as soon as an event after `after` is readable, False on timeout."""
+        await self._keep_listening()
         deadline = time.monotonic() + timeout
         while True:
             self._wake.clear()

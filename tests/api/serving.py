@@ -21,7 +21,7 @@ ENTENTE = (sys.executable, "-m", "api.cli")
 Output = IO[Any] | int
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -35,7 +35,7 @@ async def served_api(
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, port) of `entente serve` on a free port, once /health answers; the
     process is stopped on leaving, whatever happened."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)],
         cwd=ROOT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -13,6 +14,28 @@ from projections.catalog import PROJECTIONS, create_engine
 from projections.runner import Runner
 from projections.status import projection_status
 from store import NO_STREAM, EventStore, NewEvent
+
+
+async def test_a_failing_batch_logs_its_traceback_once_not_every_round(
+    database_url: str, pool: Any, caplog: Any
+):
+    store = EventStore(pool)
+    await store.append(
+        f"dialogue-{uuid.uuid4()}", [NewEvent(type="DialogueLaunched", data={})], NO_STREAM
+    )
+    engine = create_engine(database_url)
+    runner = Runner(engine, store, database_url, PROJECTIONS)
+    try:
+        await runner.ensure_checkpoints()
+        with caplog.at_level(logging.ERROR, "entente.projections"):
+            for _ in range(3):
+                await runner.step()
+                assert "dialogues" in runner.failed
+    finally:
+        await runner.release()
+        await engine.dispose()
+    traced = [r for r in caplog.records if r.exc_info and "dialogues" in r.getMessage()]
+    assert len(traced) == 1
 
 
 async def test_a_poison_event_stops_only_the_projections_it_reaches(database_url: str, pool: Any):

@@ -16,18 +16,9 @@ from benchmarks.workload import load_workload
 from projections.catalog import PROJECTIONS, create_engine
 from projections.runner import LOCK_CLASS, Runner
 from store import EventStore
+from tests.integration.read_models import assert_same, reporting_tables, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = (
-    "dialogues",
-    "sessions",
-    "outcomes",
-    "outcome_progress",
-    "visits",
-    "indicators",
-    "milestones",
-    "relationship_timeline",
-)
 
 
 def start_worker(url: str, batch: int = 20) -> subprocess.Popen[bytes]:
@@ -38,26 +29,6 @@ def start_worker(url: str, batch: int = 20) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-async def snapshot(pool) -> dict[str, list[tuple[str, ...]]]:
-    """Every read-model row, order-independent."""
-    found = {}
-    for table in TABLES:
-        rows = await pool.fetch(f"SELECT * FROM reporting.{table}")
-        found[table] = sorted(tuple(str(v) for v in r.values()) for r in rows)
-    return found
-
-
-def assert_same(
-    found: dict[str, list[tuple[str, ...]]], expected: dict[str, list[tuple[str, ...]]]
-) -> None:
-    """Row-for-row equality, reporting the first rows that differ per table."""
-    for table in TABLES:
-        extra = sorted(set(found[table]) - set(expected[table]))[:2]
-        missing = sorted(set(expected[table]) - set(found[table]))[:2]
-        assert not extra and not missing, f"{table}: unexpected {extra}, missing {missing}"
-        assert len(found[table]) == len(expected[table]), f"{table}: duplicate rows"
 
 
 async def caught_up(pool, timeout: float = 60) -> None:
@@ -82,8 +53,9 @@ async def worker_backends(pool) -> set[int]:
 
 
 async def reset_read_models(pool) -> None:
+    tables = await reporting_tables(pool)
     async with pool.acquire() as connection, connection.transaction():
-        for table in TABLES:
+        for table in tables:
             await connection.execute(f"DELETE FROM reporting.{table}")
         await connection.execute("DELETE FROM projection_state.checkpoints")
         await connection.execute("DELETE FROM projection_state.stream_versions")

@@ -1,0 +1,55 @@
+"""`entente worker --health-port`: the worker answers the probes its orchestrator sends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.serving import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTENTE = (sys.executable, "-m", "api.cli")
+
+
+async def test_a_worker_answers_live_and_ready_with_its_loops_and_stops_on_sigterm(
+    database_url: str,
+) -> None:
+    port = free_port()
+    worker = subprocess.Popen(
+        [*ENTENTE, "--database-url", database_url, "worker", "--health-port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "HOST": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            while True:
+                try:
+                    ready = await http.get("/health/ready")
+                    if ready.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the worker never became ready"
+                await asyncio.sleep(0.2)
+            assert {loop["loop"]: loop["state"] for loop in ready.json()["loops"]} == {
+                "projections": "running",
+                "exports": "running",
+                "webhooks": "running",
+            }
+            assert (await http.get("/health/live")).json() == {"status": "alive"}
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0, worker.stderr.read() if worker.stderr else ""
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
