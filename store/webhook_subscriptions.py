@@ -272,11 +272,12 @@ async def log_attempt(
     error: str | None,
     delivered: bool,
 ) -> None:
-    """Append one attempt to the subscription's delivery log."""
+    """Append one attempt to the subscription's delivery log (none once it is deleted)."""
     await pool.execute(
         "INSERT INTO webhooks.deliveries (subscription_id, webhook_id, event_count,"
         " first_position, last_position, status_code, latency_ms, error, delivered)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM webhooks.subscriptions"
+        " WHERE subscription_id = $1 FOR KEY SHARE",
         subscription_id,
         webhook_id,
         len(positions),
