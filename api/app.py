@@ -40,6 +40,7 @@ from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.event_store import EventStore
+from store.sealing import key_from_env
 from store.subscription import Subscription
 
 MAX_BODY_BYTES = 256 * 1024
@@ -65,6 +66,7 @@ def create_app(
     """
 
     log_outages_in_one_line()
+    key_from_env()  # a malformed webhook sealing key stops the app here, not at a request
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

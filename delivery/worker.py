@@ -44,6 +44,7 @@ from store.aggregates import domain_events
 from store.database import asyncpg_dsn, create_pool
 from store.event_store import EventStore
 from store.records import RecordedEvent
+from store.sealing import SecretUnavailable, key_from_env
 from store.subscription import Subscription
 from store.supervision import SupervisedLoop, supervised
 from store.webhook_subscriptions import (
@@ -154,6 +155,7 @@ class DeliveryWorker:
     """Delivers every active subscription this process can lock, until stopped."""
 
     def __init__(self, url: str, settings: DeliverySettings | None = None) -> None:
+        key_from_env()  # a malformed sealing key stops the worker at once, not each delivery
         self._url = url
         self.settings = settings or DeliverySettings.from_env()
         self._origin = source()
@@ -282,11 +284,11 @@ class DeliveryWorker:
         """POST one signed batch and log the attempt; None on a 2xx, else what went wrong."""
         body = batch_body(events, self._origin)
         message_id = webhook_id(str(subscription.subscription_id), events)
-        secret = await signing_secret(pool, subscription.subscription_id)
         status: int | None = None
         error: str | None = None
         started = time.perf_counter()
         try:
+            secret = await signing_secret(pool, subscription.subscription_id)
             if secret is None:
                 raise TargetRefused("the subscription was deleted")
             await check_target(subscription.target_url, self.settings.policy)
@@ -300,6 +302,8 @@ class DeliveryWorker:
                 error = f"HTTP {status}: {response.text[:200]}"
         except TargetRefused as refused:
             error = f"refused: {refused}"
+        except SecretUnavailable as unavailable:
+            error = f"not signed: {unavailable}"
         except httpx.TimeoutException:
             error = f"timed out after {self.settings.timeout:g} s"
         except httpx.HTTPError as failure:

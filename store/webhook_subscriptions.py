@@ -5,9 +5,10 @@ GET /events hands out). The worker moves it only after the target answered 2xx, 
 if nobody moved it meanwhile (`advance` compares the old value): a replay or a change of
 filters made while a batch was in flight wins over the worker's stale success.
 
-The secret is stored as issued (`whsec_…`): an HMAC signature needs the secret itself,
-so unlike an API key it cannot be kept as a hash. It leaves the database only to sign,
-and through the API only once, in the answer to POST /subscriptions.
+The secret (`whsec_…`) is needed itself to sign (an HMAC), so unlike an API key it
+cannot be kept as a hash: it is stored sealed with a key kept outside the database when
+one is configured (store/sealing.py), else as issued. It is read back only to sign, and
+served only once, in the answer to POST /subscriptions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import msgspec
 
 from store.records import Cursor
+from store.sealing import key_from_env, seal, unseal
 
 State = Literal["active", "paused", "failing"]
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- the prefix of every secret, not a secret
@@ -109,15 +111,15 @@ async def create_subscription(
     created_by: str,
 ) -> tuple[WebhookSubscription, str]:
     """A new active subscription delivering what follows `start`, and its secret, once."""
-    secret = new_secret()
+    secret, subscription_id = new_secret(), uuid.uuid4()
     row = await pool.fetchrow(
         "INSERT INTO webhooks.subscriptions (subscription_id, owner, target_url, secret,"
         " stream_prefix, event_types, parties, cursor_transaction_id, cursor_position,"
         f" created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}",
-        uuid.uuid4(),
+        subscription_id,
         owner,
         target_url,
-        secret,
+        seal(secret, subscription_id, key_from_env()),
         filters.stream_prefix,
         filters.event_types,
         filters.parties,
@@ -152,11 +154,12 @@ async def get_subscription(
 
 
 async def signing_secret(pool: Any, subscription_id: uuid.UUID) -> str | None:
-    """The secret the worker signs with (never served after creation)."""
-    secret: str | None = await pool.fetchval(
+    """The secret the worker signs with (never served after creation); None once the
+    subscription is deleted, SecretUnavailable when it is sealed and cannot be opened."""
+    stored: str | None = await pool.fetchval(
         "SELECT secret FROM webhooks.subscriptions WHERE subscription_id = $1", subscription_id
     )
-    return secret
+    return None if stored is None else unseal(stored, subscription_id, key_from_env())
 
 
 async def change_subscription(

@@ -10,6 +10,8 @@ ENTENTE_WEBHOOK_SCHEMES and ENTENTE_WEBHOOK_ALLOW_HOSTS for an internal receiver
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +27,7 @@ from delivery.targets import TargetPolicy, TargetRefused, check_target
 from delivery.worker import DeliverySettings, running_deliveries
 from domain import commands as c
 from store.records import Cursor
+from store.sealing import KEY_ENV
 from tests.api.catalog import Driver
 from tests.api.conftest import auth
 from tests.receiver import Receiver
@@ -375,3 +378,38 @@ async def test_the_default_policy_refuses_loopback_and_plain_http():
     await check_target(
         "http://127.0.0.1:1/x", TargetPolicy(schemes=("http",), allow_hosts=("127.0.0.0/8",))
     )
+
+
+async def test_a_sealing_key_keeps_secrets_out_of_the_database(
+    app, tokens, owner_pool, monkeypatch
+):
+    monkeypatch.setenv(KEY_ENV, base64.b64encode(os.urandom(32)).decode())
+    receiver = Receiver()
+    await receiver.start()
+    sid, secret = await subscribe(
+        app, tokens["admin"], receiver.url, filters={"stream_prefix": "relationship-KZ-MN"}
+    )
+    stored = await owner_pool.fetchval(
+        "SELECT secret FROM webhooks.subscriptions WHERE subscription_id = $1", uuid.UUID(sid)
+    )
+    assert stored.startswith("sealed:v1:") and secret.removeprefix("whsec_") not in stored
+    async with running_deliveries(app.app.state.database_url, FAST):
+        await record_indicators(app, tokens["writer"], ("KZ", "MN"), 2)
+        await receiver.wait_for(2)
+    for request in receiver.requests:
+        Webhook(secret).verify(request.body, request.headers)  # signed with the real secret
+    # without the key the worker cannot sign: it says so, and sends nothing unsigned
+    monkeypatch.delenv(KEY_ENV)
+    sent = len(receiver.requests)
+    async with running_deliveries(app.app.state.database_url, FAST):
+        await record_indicators(app, tokens["writer"], ("KZ", "MN"), 1)
+        admin = auth(tokens["admin"])
+        for _ in range(100):
+            shown = (await app.get(f"/subscriptions/{sid}", headers=admin)).json()
+            if shown["failures"]:
+                break
+            await asyncio.sleep(0.1)
+    await receiver.stop()
+    assert shown["last_error"].startswith("not signed:") and KEY_ENV in shown["last_error"]
+    assert len(receiver.requests) == sent
+    assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
