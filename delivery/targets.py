@@ -119,7 +119,7 @@ async def resolve(host: str, port: int) -> list[Address]:
         found = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
         )
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, UnicodeError) as error:
         raise TargetRefused(f"the target host {host!r} does not resolve ({error})") from None
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
 
