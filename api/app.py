@@ -28,6 +28,7 @@ from api import (
     reports,
     sessions,
     subscriptions,
+    transparency,
     visits,
 )
 from api.auth import require_permission
@@ -103,6 +104,7 @@ def create_app(
         *relationships.routes,
         *audit.routes,
         *feed.routes,
+        *transparency.routes,
         *read_models.routes,
         *reports.routes,
         *projections.routes,

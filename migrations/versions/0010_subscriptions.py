@@ -1,7 +1,7 @@
 """Webhook subscriptions: where to push events, from which position, and every attempt.
 
 Revision ID: 0010_subscriptions
-Revises: 0012_entity_keys
+Revises: 0009_transparency_log
 Create Date: 2026-12-02
 
 A subscription is a server-side cursor (like a projection's checkpoint) plus a target
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from migrations.sql_script import run
 
 revision: str = "0010_subscriptions"
-down_revision: str | None = "0012_entity_keys"
+down_revision: str | None = "0009_transparency_log"
 """Chained after main's latest migration when main was merged in; rechain it after
 whatever main's head is when this branch is merged (its number says nothing of order)."""
 branch_labels: str | Sequence[str] | None = None

@@ -229,6 +229,8 @@ MISSING = {
     ("DELETE", "/subscriptions/{subscription_id:uuid}"): 404,
     ("POST", "/subscriptions/{subscription_id:uuid}/replay"): 400,
     ("GET", "/subscriptions/{subscription_id:uuid}/deliveries"): 404,
+    ("GET", "/relationships/{pair:str}/bundle"): 404,
+    ("GET", "/streams/{stream_id:str}/bundle"): 404,
 }
 
 
@@ -314,6 +316,7 @@ def test_the_read_matrix_covers_every_route() -> None:
         ("PATCH", "/subscriptions/{subscription_id:uuid}"),
         ("DELETE", "/subscriptions/{subscription_id:uuid}"),
         ("POST", "/subscriptions/{subscription_id:uuid}/replay"),
+        ("GET", "/transparency/key"),
     }
 
 
