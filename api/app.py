@@ -18,6 +18,7 @@ from api import (
     calendar_tokens,
     dialogues,
     exports,
+    feed,
     health,
     keys,
     metrics,
@@ -27,6 +28,7 @@ from api import (
     relationships,
     reports,
     sessions,
+    subscriptions,
     transparency,
     visits,
 )
@@ -37,11 +39,14 @@ from api.problems import PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
+from delivery.targets import TargetPolicy
 from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
 from store.database import create_pool
 from store.event_store import EventStore
+from store.sealing import key_from_env
+from store.subscription import Subscription
 
 MAX_BODY_BYTES = 256 * 1024
 SYNC_EXPORTS = 2
@@ -55,15 +60,18 @@ def create_app(
     pool_size: int = 10,
     run_projections: bool = False,
     export_root: Path = DEFAULT_ROOT,
+    webhook_policy: TargetPolicy | None = None,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
     run_projections=True runs the worker (projections, exports) inside the API process, as
     `make run` does so that the local setup stays one command; production runs
-    `entente worker` processes instead (docs/SCALING.md).
+    `entente worker` processes instead (docs/SCALING.md). `webhook_policy` says which
+    webhook targets subscriptions may name (default: from the environment).
     """
 
     log_outages_in_one_line()
+    key_from_env()  # a malformed webhook sealing key stops the app here, not at a request
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -72,15 +80,19 @@ def create_app(
         app.state.database_url = database_url
         app.state.export_root = str(export_root)
         app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
+        app.state.webhook_policy = webhook_policy or TargetPolicy.from_env()
         app.state.engine = create_engine(database_url, pool_size=pool_size)
         app.state.loops = []  # this process's supervised loops, for /health/ready
+        app.state.wake = Subscription(app.state.store, database_url)  # for live streams
         try:
-            if run_projections:
-                async with background_work(database_url, export_root) as loops:
-                    app.state.loops = loops
+            async with app.state.wake:
+                if run_projections:
+                    async with background_work(database_url, export_root) as loops:
+                        app.state.loops = loops
+                        yield
+                else:
                     yield
-            else:
-                yield
+                feed.close_streams(app)
         finally:
             await app.state.store.settle()
             await app.state.pool.close()
@@ -93,17 +105,19 @@ def create_app(
         *visits.routes,
         *relationships.routes,
         *audit.routes,
+        *feed.routes,
         *transparency.routes,
         *read_models.routes,
         *reports.routes,
         *projections.routes,
         *exports.routes,
         *calendar_tokens.routes,
+        *subscriptions.routes,
         *keys.routes,
         *health.routes,
         *metrics.routes,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
@@ -124,3 +138,5 @@ def create_app(
         ),
         debug=False,
     )
+    app.state.streams_closing = asyncio.Event()
+    return app

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from api.auth import sees_audit_trail
 from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.parameters import moment, text
 from api.problems import problem_responses
+from delivery.envelope import BATCH_MEDIA_TYPE, batch_body, source
 from store.records import START, Cursor
 from store.verification import VerificationReport, verify
 
@@ -62,16 +63,26 @@ async def change_feed(
     cursor: str | None = None,
     limit: Limit = PAGE_LIMIT,
     stream_prefix: str | None = None,
-) -> EventPage:
+) -> Response[EventPage]:
     """Resumable: store `next_cursor` and pass it back; no event is ever skipped. Who made
     each change and through which request (actor, request ids, idempotency key) is shown
-    to auditors only."""
+    to auditors only. With `Accept: application/cloudevents-batch+json`, the page is a
+    JSON array of CloudEvents (as webhooks carry them, never with audit metadata) and
+    `next_cursor` is in the `X-Next-Cursor` header."""
     page = await request.app.state.store.read_all(
         Cursor.decode(cursor) if cursor else START,
         limit=limit,
         stream_prefix=text(stream_prefix, "stream_prefix") or None,
     )
-    return page_of(page.events, page.cursor.encode(), limit, audit=sees_audit_trail(request))
+    following = page.cursor.encode()
+    if BATCH_MEDIA_TYPE in request.headers.get("accept", ""):
+        batch: Any = Response(
+            batch_body(page.events, source()),
+            media_type=BATCH_MEDIA_TYPE,
+            headers={"X-Next-Cursor": following},
+        )
+        return cast(Response[EventPage], batch)
+    return Response(page_of(page.events, following, limit, audit=sees_audit_trail(request)))
 
 
 @get(

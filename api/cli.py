@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -92,10 +93,23 @@ def serve(url: str, host: str, port: int, *, with_worker: bool = False) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.feed import close_streams
     from api.log_redaction import logging_config
 
+    class Server(uvicorn.Server):
+        """uvicorn, ending the live event streams first when asked to stop: it waits for
+        open connections before shutting the app down, and a stream would never end."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # no loop running: nothing streams
+                asyncio.get_running_loop().call_soon_threadsafe(close_streams, app)
+            super().handle_exit(sig, frame)
+
     app = create_app(url, run_projections=with_worker)
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=logging_config())
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", log_config=logging_config()
+    )
+    Server(config).run()
 
 
 async def _ensure_local_key(pool: Any) -> str:

@@ -1,5 +1,5 @@
-"""Background work: projections, exports and the checkpointer, in `entente worker` or
-in-process.
+"""Background work: projections, exports, the checkpointer and webhook deliveries, in
+`entente worker` or in-process.
 
 Production runs `entente worker` processes beside stateless API processes; `make run`
 runs the same work inside the API process so the local setup stays one command.
@@ -21,6 +21,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from api import health, metrics
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
+from delivery.worker import running_deliveries
 from projections.catalog import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
@@ -55,9 +56,9 @@ async def running_checkpointer(url: str) -> AsyncIterator[SupervisedLoop]:
 async def background_work(
     url: str, export_root: Path = DEFAULT_ROOT
 ) -> AsyncIterator[list[SupervisedLoop]]:
-    """Projections, exports and the checkpointer run, each a supervised loop, while the
-    context is open; the loops are yielded so health checks can ask each whether it is
-    alive."""
+    """Projections, exports, the checkpointer and webhook deliveries run, each a supervised
+    loop, while the context is open; the loops are yielded so health checks can ask each
+    whether it is alive."""
     log_outages_in_one_line()
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
@@ -66,8 +67,9 @@ async def background_work(
             running_projections(url) as projections,
             running_exports(pool, engine, url, export_root) as exports,
             running_checkpointer(url) as checkpointer,
+            running_deliveries(url) as deliveries,
         ):
-            yield [projections, exports, checkpointer]
+            yield [projections, exports, checkpointer, deliveries]
     finally:
         await pool.close()
         await engine.dispose()

@@ -224,6 +224,11 @@ MISSING = {
     ("PUT", "/schedules/{schedule_id:uuid}"): 400,
     ("DELETE", "/schedules/{schedule_id:uuid}"): 404,
     ("DELETE", "/calendar/tokens/{token_id:str}"): 404,
+    ("GET", "/subscriptions/{subscription_id:uuid}"): 404,
+    ("PATCH", "/subscriptions/{subscription_id:uuid}"): 400,
+    ("DELETE", "/subscriptions/{subscription_id:uuid}"): 404,
+    ("POST", "/subscriptions/{subscription_id:uuid}/replay"): 400,
+    ("GET", "/subscriptions/{subscription_id:uuid}/deliveries"): 404,
     ("GET", "/relationships/{pair:str}/bundle"): 404,
     ("GET", "/streams/{stream_id:str}/bundle"): 404,
 }
@@ -305,6 +310,12 @@ def test_the_read_matrix_covers_every_route() -> None:
         ("GET", "/calendar/tokens"),
         ("POST", "/calendar/tokens"),
         ("DELETE", "/calendar/tokens/{token_id:str}"),
+        ("GET", "/subscriptions"),
+        ("POST", "/subscriptions"),
+        ("GET", "/subscriptions/{subscription_id:uuid}"),
+        ("PATCH", "/subscriptions/{subscription_id:uuid}"),
+        ("DELETE", "/subscriptions/{subscription_id:uuid}"),
+        ("POST", "/subscriptions/{subscription_id:uuid}/replay"),
         ("GET", "/transparency/key"),
     }
 

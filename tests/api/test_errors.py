@@ -345,7 +345,7 @@ def _body_routes(app: Any) -> list[tuple[str, str]]:
             path = route.path.replace("{pair:str}", "KZ-US")
             for name in ("dialogue_id", "session_id", "outcome_id", "progress_id", "visit_id"):
                 path = path.replace(f"{{{name}:uuid}}", str(UNKNOWN))
-            for name in ("indicator_id", "milestone_id", "schedule_id"):
+            for name in ("indicator_id", "milestone_id", "schedule_id", "subscription_id"):
                 path = path.replace(f"{{{name}:uuid}}", str(UNKNOWN))
             assert "{" not in path, path
             found += [(method, path) for method in handler.http_methods]

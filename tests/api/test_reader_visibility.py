@@ -129,6 +129,7 @@ QUERIES: dict[str, dict[str, str]] = {
     "/calendar": {"from": "2021-01-01"},
     "/calendar.ics": {"since": "2021-01-01"},
     "/events": {"limit": "1000"},
+    "/events/stream": {"follow": "false"},
     "/relationships/{pair:str}/history": {"limit": "1000"},
     "/streams/{stream_id:str}/events": {"limit": "1000"},
     "/relationships/{pair:str}/timeline": {"limit": "500"},
@@ -139,14 +140,20 @@ QUERIES: dict[str, dict[str, str]] = {
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
+NOT_WALKED = ("/docs", "/subscriptions")
+"""Docs pages, and webhook subscriptions: a subscription and its delivery log show its
+owner (an API key's name, like /calendar/tokens) its own settings and attempts, never an
+event or its metadata (what targets receive is checked in tests/api/test_webhooks.py)."""
+
+
 def _reachable(role: str) -> list[tuple[str, str]]:
-    """(template, permission) of every GET route `role` may call, docs pages aside."""
+    """(template, permission) of every GET route `role` may call, NOT_WALKED aside."""
     app = create_app("postgresql://unused/unused")
     return [
         (template, permission)
         for method, template, _, permission in routes_of(app)
         if method == "GET"
-        and not template.startswith("/docs")
+        and not template.startswith(NOT_WALKED)
         and (permission == PUBLIC or role in PERMISSIONS[permission])
     ]
 
@@ -174,8 +181,15 @@ def _names_in(content_type: str, body: bytes) -> set[str]:
     if content_type.startswith("text/plain; version=0.0.4"):  # /metrics: its label names
         families = text_string_to_metric_families(text)
         return {label for f in families for s in f.samples for label in s.labels}
+    if content_type.startswith("text/event-stream"):
+        return {k for line in _sse_data(text) for k in _keys(json.loads(line))}
     assert content_type.startswith("text/calendar"), content_type
     return set()
+
+
+def _sse_data(text: str) -> list[str]:
+    """The `data:` payloads of a Server-Sent Events body."""
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 def _has_content(content_type: str, body: bytes) -> bool:
@@ -186,6 +200,8 @@ def _has_content(content_type: str, body: bytes) -> bool:
         return bool(value)
     if content_type.startswith("text/calendar"):
         return b"BEGIN:VEVENT" in body
+    if content_type.startswith("text/event-stream"):
+        return bool(_sse_data(body.decode()))
     return len(body.decode().splitlines()) > 1 or content_type.startswith("application/x-")
 
 

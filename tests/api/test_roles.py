@@ -31,6 +31,10 @@ def _fill(path: str) -> str:
     return _PARAM.sub(value, path)
 
 
+FINITE = {"/events/stream": "?follow=false"}
+"""Query strings that make a live route end once caught up, so a test can read it whole."""
+
+
 def routes_of(app: Litestar) -> list[tuple[str, str, str, str]]:
     """(method, path template, concrete path, permission) for every HTTP route handler."""
     found = []
@@ -42,7 +46,8 @@ def routes_of(app: Litestar) -> list[tuple[str, str, str, str]]:
             for method in sorted(handler.http_methods):
                 if method in {"HEAD", "OPTIONS"}:
                     continue
-                found.append((method, route.path, _fill(route.path), permission))
+                path = _fill(route.path) + FINITE.get(route.path, "")
+                found.append((method, route.path, path, permission))
     return sorted(found)
 
 

@@ -1,0 +1,110 @@
+"""The live change feed: GET /events/stream as Server-Sent Events.
+
+The stream reads the same safe global order as GET /events (store/event_store.py), with
+the same filter, so it never skips an event that commits late: it sends what follows
+the cursor (or the `Last-Event-ID` a reconnecting client sends, which wins), then waits
+for new events (the store's NOTIFY, with a bounded poll) and sends them as they become
+readable. Each event's SSE `id` is the cursor after it, so a client that reconnects with
+the last id it saw resumes exactly after that event: every event once, in order. A
+comment line (`: heartbeat`) goes out when nothing else did for HEARTBEAT seconds, so
+proxies keep the connection open and clients notice a dead one.
+
+Streams end by themselves when the server shuts down (`close_streams`, called by
+`entente serve` on SIGTERM/SIGINT before uvicorn waits for open connections): a client
+sees the stream end and reconnects elsewhere with its Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Litestar, Request, get
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from api.auth import sees_audit_trail
+from api.parameters import text
+from api.problems import problem_responses
+from api.representation import event_view
+from store.records import START, Cursor
+
+TAG = "audit"
+HEARTBEAT = float(os.environ.get("ENTENTE_SSE_HEARTBEAT_SECONDS", "15"))
+PAGE = 500
+CHECK_CLOSING = 0.5
+"""At most this long between two looks at whether the server is shutting down."""
+EVENT_STREAM = "text/event-stream"
+
+_encode = msgspec.json.Encoder().encode
+
+
+def close_streams(app: Litestar) -> None:
+    """End every open stream of `app` (within CHECK_CLOSING seconds)."""
+    app.state.streams_closing.set()
+
+
+async def _events(
+    request: Request[Any, Any, Any], after: Cursor, stream_prefix: str | None, follow: bool
+) -> AsyncIterator[bytes]:
+    state = request.app.state
+    closing: asyncio.Event = state.streams_closing
+    audit = sees_audit_trail(request)
+    yield b"retry: 1000\n\n"
+    sent_at = time.monotonic()
+    while not closing.is_set():
+        page = await state.store.read_all(after, limit=PAGE, stream_prefix=stream_prefix)
+        for event in page.events:
+            view = _encode(event_view(event, audit=audit))
+            yield b"id: " + event.cursor.encode().encode() + b"\ndata: " + view + b"\n\n"
+        if page.events:
+            sent_at = time.monotonic()
+        after = page.cursor
+        if len(page.events) == PAGE:
+            continue
+        if not follow:
+            return
+        while not closing.is_set():
+            if await state.wake.wait_for_new(after, CHECK_CLOSING):
+                break
+            if time.monotonic() - sent_at >= HEARTBEAT:
+                yield b": heartbeat\n\n"
+                sent_at = time.monotonic()
+
+
+@get(
+    "/events/stream",
+    summary="The change feed, live: Server-Sent Events in the safe global order",
+    tags=[TAG],
+    opt={"permission": "read"},
+    media_type=EVENT_STREAM,
+    responses=problem_responses(400, 401, 403),
+)
+async def event_stream(
+    request: Request[Any, Any, Any],
+    cursor: str | None = None,
+    stream_prefix: str | None = None,
+    follow: Annotated[
+        bool, Parameter(description="false: end once caught up instead of waiting for more")
+    ] = True,
+    last_event_id: Annotated[
+        str | None, Parameter(header="Last-Event-ID", description="resume after this id")
+    ] = None,
+) -> Stream:
+    """Each event as `id: <cursor>` and `data: <the event as GET /events shows it>`; resume
+    with `Last-Event-ID` (or `cursor`). Audit metadata is shown to auditors only."""
+    resume = last_event_id or cursor
+    after = Cursor.decode(resume) if resume else START
+    prefix = text(stream_prefix, "stream_prefix") or None
+    return Stream(
+        _events(request, after, prefix, follow),
+        media_type=EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+routes = [event_stream]

@@ -1,0 +1,1 @@
+"""Pushing the register's events to integrating systems: signed webhooks and CloudEvents."""
