@@ -73,6 +73,15 @@ class TooFewParties(InvariantViolated):
         )
 
 
+class DuplicateParties(InvariantViolated):
+    """A party named twice would let a "bilateral" dialogue have one real party."""
+
+    def __init__(self, duplicates: list[str]) -> None:
+        super().__init__(
+            f"A dialogue's parties are distinct; named more than once: {', '.join(duplicates)}"
+        )
+
+
 class PartyNotInDialogue(InvariantViolated):
     def __init__(self, code: str, role: str) -> None:
         super().__init__(f"The {role} must come from the dialogue's parties, {code} is not one")

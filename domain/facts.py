@@ -50,7 +50,7 @@ MilestoneKind = Literal[
 ]
 
 
-class Charter(msgspec.Struct, frozen=True, kw_only=True):
+class Charter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a dialogue is: its name, its parties and how often it meets."""
 
     name: str
@@ -65,8 +65,15 @@ class Charter(msgspec.Struct, frozen=True, kw_only=True):
         check_parties(self.parties)
 
 
-class SessionPlan(msgspec.Struct, frozen=True, kw_only=True):
+class SessionPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A session as planned; ``agreed_on`` is when the plan was agreed or announced.
+
+    A plan is a fact in the world from that day (valid time); without it the plan holds
+    from the dialogue's launch (see docs/DOMAIN-MODEL.md "Valid time").
+    """
+
     planned: PartialDate
+    agreed_on: PartialDate | None = None
     place: Place | None = None
     host: PartyCode | None = None
     format: SessionFormat = "in person"
@@ -76,7 +83,7 @@ class SessionPlan(msgspec.Struct, frozen=True, kw_only=True):
             party_code(self.host)
 
 
-class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What happened at a held session, as the sources report it."""
 
     held_on: PartialDate
@@ -89,7 +96,7 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     sources: tuple[Source, ...] = ()
 
 
-class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True):
+class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: OutcomeKind
     text: str
     responsible: tuple[PartyCode, ...]
@@ -101,13 +108,13 @@ class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True):
         check_parties(self.responsible)
 
 
-class Progress(msgspec.Struct, frozen=True, kw_only=True):
+class Progress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     note: str
     on: PartialDate | None = None
     evidence: tuple[Source, ...] = ()
 
 
-class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+class Assessment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A compliance score for one party, on the G7/G20 Research Group scale."""
 
     party: PartyCode
@@ -122,11 +129,14 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidScore(self.score)
 
 
-class VisitPlan(msgspec.Struct, frozen=True, kw_only=True):
+class VisitPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A visit as planned; ``agreed_on`` (announced) starts the plan's valid time."""
+
     visitor: Person
     host: PartyCode
     destination: Place
     window: PartialDate
+    agreed_on: PartialDate | None = None
     purpose: str = ""
     outcome: OutcomeRef | None = None
 
@@ -134,7 +144,7 @@ class VisitPlan(msgspec.Struct, frozen=True, kw_only=True):
         party_code(self.host)
 
 
-class Indicator(msgspec.Struct, frozen=True, kw_only=True):
+class Indicator(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A figure for a relationship and period; 'nearly 600' keeps its 'nearly'."""
 
     name: str
@@ -153,7 +163,7 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True):
             party_code(self.subject)
 
 
-class Milestone(msgspec.Struct, frozen=True, kw_only=True):
+class Milestone(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: MilestoneKind
     on: PartialDate
     description: str

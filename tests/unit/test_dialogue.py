@@ -14,6 +14,7 @@ from domain.errors import (
     AlreadyExists,
     DatesOutOfOrder,
     DomainError,
+    DuplicateParties,
     InvalidScore,
     InvalidTransition,
     InvariantViolated,
@@ -231,9 +232,23 @@ REFUSALS = [
     (
         "bilateral with one party",
         (),
-        launch(parties=("KZ", "KZ")),
+        launch(parties=("KZ",), format="bilateral"),
         TooFewParties,
         "A bilateral dialogue needs exactly two distinct parties, 1 given",
+    ),
+    (
+        "bilateral with a party twice",
+        (),
+        launch(parties=("KZ", "KZ")),
+        DuplicateParties,
+        "A dialogue's parties are distinct; named more than once: KZ",
+    ),
+    (
+        "multilateral with a party twice",
+        (),
+        launch(parties=("KZ", "US", "KZ")),
+        DuplicateParties,
+        "A dialogue's parties are distinct; named more than once: KZ",
     ),
     (
         "bilateral with three",
