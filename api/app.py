@@ -29,7 +29,9 @@ from api import (
     visits,
 )
 from api.auth import require_permission
+from api.contract import EnforcedJsonRenderPlugin
 from api.problems import PROBLEM_MAP, unexpected
+from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
 from projections.catalog import create_engine
@@ -100,6 +102,7 @@ def create_app(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
+        before_request=request_checks,
         middleware=[request_ids],
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
@@ -112,7 +115,7 @@ def create_app(
             description="An event-sourced register of diplomatic dialogues. Send API keys as "
             "`Authorization: Bearer <key>`; errors are RFC 9457 problem+json.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(), EnforcedJsonRenderPlugin()],
         ),
         debug=False,
     )

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from store.api_keys import ROLES, create_key, list_keys, revoke_key
+from store.api_keys import ROLES, LastAdminKey, create_key, list_keys, revoke_key
 from store.database import create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
 from store.migrate import upgrade
@@ -135,8 +135,13 @@ def keys(args: argparse.Namespace) -> None:
             for key in await list_keys(pool):
                 state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
                 print(f"{key.name}\t{','.join(key.roles)}\t{state}")
-        elif not await revoke_key(pool, args.name, actor=cli_actor()):
-            sys.exit(f"no live key named {args.name!r}")
+        else:
+            try:
+                revoked = await revoke_key(pool, args.name, actor=cli_actor())
+            except LastAdminKey:
+                sys.exit(f"{args.name!r} is the last live admin key; create another first")
+            if not revoked:
+                sys.exit(f"no live key named {args.name!r}")
 
     asyncio.run(_with_pool(url, work))
 

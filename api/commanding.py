@@ -18,6 +18,7 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.auth import caller
@@ -187,6 +188,14 @@ COMMAND_RESPONSE_HEADERS = [
 ]
 
 
+NOTHING_NEW = ResponseSpec(
+    data_container=CommandAccepted,
+    generate_examples=False,
+    description="Accepted, but nothing new was recorded (the command changed nothing, or it "
+    "was a retry of one that did: `replayed`)",
+)
+
+
 def command_route(
     path: str,
     command_type: type[Any],
@@ -220,6 +229,9 @@ def command_route(
         status_code=201 if created else 200,
         opt={"permission": "write", "if_match": if_match.value},
         name=command_type.__name__,
-        responses=problem_responses(*command_problems(path, if_match, created)),
+        responses={
+            **problem_responses(*command_problems(path, if_match, created)),
+            **({200: NOTHING_NEW} if created else {}),
+        },
         response_headers=COMMAND_RESPONSE_HEADERS,
     )(run)

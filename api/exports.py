@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import Parameter
 
 from api.freshness import wait_for_position
 from api.problems import problem, problem_responses
@@ -23,6 +27,7 @@ from reporting.formats import CONTENT_TYPES, FORMATS, write_calendar
 from reporting.schedules import (
     Run,
     Schedule,
+    ScheduleExists,
     ScheduleSpec,
     create_schedule,
     delete_schedule,
@@ -60,6 +65,25 @@ class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     mode: Literal["sync", "job"] = "sync"
 
 
+def media_type(fmt: str) -> str:
+    """A format's content type without its charset: Litestar appends `charset=utf-8` to
+    every text/ type itself, and two charset parameters make the header invalid."""
+    return CONTENT_TYPES[fmt].split(";")[0]
+
+
+@dataclass
+class ExportFileOperation(Operation):
+    """The file route's OpenAPI operation: its 200 is one of each format's content types."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            binary = Schema(type=OpenAPIType.STRING, format=None, content_media_type=None)
+            ok.content = {
+                media_type(fmt): OpenAPIMediaType(schema=binary) for fmt in sorted(FORMATS)
+            }
+
+
 @get(
     "/reports/catalogue",
     summary="Reports that can be exported",
@@ -92,7 +116,15 @@ def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
     tags=[TAG],
     opt=READ,
     status_code=201,
-    responses=problem_responses(400, 401, 403, 413, 422, 429),
+    responses={
+        202: ResponseSpec(
+            data_container=Run,
+            generate_examples=False,
+            description="Accepted as a job (`mode: job`): the run is queued for a worker; "
+            "follow Location to see it finish",
+        ),
+        **problem_responses(400, 401, 403, 413, 422, 429),
+    },
 )
 async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Response[Run]:
     """201 with the finished run (sync), or 202 with the queued run (job)."""
@@ -136,11 +168,11 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
     responses=problem_responses(400, 401, 403),
 )
 async def runs(
-    request: Request[Any, Any, Any], schedule_id: uuid.UUID | None = None, limit: int = 100
+    request: Request[Any, Any, Any],
+    schedule_id: uuid.UUID | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> list[Run]:
     """Scheduled and on-demand runs with status, timings, rows, checksum and error."""
-    if not 1 <= limit <= 500:
-        raise problem(400, "limit must be between 1 and 500")
     return await list_runs(request.app.state.pool, schedule_id, limit)
 
 
@@ -176,6 +208,7 @@ async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
     tags=[TAG],
     opt=READ,
     media_type="application/octet-stream",
+    operation_class=ExportFileOperation,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Response[bytes]:
@@ -183,13 +216,10 @@ async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Respon
     run = await _finished_run(request, run_id)
     path = Path(request.app.state.export_root) / run.destination / str(run.file_name)
     if not path.is_file():
-        raise problem(
-            410 if run.status == "expired" else 404,
-            f"the file of run {run_id} is no longer on disk",
-        )
+        raise problem(404, f"the file of run {run_id} is no longer on disk")
     return Response(
         path.read_bytes(),
-        media_type=CONTENT_TYPES[run.format],
+        media_type=media_type(run.format),
         headers={
             "Content-Disposition": f'attachment; filename="{run.file_name}"',
             "X-Content-SHA256": str(run.sha256),
@@ -215,6 +245,10 @@ def _spec_problem(error: InvalidSchedule) -> Exception:
     return problem(422, str(error), kind="invalid-schedule")
 
 
+def _name_taken(spec: ScheduleSpec) -> Exception:
+    return problem(409, f"a schedule named {spec.name!r} exists", kind="already-exists")
+
+
 @post(
     "/schedules",
     summary="Create an export schedule",
@@ -228,12 +262,8 @@ async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> R
         schedule = await create_schedule(request.app.state.pool, data, dt.datetime.now(dt.UTC))
     except InvalidSchedule as error:
         raise _spec_problem(error) from None
-    except Exception as error:
-        if getattr(error, "sqlstate", None) == "23505":
-            raise problem(
-                409, f"a schedule named {data.name!r} exists", kind="already-exists"
-            ) from None
-        raise
+    except ScheduleExists:
+        raise _name_taken(data) from None
     return Response(
         schedule, status_code=201, headers={"Location": f"/schedules/{schedule.schedule_id}"}
     )
@@ -271,7 +301,7 @@ async def one_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) 
     summary="Update (or pause) a schedule",
     tags=[TAG],
     opt=ADMIN,
-    responses=problem_responses(400, 401, 403, 404, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
 async def update_schedule(
     request: Request[Any, Any, Any], schedule_id: uuid.UUID, data: ScheduleSpec
@@ -283,6 +313,8 @@ async def update_schedule(
         )
     except InvalidSchedule as error:
         raise _spec_problem(error) from None
+    except ScheduleExists:
+        raise _name_taken(data) from None
     if found is None:
         raise problem(404, f"no schedule {schedule_id}")
     return found
@@ -334,7 +366,7 @@ async def calendar_feed(
     async with request.app.state.engine.connect() as connection:
         entries = await calendar_entries(connection, since, code)
     return Response(
-        write_calendar("Entente: sessions and visits", entries), media_type=CONTENT_TYPES["ics"]
+        write_calendar("Entente: sessions and visits", entries), media_type=media_type("ics")
     )
 
 

@@ -6,20 +6,24 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, delete, get, post
+from litestar.params import Parameter
 
 from api.auth import caller
-from api.parameters import text
 from api.problems import problem, problem_responses
-from store.api_keys import ApiKey, KeyExists, create_key, list_keys, revoke_key
+from store.api_keys import ApiKey, KeyExists, LastAdminKey, create_key, list_keys, revoke_key
 
 TAG = "keys"
 Role = Literal["reader", "writer", "auditor", "admin"]
 
 
+NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
+KeyName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="the key's name")]
+
+
 class NewKey(msgspec.Struct, frozen=True, kw_only=True):
     """A key to create."""
 
-    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
+    name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=4)]
 
 
@@ -67,13 +71,17 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     tags=[TAG],
     opt={"permission": "admin"},
     status_code=204,
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def revoke(request: Request[Any, Any, Any], name: str) -> None:
-    """Revocation takes effect on the next request made with the key."""
-    revoked = await revoke_key(
-        request.app.state.pool, text(name, "name") or "", actor=caller(request).name
-    )
+async def revoke(request: Request[Any, Any, Any], name: KeyName) -> None:
+    """Revocation takes effect on the next request made with the key. The last live admin
+    key cannot be revoked (409): create another admin key first."""
+    try:
+        revoked = await revoke_key(request.app.state.pool, name, actor=caller(request).name)
+    except LastAdminKey:
+        raise problem(
+            409, f"{name!r} is the last live admin key; create another first", kind="last-admin-key"
+        ) from None
     if not revoked:
         raise problem(404, f"no live key named {name!r}")
     return None

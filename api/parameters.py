@@ -33,10 +33,3 @@ def moment(value: dt.datetime | None, name: str) -> dt.datetime | None:
         return value.astimezone(dt.UTC)
     except OverflowError:
         raise problem(400, f"{name} is beyond the year {LAST_YEAR} in UTC") from None
-
-
-def year(value: int | None, name: str) -> int | None:
-    """A calendar year the reports can compare with (an integer column)."""
-    if value is not None and not FIRST_YEAR <= value <= LAST_YEAR:
-        raise problem(400, f"{name} is a year between {FIRST_YEAR} and {LAST_YEAR}")
-    return value

@@ -45,7 +45,7 @@ KINDS: dict[int, tuple[str, ...]] = {
     401: ("unauthenticated",),
     403: ("forbidden",),
     404: ("not-found",),
-    409: ("conflict", "already-exists", "not-ready"),
+    409: ("conflict", "already-exists", "not-ready", "last-admin-key"),
     413: ("too-large",),
     422: (
         "rule-violated",
@@ -91,7 +91,7 @@ WHY: dict[int, str] = {
     403: "the key's roles do not grant this route's permission",
     404: "the addressed resource (dialogue, visit, session, outcome, fact, key) does not exist",
     409: "If-Match names a version that is no longer current, the resource already exists, "
-    "or an export's file is not ready",
+    "an export's file is not ready, or the key is the last live admin key",
     413: "the body is over 256 KiB",
     422: "a value the register refuses: an unknown party, a broken rule, a path/body id "
     "mismatch, an over-long text, an Idempotency-Key reused for another request, an invalid "
@@ -188,7 +188,7 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
             said = "; ".join(f"{e.get('key', 'body')}: {e['message']}" for e in _dicts(errors))
             return problem(422, said, kind="invalid-value", errors=errors)
         return problem(400, detail, errors=errors) if errors else problem(400, detail)
-    return problem(exc.status_code, detail)
+    return problem(exc.status_code, detail, headers=exc.headers)
 
 
 def _from_domain(exc: DomainError) -> ProblemDetailsException:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get
@@ -37,6 +37,7 @@ class RowPage(msgspec.Struct, frozen=True, kw_only=True):
 FromDate = Annotated[dt.date | None, Parameter(query="from", description="valid time ≥")]
 ToDate = Annotated[dt.date | None, Parameter(query="to", description="valid time <")]
 Limit = Annotated[int, Parameter(ge=1, le=500)]
+Order = Literal["asc", "desc"]
 
 
 def party_filter(code: str | None) -> str | None:
@@ -60,8 +61,6 @@ async def _page(
     order: str,
     after_position: str | None,
 ) -> RowPage:
-    if order not in ("asc", "desc"):
-        raise problem(400, "order is asc or desc")
     for name in FREE_TEXT_FILTERS:
         text(getattr(filters, name), name)
     await wait_for_position(request, after_position)
@@ -106,7 +105,7 @@ async def list_dialogues(
     name: str | None = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """Sorted by name."""
@@ -131,7 +130,7 @@ async def list_sessions(
     valid_to: ToDate = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """Sorted by the held date, else the planned date."""
@@ -182,7 +181,7 @@ async def list_outcomes(
     valid_to: ToDate = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """Sorted by adoption date; `overdue_as_of` = open and past its target window then."""
@@ -229,7 +228,7 @@ async def list_visits(
     valid_to: ToDate = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """Sorted by planned window."""
@@ -254,7 +253,7 @@ async def list_indicators(
     valid_to: ToDate = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """Sorted by period."""
@@ -278,7 +277,7 @@ async def get_timeline(
     valid_to: ToDate = None,
     cursor: str | None = None,
     limit: Limit = 100,
-    order: str = "asc",
+    order: Order = "asc",
     after_position: str | None = None,
 ) -> RowPage:
     """One row per recorded change between the two parties, in log order; who made it

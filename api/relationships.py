@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.params import Parameter
 
 from api.commanding import IfMatch, command_route
 from api.paging import PAGE_LIMIT, EventPage, page_of
@@ -103,7 +104,7 @@ async def get_relationship_history(
     request: Request[Any, Any, Any],
     pair: str,
     cursor: str | None = None,
-    limit: int = PAGE_LIMIT,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = PAGE_LIMIT,
     recorded_from: dt.datetime | None = None,
     recorded_until: dt.datetime | None = None,
 ) -> EventPage:
@@ -114,7 +115,7 @@ async def get_relationship_history(
         a,
         b,
         after=Cursor.decode(cursor) if cursor else START,
-        limit=min(max(limit, 1), 1000),
+        limit=limit,
         recorded_from=moment(recorded_from, "recorded_from"),
         recorded_until=moment(recorded_until, "recorded_until"),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.freshness import wait_for_position
-from api.parameters import year
+from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
 from api.read_models import party_filter
 from reporting import reports
@@ -19,6 +20,7 @@ from reporting import reports
 TAG = "reports"
 READ = {"permission": "read"}
 Rows = list[dict[str, Any]]
+Year = Annotated[int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)]
 
 
 async def _report(
@@ -64,18 +66,17 @@ async def commitments(
 )
 async def activity(
     request: Request[Any, Any, Any],
-    year_from: int | None = None,
-    year_to: int | None = None,
+    year_from: Year = None,
+    year_to: Year = None,
     dialogue_id: uuid.UUID | None = None,
     after_position: str | None = None,
 ) -> Rows:
     """One row per year and dialogue; visits count toward the dialogue whose outcome led to them."""
-    first, last = year(year_from, "year_from"), year(year_to, "year_to")
     return await _report(
         request,
         after_position,
         lambda c: reports.activity_per_year(
-            c, year_from=first, year_to=last, dialogue_id=dialogue_id
+            c, year_from=year_from, year_to=year_to, dialogue_id=dialogue_id
         ),
     )
 

@@ -61,6 +61,20 @@ class AlreadyExists(DomainError):
         self.ident = ident
 
 
+class IdInUse(AlreadyExists):
+    """An id that another dialogue or pair already uses: ids are unique in the register."""
+
+    def __init__(self, kind: str, ident: object, owner: str) -> None:
+        DomainError.__init__(
+            self,
+            f"{kind.capitalize()} id {ident} is already used by {owner}: "
+            f"choose a new id for a new {kind}",
+        )
+        self.kind = kind
+        self.ident = ident
+        self.owner = owner
+
+
 class InvariantViolated(DomainError):
     """A command that would make the record say something impossible."""
 

@@ -6,7 +6,7 @@ The service does: ``load(stream_id_for(cmd))`` → ``decider_for(cmd).fold`` →
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from domain import commands as c
@@ -31,6 +31,28 @@ def stream_id_of(event: Event) -> str:
     if isinstance(event, RelationshipEvent):
         return "relationship-{}-{}".format(*event.parties)
     return f"dialogue-{event.dialogue_id}"
+
+
+ENTITY_IDS: dict[str, tuple[str, str]] = {
+    "SessionScheduled": ("session", "session_id"),
+    "SessionHeld": ("session", "session_id"),
+    "OutcomeAdopted": ("outcome", "outcome_id"),
+    "IndicatorRecorded": ("indicator", "indicator_id"),
+    "MilestoneRecorded": ("milestone", "milestone_id"),
+}
+"""The event types that bring an entity into a stream, with the entity's kind and the
+field holding its id. A stream's decider keeps these ids unique within the stream only;
+the register keeps them unique across streams (store/entity_ids.py). Progress notes are
+not here: they are addressed under their outcome, whose id is unique."""
+
+
+def entity_id_of(event_type: str, data: Mapping[str, object]) -> tuple[str, str] | None:
+    """(kind, id) of the entity a stored or encoded event brings in, if it brings one."""
+    named = ENTITY_IDS.get(event_type)
+    if named is None:
+        return None
+    kind, field = named
+    return kind, str(data[field])
 
 
 def decider_for(command: c.Command) -> Decider[Any, Any, Any]:

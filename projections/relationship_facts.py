@@ -66,7 +66,8 @@ async def write_changes(
         ids = changed(old, new)
         if not ids:
             continue
-        await tx.execute(delete(table).where(table.c[key].in_(ids)))
+        # this pair's rows only: another pair may use the same id (migration 0012)
+        await tx.execute(delete(table).where(table.c.parties == parties, table.c[key].in_(ids)))
         rows = [row(parties, k, new[k]) for k in ids if k in new]
         if rows:
             await tx.execute(insert(table), rows)

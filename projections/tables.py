@@ -3,7 +3,9 @@
 SQLAlchemy Core describes them once, for queries and for the projections that fill them;
 Alembic (migration 0003) creates them. Partial dates appear as three columns: the
 half-open interval's start and end and the original wording, plus its precision where a
-reader needs it.
+reader needs it. Session, outcome, progress, indicator and milestone rows are keyed by
+their owner and their id (migration 0012): a log that uses one id in two streams (or a
+progress id under two outcomes) still projects.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ sessions = Table(
     "sessions",
     metadata,
     Column("session_id", Uuid, primary_key=True),
-    Column("dialogue_id", Uuid, nullable=False, index=True),
+    Column("dialogue_id", Uuid, primary_key=True, index=True),  # ids are per dialogue
     Column("status", Text, nullable=False),
     *_window("planned"),
     *_window("held"),
@@ -80,7 +82,7 @@ outcomes = Table(
     "outcomes",
     metadata,
     Column("outcome_id", Uuid, primary_key=True),
-    Column("dialogue_id", Uuid, nullable=False, index=True),
+    Column("dialogue_id", Uuid, primary_key=True, index=True),  # ids are per dialogue
     Column("session_id", Uuid, nullable=False),
     Column("kind", Text, nullable=False),
     Column("text", Text, nullable=False),
@@ -100,8 +102,8 @@ outcome_progress = Table(
     "outcome_progress",
     metadata,
     Column("progress_id", Uuid, primary_key=True),
-    Column("outcome_id", Uuid, nullable=False, index=True),
-    Column("dialogue_id", Uuid, nullable=False, index=True),
+    Column("outcome_id", Uuid, primary_key=True, index=True),  # ids are per outcome
+    Column("dialogue_id", Uuid, primary_key=True, index=True),
     Column("note", Text, nullable=False),
     *_window("on"),
     Column("evidence", JSONB, nullable=False),
@@ -128,7 +130,7 @@ indicators = Table(
     "indicators",
     metadata,
     Column("indicator_id", Uuid, primary_key=True),
-    Column("parties", ARRAY(Text), nullable=False, index=True),
+    Column("parties", ARRAY(Text), primary_key=True, index=True),  # ids are per pair
     Column("name", Text, nullable=False),
     *_window("period"),
     Column("value", Numeric, nullable=False),
@@ -144,7 +146,7 @@ milestones = Table(
     "milestones",
     metadata,
     Column("milestone_id", Uuid, primary_key=True),
-    Column("parties", ARRAY(Text), nullable=False, index=True),
+    Column("parties", ARRAY(Text), primary_key=True, index=True),  # ids are per pair
     Column("kind", Text, nullable=False),
     Column("description", Text, nullable=False),
     *_window("on"),

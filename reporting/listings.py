@@ -210,9 +210,17 @@ async def list_rows(
 async def get_row(
     connection: AsyncConnection, listing_name: str, ident: Any
 ) -> dict[str, Any] | None:
-    """One row by id."""
+    """One row by id.
+
+    The register refuses an id another stream already uses (store/entity_ids.py), but a
+    log written before that may hold one id in two dialogues (the read models key rows
+    by owner and id, migration 0012): the row of the lowest owner is then answered, the
+    same one every time.
+    """
     listing = LISTINGS[listing_name]
-    row = (await connection.execute(listing.query.where(listing.ident == ident))).first()
+    keys = [c for c in listing.query.selected_columns if getattr(c, "primary_key", False)]
+    query = listing.query.where(listing.ident == ident).order_by(*keys).limit(1)
+    row = (await connection.execute(query)).first()
     return dict(row._mapping) if row else None
 
 

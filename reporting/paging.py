@@ -39,7 +39,17 @@ def decode_cursor(listing: str, token: str) -> tuple[Any, str]:
         raise BadCursor(f"not a cursor for {listing}") from error
     if name != listing:
         raise BadCursor(f"that cursor belongs to {name}, not {listing}")
+    if not (_scalar(key) and _scalar(ident)) or ident is None:
+        raise BadCursor(f"not a cursor for {listing}")
     return key, ident
+
+
+def _scalar(value: Any) -> bool:
+    """What `encode_cursor` writes: null (a key only), a whole number or NUL-free text; a
+    forged cursor holding anything else must not reach PostgreSQL."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    return value is None or type(value) is int
 
 
 def after_cursor(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import msgspec
@@ -70,6 +72,21 @@ class Run(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None
 
 
+class ScheduleExists(Exception):
+    """Another schedule has that name (names are unique: the CLI addresses schedules by it)."""
+
+
+@contextmanager
+def _unique_name(name: str) -> Iterator[None]:
+    """Turn the unique index's refusal of a taken name into ScheduleExists."""
+    try:
+        yield
+    except Exception as error:
+        if getattr(error, "sqlstate", None) == "23505":
+            raise ScheduleExists(name) from None
+        raise
+
+
 def validate(spec: ScheduleSpec) -> None:
     """Refuse what could never run: bad cron or zone, unknown report, silly destination."""
     check(spec.cron, spec.timezone)
@@ -118,23 +135,24 @@ async def create_schedule(pool: Any, spec: ScheduleSpec, now: dt.datetime) -> Sc
     """Store a schedule; its first run is the next cron time after now."""
     validate(spec)
     first = next_runs(spec.cron, spec.timezone, now)[0]
-    row = await pool.fetchrow(
-        f"""INSERT INTO exports.schedules (schedule_id, name, cron, timezone, report, format,
-            destination, retention, parameters, paused, next_run_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
-        RETURNING {SCHEDULE_COLUMNS}""",
-        uuid.uuid4(),
-        spec.name,
-        spec.cron,
-        spec.timezone,
-        spec.report,
-        spec.format,
-        spec.destination,
-        spec.retention,
-        _parameters(spec),
-        spec.paused,
-        first,
-    )
+    with _unique_name(spec.name):
+        row = await pool.fetchrow(
+            f"""INSERT INTO exports.schedules (schedule_id, name, cron, timezone, report, format,
+                destination, retention, parameters, paused, next_run_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
+            RETURNING {SCHEDULE_COLUMNS}""",
+            uuid.uuid4(),
+            spec.name,
+            spec.cron,
+            spec.timezone,
+            spec.report,
+            spec.format,
+            spec.destination,
+            spec.retention,
+            _parameters(spec),
+            spec.paused,
+            first,
+        )
     return _schedule(row)
 
 
@@ -143,23 +161,24 @@ async def replace_schedule(
 ) -> Schedule | None:
     """Update every field; the next run is recomputed from the (new) cron."""
     validate(spec)
-    row = await pool.fetchrow(
-        f"""UPDATE exports.schedules SET name = $2, cron = $3, timezone = $4, report = $5,
-            format = $6, destination = $7, retention = $8, parameters = $9::jsonb,
-            paused = $10, next_run_at = $11, updated_at = now()
-        WHERE schedule_id = $1 RETURNING {SCHEDULE_COLUMNS}""",
-        schedule_id,
-        spec.name,
-        spec.cron,
-        spec.timezone,
-        spec.report,
-        spec.format,
-        spec.destination,
-        spec.retention,
-        _parameters(spec),
-        spec.paused,
-        next_runs(spec.cron, spec.timezone, now)[0],
-    )
+    with _unique_name(spec.name):
+        row = await pool.fetchrow(
+            f"""UPDATE exports.schedules SET name = $2, cron = $3, timezone = $4, report = $5,
+                format = $6, destination = $7, retention = $8, parameters = $9::jsonb,
+                paused = $10, next_run_at = $11, updated_at = now()
+            WHERE schedule_id = $1 RETURNING {SCHEDULE_COLUMNS}""",
+            schedule_id,
+            spec.name,
+            spec.cron,
+            spec.timezone,
+            spec.report,
+            spec.format,
+            spec.destination,
+            spec.retention,
+            _parameters(spec),
+            spec.paused,
+            next_runs(spec.cron, spec.timezone, now)[0],
+        )
     return _schedule(row) if row else None
 
 

@@ -17,8 +17,9 @@ import msgspec
 from domain.codec import decode_event, encode_event
 from domain.commands import Command
 from domain.events import Event, valid_time
-from domain.streams import decider_for, stream_id_for
+from domain.streams import decider_for, entity_id_of, stream_id_for
 from domain.validity import in_force
+from store.entity_ids import claim_entity_ids
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
 from store.event_store import EventStore
 from store.idempotency import recall
@@ -103,22 +104,31 @@ async def handle(
 
     `expected_version` is the caller's If-Match: when given and stale, the command is
     refused with WrongExpectedVersion before anything is decided.
+
+    The key is looked up after the stream is loaded, not before: an original request
+    that commits in between would otherwise be unseen by the lookup yet seen by the load,
+    and its own retry refused (409 on If-Match, or the decider refusing what the original
+    did). Its key commits with its events, so a load that sees them is followed by a
+    lookup that sees the key; an original committing after the lookup is caught by the
+    append, which checks the key under the stream lock before the version.
     """
     stream_id = stream_id_for(command)
+    decider = decider_for(command)
+    loaded = await load(store, stream_id, decider)
     if idempotency_key is not None and fingerprint is not None:
         earlier = await recall(store.pool, idempotency_key)
         if earlier is not None:
             if (earlier.fingerprint, earlier.stream_id) != (fingerprint, stream_id):
                 raise IdempotencyKeyReused(idempotency_key)
             return await _replay(store, stream_id, earlier.stream_version, earlier.positions)
-    decider = decider_for(command)
-    loaded = await load(store, stream_id, decider)
     if expected_version is not None and expected_version != loaded.version:
         raise WrongExpectedVersion(loaded.stream_id, expected_version, loaded.version)
     events = decider.decide(loaded.state, command)
+    new_events = [to_new_event(e) for e in events]
+    await claim_entity_ids(store.pool, stream_id, brought_in(loaded.events, new_events))
     result: AppendResult = await store.append(
         loaded.stream_id,
-        [to_new_event(e) for e in events],
+        new_events,
         loaded.version,
         metadata,
         idempotency_key=idempotency_key,
@@ -134,6 +144,17 @@ async def handle(
         cursor=result.cursor,
         replayed=False,
     )
+
+
+def brought_in(
+    history: Sequence[RecordedEvent], new_events: Sequence[NewEvent]
+) -> set[tuple[str, str]]:
+    """(kind, id) of the entities `new_events` bring into a stream that did not know them."""
+    new = {entity_id_of(e.type, e.data) for e in new_events} - {None}
+    if not new:
+        return set()
+    known = {entity_id_of(r.type, r.data) for r in history}
+    return {i for i in new - known if i is not None}
 
 
 async def _replay(

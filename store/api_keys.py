@@ -71,12 +71,38 @@ async def list_keys(pool: Any) -> list[ApiKey]:
     return [ApiKey(**dict(row)) for row in rows]
 
 
-async def revoke_key(pool: Any, name: str, *, actor: str | None = None) -> bool:
-    """Revoke a key by name; False when no live key has that name.
+class LastAdminKey(Exception):
+    """Revoking this key would leave no live admin key, and with none nobody could create
+    or revoke keys again over the API."""
 
-    Through access.revoke_key (SECURITY DEFINER), which records `actor` as revoked_by.
+
+ADMIN_KEYS_LOCK = 0x656E_7465_6E74_6501
+"""Transaction-level advisory lock taken around every revocation, so that two admins
+revoking each other's keys at once cannot both pass the last-admin check."""
+
+
+async def revoke_key(pool: Any, name: str, *, actor: str | None = None) -> bool:
+    """Revoke a key by name; False when no live key has that name; LastAdminKey (and
+    nothing revoked) when it is the last live key with the admin role.
+
+    The write goes through access.revoke_key (SECURITY DEFINER), which records `actor` as
+    revoked_by; the serving role cannot UPDATE the table itself.
     """
-    return bool(await pool.fetchval("SELECT access.revoke_key($1, $2)", name, actor))
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", ADMIN_KEYS_LOCK)
+        roles = await connection.fetchval(
+            "SELECT roles FROM access.api_keys WHERE name = $1 AND revoked_at IS NULL", name
+        )
+        if roles is None:
+            return False
+        other_admins = await connection.fetchval(
+            "SELECT count(*) FROM access.api_keys"
+            " WHERE revoked_at IS NULL AND 'admin' = ANY(roles) AND name <> $1",
+            name,
+        )
+        if "admin" in roles and not other_admins:
+            raise LastAdminKey(name)
+        return bool(await connection.fetchval("SELECT access.revoke_key($1, $2)", name, actor))
 
 
 async def authenticate(pool: Any, token: str) -> ApiKey | None:

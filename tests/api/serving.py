@@ -32,16 +32,20 @@ async def served_api(
     database_url: str,
     stdout: IO[Any] | int = subprocess.DEVNULL,
     stderr: IO[Any] | int = subprocess.DEVNULL,
+    *,
+    with_worker: bool = False,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, port) of `entente serve` on a free port, once /health answers; the
     process is stopped on leaving, whatever happened."""
     port = free_port()
+    command = [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)]
     server = subprocess.Popen(
-        [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)],
+        command + (["--with-worker"] if with_worker else []),
         cwd=ROOT,
         stdout=stdout,
         stderr=stderr,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -53,9 +57,14 @@ async def served_api(
                         break
                 except httpx.TransportError:
                     pass
+                assert server.poll() is None, "the server exited while starting"
                 assert time.monotonic() < deadline, "the server did not start"
                 await asyncio.sleep(0.2)
         yield base, port
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

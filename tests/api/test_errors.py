@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
@@ -316,3 +317,204 @@ async def test_revoking_a_key_named_with_a_nul_is_400(client, tokens):
 async def test_a_huge_if_match_is_a_conflict_not_a_crash(client, tokens, dialogue):
     headers = _auth(tokens["writer"], **{"If-Match": '"999999999999999999"'})
     assert_problem(await _post(client, CORRECT, headers), 409, "conflict")
+
+
+# ------------------------------------------------ inputs that used to end in a 500
+
+DEEP = b"[" * 990 + b"]" * 990
+"""Under 2 KB; msgspec recursed once per bracket and overflowed Python's stack."""
+
+
+async def _register_state(pool: Any) -> tuple[int, int, int, int]:
+    """What a refused request must not change: events, keys, schedules, export runs."""
+    return (
+        await event_count(pool),
+        int(await pool.fetchval("SELECT count(*) FROM access.api_keys")),
+        int(await pool.fetchval("SELECT count(*) FROM exports.schedules")),
+        int(await pool.fetchval("SELECT count(*) FROM exports.runs")),
+    )
+
+
+def _body_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route that decodes a JSON body, path parameters filled in."""
+    found = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if "data" not in handler.parsed_fn_signature.parameters:
+                continue
+            path = route.path.replace("{pair:str}", "KZ-US")
+            for name in ("dialogue_id", "session_id", "outcome_id", "progress_id", "visit_id"):
+                path = path.replace(f"{{{name}:uuid}}", str(UNKNOWN))
+            for name in ("indicator_id", "milestone_id", "schedule_id"):
+                path = path.replace(f"{{{name}:uuid}}", str(UNKNOWN))
+            assert "{" not in path, path
+            found += [(method, path) for method in handler.http_methods]
+    return sorted(found)
+
+
+async def test_a_deeply_nested_body_is_a_400_on_every_json_route(client, tokens, pool, dialogue):
+    routes = _body_routes(client.app)
+    assert len(routes) > 40 and ("PUT", f"/schedules/{UNKNOWN}") in routes
+    before = await _register_state(pool)
+    headers = _auth(tokens["all"], **{"Content-Type": "application/json"})
+    for method, path in routes:
+        response = await client.request(method, path, content=DEEP, headers=headers)
+        problem = assert_problem(response, 400, "invalid-request")
+        assert "32" in problem["detail"], (method, path, problem)
+    assert await _register_state(pool) == before
+
+
+FORGED_CURSORS: dict[str, list[object]] = {
+    "null-key-and-id": ["dialogues", None, None],
+    "null-id": ["dialogues", "Name", None],
+    "nul-in-key": ["dialogues", "Na\x00me", str(UNKNOWN)],
+    "nul-in-id": ["dialogues", "Name", "x\x00"],
+    "huge-int-key": ["dialogues", 10**30, str(UNKNOWN)],
+    "object-key": ["dialogues", {"a": 1}, str(UNKNOWN)],
+    "list-id": ["dialogues", "Name", [1]],
+    "float-key": ["dialogues", 1.5, str(UNKNOWN)],
+    "bool-key": ["dialogues", True, str(UNKNOWN)],
+    "other-listing": ["sessions", None, str(UNKNOWN)],
+    "two-parts": ["dialogues", "Name"],
+}
+
+
+@pytest.mark.parametrize("forged", list(FORGED_CURSORS), ids=list(FORGED_CURSORS))
+async def test_forged_listing_cursors_are_400(client, tokens, pool, dialogue, forged):
+    before = await _register_state(pool)
+    cursor = _listing_cursor(FORGED_CURSORS[forged])
+    response = await client.get(
+        "/dialogues", params={"cursor": cursor}, headers=_auth(tokens["reader"])
+    )
+    assert_problem(response, 400, "invalid-cursor")
+    assert await _register_state(pool) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "role"),
+    [
+        ("/relationships/KZ-US/timeline", "reader"),
+        ("/sessions", "reader"),
+        ("/visits", "reader"),
+    ],
+)
+@pytest.mark.parametrize("forged", [[None, None], ["x\x00", "1"], [10**30, "1"], [1, "x\x00"]])
+async def test_forged_cursors_on_other_listings_are_400(client, tokens, url, role, forged):
+    listing = url.rsplit("/", 1)[1]
+    cursor = _listing_cursor([listing, *forged])
+    response = await client.get(url, params={"cursor": cursor}, headers=_auth(tokens[role]))
+    assert_problem(response, 400, "invalid-cursor")
+
+
+@pytest.mark.parametrize(
+    ("url", "role"),
+    [("/events", "reader"), ("/relationships/KZ-US/history", "auditor")],
+)
+@pytest.mark.parametrize(
+    "token",
+    [
+        HUGE_CURSOR,
+        base64.urlsafe_b64encode(b"1.\x00.1").decode(),
+        base64.urlsafe_b64encode(b"1.null.1").decode(),
+        base64.urlsafe_b64encode(b"1.-1.1").decode(),
+        base64.urlsafe_b64encode(b"2.1.1").decode(),
+    ],
+)
+async def test_forged_log_cursors_are_400(client, tokens, url, role, token):
+    response = await client.get(url, params={"cursor": token}, headers=_auth(tokens[role]))
+    assert_problem(response, 400, "invalid-cursor")
+
+
+LIMITED = [
+    ("/events", "reader", 1000),
+    ("/streams/dialogue-x/events", "auditor", 1000),
+    ("/relationships/KZ-US/history", "auditor", 1000),
+    ("/dialogues", "reader", 500),
+    ("/sessions", "reader", 500),
+    ("/outcomes", "reader", 500),
+    ("/visits", "reader", 500),
+    ("/indicators", "reader", 500),
+    ("/relationships/KZ-US/timeline", "reader", 500),
+    ("/exports", "reader", 500),
+]
+
+
+@pytest.mark.parametrize(("url", "role", "most"), LIMITED, ids=[u for u, _, _ in LIMITED])
+async def test_a_limit_out_of_range_is_a_400_not_clamped(client, tokens, dialogue, url, role, most):
+    headers = _auth(tokens[role])
+    for limit in (0, -1, most + 1):
+        response = await client.get(url, params={"limit": limit}, headers=headers)
+        assert_problem(response, 400, "invalid-request")
+    assert (await client.get(url, params={"limit": most}, headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0.5", "1e3", "-1", "1700000000"])
+async def test_a_number_is_not_a_timestamp(client, tokens, dialogue, value):
+    for url, role in (
+        (f"/dialogues/{D}?as_of={value}", "reader"),
+        (f"/streams/dialogue-{D}/events?recorded_until={value}", "auditor"),
+        (f"/relationships/KZ-US/history?recorded_from={value}", "auditor"),
+    ):
+        response = await client.get(url, headers=_auth(tokens[role]))
+        assert_problem(response, 400, "invalid-request")
+
+
+def _served_methods(app: Any) -> dict[str, set[str]]:
+    return {
+        route.path: set(route.methods)
+        for route in app.routes
+        if getattr(route, "route_handlers", None) and not route.path.startswith("/docs")
+    }
+
+
+async def test_options_names_every_method_of_the_path(client, dialogue):
+    served = _served_methods(client.app)
+    assert served["/dialogues"] == {"GET", "POST", "OPTIONS"}
+    for path, methods in served.items():
+        concrete = re.sub(r"\{pair:str\}", "KZ-US", path)
+        concrete = re.sub(r"\{\w+:uuid\}", str(UNKNOWN), concrete)
+        concrete = re.sub(r"\{\w+:str\}", "x", concrete)
+        response = await client.options(concrete)
+        assert response.status_code == 204, (path, response.text)
+        allow = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allow == methods, path
+
+
+async def test_an_unsupported_method_is_a_405_with_allow(client, tokens, dialogue):
+    for method in ("TRACE", "PATCH", "PUT"):
+        response = await client.request(method, "/dialogues", headers=_auth(tokens["all"]))
+        assert_problem(response, 405, "method-not-allowed")
+        allow = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allow == {"GET", "POST", "OPTIONS"}, method
+
+
+SCHEDULE = {
+    "cron": "0 8 * * 1",
+    "timezone": "UTC",
+    "report": "visits",
+    "format": "csv",
+}
+
+
+async def test_renaming_a_schedule_to_a_taken_name_is_a_409(client, tokens, pool):
+    admin = _auth(tokens["admin"])
+    first = await client.post(
+        "/schedules", headers=admin, json={**SCHEDULE, "name": "first", "destination": "a"}
+    )
+    second = await client.post(
+        "/schedules", headers=admin, json={**SCHEDULE, "name": "second", "destination": "b"}
+    )
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    url = f"/schedules/{second.json()['schedule_id']}"
+    before = await _register_state(pool)
+    rename = await client.put(
+        url, headers=admin, json={**SCHEDULE, "name": "first", "destination": "b"}
+    )
+    assert_problem(rename, 409, "already-exists")
+    assert (await client.get(url, headers=admin)).json() == second.json()
+    assert await _register_state(pool) == before
+    again = await client.post(
+        "/schedules", headers=admin, json={**SCHEDULE, "name": "first", "destination": "c"}
+    )
+    assert_problem(again, 409, "already-exists")
+    assert await _register_state(pool) == before

@@ -49,7 +49,7 @@ async def test_run_now_then_download_the_file_and_its_manifest(live, tokens):
     assert run["status"] == "succeeded" and run["row_count"] >= 2
     file = await live.get(f"/exports/{run['run_id']}/file", headers=auth(reader))
     assert file.status_code == 200
-    assert file.headers["content-type"].startswith("text/csv")
+    assert file.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert file.headers["content-disposition"] == f'attachment; filename="{run["file_name"]}"'
     assert hashlib.sha256(file.content).hexdigest() == run["sha256"]
     rows = list(csv.DictReader(io.StringIO(file.content.decode())))
@@ -170,7 +170,7 @@ async def test_the_calendar_feed_carries_updates_and_cancellations(live, tokens,
             break
         await asyncio.sleep(0.1)
     assert feed.status_code == 200
-    assert feed.headers["content-type"].startswith("text/calendar")
+    assert feed.headers["content-type"] == "text/calendar; charset=utf-8"
     calendar = icalendar.Calendar.from_ical(feed.content)
     events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
     session_uid = f"session-{demo.ESPD_2022_SESSION_ID}@entente"

@@ -31,13 +31,13 @@ async def test_upgrade_downgrade_upgrade(postgres_url: str):
     try:
         await asyncio.to_thread(upgrade, url)
         connection = await asyncpg.connect(asyncpg_dsn(url))
-        assert await connection.fetchval(TABLES) == 2
+        assert await connection.fetchval(TABLES) == 3  # events, idempotency_keys, entity_ids
         assert await connection.fetchval(ACCESS) == 2  # api_keys, calendar_tokens
         await asyncio.to_thread(downgrade, url, "base")
         assert await connection.fetchval(TABLES) == 0
         assert await connection.fetchval(ACCESS) == 0
         await asyncio.to_thread(upgrade, url)
-        assert await connection.fetchval(TABLES) == 2
+        assert await connection.fetchval(TABLES) == 3
         assert await connection.fetchval(ACCESS) == 2  # api_keys, calendar_tokens
         await connection.close()
     finally:
@@ -110,5 +110,45 @@ async def test_least_privilege_downgrades_to_0006_and_back(postgres_url: str):
         await asyncio.to_thread(upgrade, url)
         assert await privileges(connection) == (False, "entente_app", True)
         await connection.close()
+    finally:
+        await drop_database(postgres_url, url)
+
+
+PRIMARY_KEY = """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+WHERE contype = 'p' AND conrelid = 'reporting.sessions'::regclass"""
+
+
+async def test_entity_keys_claim_each_logged_id_for_its_first_stream(postgres_url: str):
+    url = await empty_database(postgres_url, f"entente_migration_entity_ids_{os.getpid()}")
+    try:
+        await asyncio.to_thread(upgrade, url, "0008_calendar_tokens")
+        pool = await create_pool(url, max_size=2)
+        store = EventStore(pool)
+        session, indicator = uuid.uuid4(), uuid.uuid4()
+        for stream_id in ("dialogue-b", "dialogue-a"):  # b uses the session id first
+            await store.append(
+                stream_id,
+                [NewEvent(type="SessionScheduled", data={"session_id": str(session)})],
+                NO_STREAM,
+            )
+        await store.append(
+            "relationship-KZ-US",
+            [NewEvent(type="IndicatorRecorded", data={"indicator_id": str(indicator)})],
+            NO_STREAM,
+        )
+        await store.settle()
+        await asyncio.to_thread(upgrade, url)
+        claims = await pool.fetch(
+            "SELECT kind, entity_id, stream_id FROM event_store.entity_ids ORDER BY kind"
+        )
+        assert [tuple(c) for c in claims] == [
+            ("indicator", indicator, "relationship-KZ-US"),
+            ("session", session, "dialogue-b"),
+        ]
+        assert await pool.fetchval(PRIMARY_KEY) == "PRIMARY KEY (dialogue_id, session_id)"
+        await asyncio.to_thread(downgrade, url, "0008_calendar_tokens")
+        assert await pool.fetchval(PRIMARY_KEY) == "PRIMARY KEY (session_id)"
+        assert await pool.fetchval("SELECT to_regclass('event_store.entity_ids')") is None
+        await pool.close()
     finally:
         await drop_database(postgres_url, url)

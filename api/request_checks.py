@@ -1,0 +1,90 @@
+"""Checks every request passes before its handler decodes anything (Litestar before_request).
+
+Two things Litestar itself gets wrong for this API, fixed in one place:
+
+- JSON nesting. msgspec decodes recursively, so a 2 KB body of ~1,000 nested brackets ends
+  in a RecursionError (a 500). No body the register accepts is nested more than a few
+  levels, so a body deeper than MAX_JSON_DEPTH is refused as a 400 before it is decoded.
+- Timestamps. Litestar reads a query value typed as a datetime leniently, so `?as_of=0.5`
+  meant half a second after 1970; the OpenAPI document says RFC 3339 date-time, so a bare
+  number is refused as a 400.
+- OPTIONS. Litestar builds a path's OPTIONS answer from the first route registered at that
+  path, so `OPTIONS /dialogues` named POST but not GET; the answer here is built from every
+  method the finished app serves at the path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any, get_args
+
+from litestar import Request, Response
+from litestar.routes import HTTPRoute
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from api.problems import problem
+
+MAX_JSON_DEPTH = 32
+"""Arrays and objects inside one another; the deepest command body is under ten."""
+
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deeply a JSON text nests arrays and objects (counting stops past `limit`).
+
+    Brackets inside strings do not count; the text need not be valid JSON (a malformed body
+    is the decoder's to refuse), only the depth it would make the decoder recurse to.
+    """
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b'""', body)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        else:
+            depth -= 1
+    return deepest
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _numeric_moment(request: Request[Any, Any, Any]) -> str | None:
+    """The first query parameter typed as a datetime whose value is a bare number."""
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        annotation = field.annotation
+        if annotation is dt.datetime or dt.datetime in get_args(annotation):
+            value = request.query_params.get(name)
+            if value is not None and _NUMBER.fullmatch(value.strip()):
+                return name
+    return None
+
+
+def allowed_methods(routes: Iterable[Any]) -> dict[str, str]:
+    """Each path's Allow header: every method the app serves there, OPTIONS included."""
+    return {
+        route.path: ", ".join(sorted(route.methods))
+        for route in routes
+        if isinstance(route, HTTPRoute)
+    }
+
+
+async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """The app's before_request hook: answer OPTIONS, refuse numeric timestamps and
+    over-deep JSON bodies."""
+    handler = request.route_handler
+    if request.method == "OPTIONS":
+        path = next(iter(handler.paths))
+        allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+    if numeric := _numeric_moment(request):
+        raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
+    takes_body = "data" in handler.parsed_fn_signature.parameters
+    if takes_body and json_depth(await request.body()) > MAX_JSON_DEPTH:
+        raise problem(400, f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
+    return None
