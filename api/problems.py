@@ -47,6 +47,7 @@ KINDS: dict[int, tuple[str, ...]] = {
     404: ("not-found",),
     409: ("conflict", "already-exists", "not-ready", "last-admin-key"),
     413: ("too-large",),
+    415: ("unsupported-media-type",),
     422: (
         "rule-violated",
         "invalid-value",
@@ -93,6 +94,7 @@ WHY: dict[int, str] = {
     409: "If-Match names a version that is no longer current, the resource already exists, "
     "an export's file is not ready, or the key is the last live admin key",
     413: "the body is over 256 KiB",
+    415: "the body is declared as something other than JSON (`Content-Type: application/json`)",
     422: "a value the register refuses: an unknown party, a broken rule, a path/body id "
     "mismatch, an over-long text, an Idempotency-Key reused for another request, an invalid "
     "schedule or a failed export",

@@ -6,6 +6,7 @@ and the store's global position are what they were before.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -75,6 +76,21 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str
         "XX",
     ),
 }
+
+
+async def test_a_text_plain_body_is_415_and_changes_nothing(client, tokens, pool):
+    i = ids("refused/text-plain")
+    before = await _positions(pool, f"dialogue-{i['d2']}")
+    for body in (json.dumps(_launch_body(i)), "launch a dialogue please"):
+        response = await client.post(
+            "/dialogues",
+            content=body,
+            headers=auth(tokens["writer"], **{"Content-Type": "text/plain"}),
+        )
+        assert response.status_code == 415, response.text
+        assert response.json()["type"] == PROBLEM + "unsupported-media-type"
+        assert "text/plain" in response.json()["detail"]
+    assert await _positions(pool, f"dialogue-{i['d2']}") == before
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
