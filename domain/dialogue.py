@@ -167,6 +167,7 @@ def _check_terms(state: Dialogue, terms: OutcomeTerms, adopted_on: PartialDate) 
     if not terms.responsible:
         raise InvariantViolated("An outcome needs at least one responsible party")
     _from_parties(state, terms.responsible, "responsible party")
+    _from_parties(state, [p.by for p in terms.pledges if p.by], "pledging party")
     _in_order(terms.target, adopted_on, "the target window")
 
 

@@ -25,6 +25,12 @@ class UnknownParty(InvalidValue):
         self.code = code
 
 
+class UnknownCurrency(InvalidValue):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"Unknown currency {code!r}: expected an ISO 4217 code such as USD")
+        self.code = code
+
+
 class InvalidPartialDate(InvalidValue):
     def __init__(self, text: str, why: str = "not a date this register understands") -> None:
         super().__init__(f"Invalid partial date {text!r}: {why}")

@@ -11,8 +11,9 @@ from typing import Literal
 
 import msgspec
 
-from domain.errors import InvalidScore
+from domain.errors import InvalidScore, InvalidValue
 from domain.values import (
+    CurrencyCode,
     Link,
     OutcomeRef,
     PartialDate,
@@ -23,6 +24,7 @@ from domain.values import (
     Statement,
     check_figure,
     check_parties,
+    currency_code,
     party_code,
 )
 
@@ -96,6 +98,24 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     sources: tuple[Source, ...] = ()
 
 
+class Pledge(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Money an outcome commits: a decimal amount in an ISO 4217 currency, to a programme
+    or facility, by a party of the dialogue (or by the dialogue as a whole when none)."""
+
+    amount: Decimal
+    currency: CurrencyCode
+    programme: str = ""
+    by: PartyCode | None = None
+
+    def __post_init__(self) -> None:
+        currency_code(self.currency)
+        check_figure(self.amount)
+        if self.amount <= 0:
+            raise InvalidValue(f"A pledge is a positive amount, {self.amount} given")
+        if self.by is not None:
+            party_code(self.by)
+
+
 class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: OutcomeKind
     text: str
@@ -103,6 +123,7 @@ class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     target: PartialDate | None = None
     leads_to: tuple[Link, ...] = ()
     frameworks: tuple[str, ...] = ()
+    pledges: tuple[Pledge, ...] = ()
 
     def __post_init__(self) -> None:
         check_parties(self.responsible)

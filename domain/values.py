@@ -14,7 +14,13 @@ from typing import Annotated, Literal
 import msgspec
 import pycountry
 
-from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
+from domain.errors import (
+    InvalidPartialDate,
+    InvalidValue,
+    MissingReason,
+    UnknownCurrency,
+    UnknownParty,
+)
 
 PartyCode = Annotated[
     str,
@@ -39,6 +45,26 @@ def party_code(code: str) -> str:
     """Accept a party only if ISO 3166-1 knows it, so "XX" can never enter the record."""
     if not _is_country(code):
         raise UnknownParty(code)
+    return code
+
+
+CurrencyCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[A-Z]{3}$", description="ISO 4217 currency code", examples=["USD", "EUR"]
+    ),
+]
+
+
+@lru_cache(maxsize=256)
+def _is_currency(code: str) -> bool:
+    return len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None
+
+
+def currency_code(code: str) -> str:
+    """Accept a currency only if ISO 4217 knows it: "USS" is a typo, not money."""
+    if not _is_currency(code):
+        raise UnknownCurrency(code)
     return code
 
 

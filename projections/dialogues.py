@@ -102,6 +102,7 @@ def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "compliance": to_builtins(outcome.compliance),
                 "leads_to": to_builtins(terms.leads_to),
                 "frameworks": list(terms.frameworks),
+                "pledges": to_builtins(terms.pledges),
             }
         )
     return rows

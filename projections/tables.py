@@ -96,6 +96,7 @@ outcomes = Table(
     Column("compliance", JSONB, nullable=False),
     Column("leads_to", JSONB, nullable=False),
     Column("frameworks", ARRAY(Text), nullable=False),
+    Column("pledges", JSONB, nullable=False, server_default="[]"),
 )
 
 outcome_progress = Table(

@@ -1,5 +1,5 @@
 """Report definitions over the read models: commitments, activity, fulfilment, compliance,
-frameworks.
+frameworks, pledges.
 
 Each is one parameterised query. "As of" a date means: outcomes adopted by that date,
 judged against their target windows on that date, with their latest recorded status
@@ -101,6 +101,24 @@ GROUP BY n.framework
 ORDER BY n.framework"""
 
 
+PLEDGES = """
+SELECT coalesce(p.by, '') AS party, p.currency, p.programme,
+       coalesce(f.framework, '') AS framework,
+       extract(year FROM o.adopted_from)::int AS year,
+       count(*) AS pledges, count(DISTINCT o.outcome_id) AS outcomes,
+       sum(p.amount) AS total
+FROM reporting.outcomes o
+CROSS JOIN LATERAL jsonb_to_recordset(o.pledges)
+    AS p(amount numeric, currency text, programme text, by text)
+LEFT JOIN LATERAL unnest(o.frameworks) AS f(framework) ON true
+WHERE o.status <> 'retracted'
+  AND (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
+  AND (CAST(:party AS text) IS NULL OR p.by = :party)
+  AND (CAST(:currency AS text) IS NULL OR p.currency = :currency)
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY year, party, currency, programme, framework"""
+
+
 async def _rows(connection: AsyncConnection, query: str, **params: Any) -> list[dict[str, Any]]:
     """Run a report over whichever schema the connection maps `reporting` to (snapshots)."""
     options = (
@@ -158,3 +176,19 @@ async def frameworks_referred_to(
     that party is responsible for.
     """
     return await _rows(connection, FRAMEWORKS, dialogue_id=dialogue_id, party=party)
+
+
+async def pledges_totals(
+    connection: AsyncConnection,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+    currency: str | None = None,
+) -> list[dict[str, Any]]:
+    """Money pledged in outcomes, totalled by pledging party, currency, programme,
+    framework and year of adoption; never summed across currencies.
+
+    An outcome under two frameworks counts under each (as in the frameworks report); a
+    pledge by no party (the dialogue as a whole) has party "".
+    """
+    return await _rows(connection, PLEDGES, dialogue_id=dialogue_id, party=party, currency=currency)

@@ -39,6 +39,12 @@ def _schedule_body(i: dict[str, Any], **plan: Any) -> dict[str, Any]:
     return {**body, "dialogue_id": str(i["d"]), "plan": {**body["plan"], **plan}}
 
 
+def _adopt_body(i: dict[str, Any], **terms: Any) -> dict[str, Any]:
+    body: dict[str, Any] = body_of(b.adopt())
+    ours = {"dialogue_id": str(i["d"]), "session_id": str(i["s1"]), "outcome_id": str(i["o1"])}
+    return {**body, **ours, "terms": {**body["terms"], **terms}}
+
+
 CASES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str, str]] = {
     "duplicate parties": (
         "/dialogues",
@@ -67,6 +73,20 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], int, str
         422,
         "unknown-field",
         "`agreed` in `$.plan`",
+    ),
+    "unknown currency": (
+        "/dialogues/{d}/outcomes",
+        lambda i: _adopt_body(i, pledges=[{"amount": "5", "currency": "USS"}]),
+        422,
+        "invalid-value",
+        "Unknown currency 'USS'",
+    ),
+    "pledge by a party outside the dialogue": (
+        "/dialogues/{d}/outcomes",
+        lambda i: _adopt_body(i, pledges=[{"amount": "5", "currency": "USD", "by": "FR"}]),
+        422,
+        "rule-violated",
+        "pledging party",
     ),
     "unknown party": (
         "/dialogues",
@@ -98,6 +118,8 @@ async def test_a_refused_body_changes_nothing(client, tokens, pool, case):
     i = ids(f"refused/{case}")
     driver = Driver(client, tokens["writer"])
     assert (await driver.send(c.LaunchDialogue(dialogue_id=i["d"], charter=b.charter()))).is_success
+    held = c.HoldSession(dialogue_id=i["d"], session_id=i["s1"], record=b.record())
+    assert (await driver.send(held)).is_success
     path, body, status, kind, words = CASES[case]
     stream = f"dialogue-{i['d']}"
     before = await _positions(pool, stream)
