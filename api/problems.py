@@ -178,6 +178,10 @@ def _unknown_fields(errors: Any) -> str | None:
     return f"unknown field {', '.join(named)}: check its spelling" if named else None
 
 
+MAX_BODY_BYTES = 256 * 1024
+"""The largest request body the app reads (Litestar's request_max_body_size)."""
+
+
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ProblemDetailsException):
         return exc
@@ -190,6 +194,10 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
             said = "; ".join(f"{e.get('key', 'body')}: {e['message']}" for e in _dicts(errors))
             return problem(422, said, kind="invalid-value", errors=errors)
         return problem(400, detail, errors=errors) if errors else problem(400, detail)
+    if exc.status_code == 413:
+        detail = (
+            f"the body is over the limit of {MAX_BODY_BYTES} bytes ({MAX_BODY_BYTES // 1024} KiB)"
+        )
     return problem(exc.status_code, detail, headers=exc.headers)
 
 

@@ -44,6 +44,17 @@ OutcomeStatus = Literal[
 FINAL_OUTCOME_STATUSES: frozenset[str] = frozenset(
     {"fulfilled", "partially fulfilled", "lapsed", "superseded", "withdrawn"}
 )
+
+
+def is_final(status: str) -> bool:
+    """A final status is left only by correction; everything else is still open.
+
+    The read models store this decision (`outcomes.is_final`) so listings and reports
+    filter on it and never restate the list of final statuses.
+    """
+    return status in FINAL_OUTCOME_STATUSES
+
+
 Score = Literal[-1, 0, 1]
 Approximation = Literal["exact", "about", "nearly", "more than", "less than"]
 IndicatorKind = Literal["measured", "target", "rank"]

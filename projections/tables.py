@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -97,6 +98,7 @@ outcomes = Table(
     Column("leads_to", JSONB, nullable=False),
     Column("frameworks", ARRAY(Text), nullable=False),
     Column("pledges", JSONB, nullable=False, server_default="[]"),
+    Column("is_final", Boolean, nullable=False, server_default="false"),
 )
 
 outcome_progress = Table(

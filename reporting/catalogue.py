@@ -145,6 +145,31 @@ async def _commitments(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     )
 
 
+async def _commitment_rows(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.commitment_rows(c, dialogue_id=p.dialogue_id, party=p.party)
+    return _typed(
+        "Commitments",
+        (
+            ("outcome_id", "uuid"),
+            ("dialogue_id", "uuid"),
+            ("dialogue", "text"),
+            ("session_id", "uuid"),
+            ("adopted_on", "date"),
+            ("kind", "text"),
+            ("text", "text"),
+            ("responsible", "text_list"),
+            ("amount", "decimal"),
+            ("currency", "text"),
+            ("target_from", "date"),
+            ("target_to", "date"),
+            ("status", "text"),
+            ("is_final", "boolean"),
+            ("latest_assessments", "json"),
+        ),
+        rows,
+    )
+
+
 async def _activity(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.activity_per_year(
         c, year_from=p.year_from, year_to=p.year_to, dialogue_id=p.dialogue_id
@@ -217,6 +242,15 @@ CATALOGUE: dict[str, Report] = {
             "as of a date (default: today).",
             ("as_of", "dialogue_id", "party"),
             _commitments,
+        ),
+        Report(
+            "commitments",
+            "Commitments",
+            "One row per outcome: dialogue, session, date adopted, text, responsible parties, "
+            "money pledged and its currency, target window, current status and the latest "
+            "assessment per party.",
+            ("dialogue_id", "party"),
+            _commitment_rows,
         ),
         Report(
             "dialogue-activity",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
@@ -51,9 +53,10 @@ def _record(day: str) -> SessionRecord:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def client(database_url: str) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(database_url: str, tmp_path_factory: Any) -> AsyncIterator[AsyncTestClient[Any]]:
     """The app with its in-process projection worker, so reports see the scenario."""
-    app = create_app(database_url, pool_size=10, run_projections=True)
+    root = tmp_path_factory.mktemp("exports")
+    app = create_app(database_url, pool_size=10, run_projections=True, export_root=root)
     async with AsyncTestClient(app=app) as client:
         yield client
 
@@ -93,6 +96,17 @@ async def scenario(client: Any, tokens: dict[str, str], pool: Any) -> dict[str, 
         ),
         c.HoldSession(dialogue_id=d, session_id=s, record=_record("2023-09-18")),
         c.AdoptOutcome(dialogue_id=d, session_id=s, outcome_id=o, terms=terms),
+        c.AdoptOutcome(
+            dialogue_id=d,
+            session_id=s,
+            outcome_id=i["o2"],
+            terms=OutcomeTerms(
+                kind="joint statement",
+                text="Meet again in 2024",
+                responsible=PARTIES,
+                target=_day("2024"),
+            ),
+        ),
     ]
     for command in commands:
         response = await driver.send(command)
@@ -197,3 +211,54 @@ async def test_the_visit_logged_after_the_fact_links_to_the_outcome(client, toke
     assert state["plan"]["outcome"]["dialogue_id"] == str(scenario["ids"]["d"])
     before = (await client.get(f"/visits/{v}?valid_at=2024-03-11", headers=reader)).json()
     assert before["state"]["status"] == "unrecorded"
+
+
+async def _export(client: Any, reader: dict[str, str], d: uuid.UUID, fmt: str) -> bytes:
+    run = await client.post(
+        "/exports",
+        headers=reader,
+        json={"report": "commitments", "format": fmt, "parameters": {"dialogue_id": str(d)}},
+    )
+    assert run.status_code == 201, run.text
+    assert run.json()["row_count"] == 2
+    file = await client.get(f"/exports/{run.json()['run_id']}/file", headers=reader)
+    assert file.status_code == 200, file.text
+    content: bytes = file.content
+    return content
+
+
+async def test_the_commitments_export_opens_in_pandas_typed(client, tokens, scenario):
+    """Must-show 4: one row per commitment; dates as dates, amounts as 2-decimal decimals."""
+    d, o = scenario["ids"]["d"], scenario["ids"]["o1"]
+    reader = auth(tokens["reader"])
+    await client.get(
+        "/reports/pledges", params={"after_position": scenario["position"]}, headers=reader
+    )
+
+    parquet = pd.read_parquet(io.BytesIO(await _export(client, reader, d, "parquet")))
+    assert len(parquet) == 2 and parquet["outcome_id"].is_unique
+    pledged = parquet.set_index("outcome_id").loc[str(o)]
+    assert pledged["adopted_on"] == dt.date(2023, 9, 19)
+    assert isinstance(pledged["amount"], Decimal)
+    assert pledged["amount"] == Decimal("25000000.50")
+    assert pledged["amount"].as_tuple().exponent == -2  # a fixed scale
+    assert pledged["currency"] == "USD"
+    assert list(pledged["responsible"]) == list(PARTIES)
+    assert pledged["is_final"] is False or pledged["is_final"] == False  # noqa: E712
+    other = parquet.set_index("outcome_id").loc[str(scenario["ids"]["o2"])]
+    assert pd.isna(other["amount"]) and other["target_from"] == dt.date(2024, 1, 1)
+
+    xlsx = pd.read_excel(io.BytesIO(await _export(client, reader, d, "xlsx")))
+    assert len(xlsx) == 2
+    assert pd.api.types.is_datetime64_any_dtype(xlsx["adopted_on"])
+    assert pd.api.types.is_numeric_dtype(xlsx["amount"])
+    assert sorted(xlsx["amount"].dropna()) == [25000000.5]
+
+    csv = pd.read_csv(
+        io.BytesIO(await _export(client, reader, d, "csv")),
+        parse_dates=["adopted_on", "target_from", "target_to"],
+        converters={"amount": lambda text: Decimal(text) if text else None},
+    )
+    assert len(csv) == 2
+    assert pd.api.types.is_datetime64_any_dtype(csv["adopted_on"])
+    assert sorted(a for a in csv["amount"] if a is not None) == [Decimal("25000000.50")]

@@ -113,6 +113,16 @@ async def test_a_text_plain_body_is_415_and_changes_nothing(client, tokens, pool
     assert await _positions(pool, f"dialogue-{i['d2']}") == before
 
 
+async def test_a_body_over_the_limit_is_413_stating_the_limit(client, tokens, pool):
+    i = ids("refused/too-large")
+    before = await _positions(pool, f"dialogue-{i['d2']}")
+    body = _launch_body(i, charter={"name": "x" * (300 * 1024)})
+    response = await client.post("/dialogues", json=body, headers=auth(tokens["writer"]))
+    assert response.status_code == 413, response.text
+    assert "262144 bytes (256 KiB)" in response.json()["detail"]
+    assert await _positions(pool, f"dialogue-{i['d2']}") == before
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_a_refused_body_changes_nothing(client, tokens, pool, case):
     i = ids(f"refused/{case}")
