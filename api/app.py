@@ -26,6 +26,7 @@ from api import (
     relationships,
     reports,
     sessions,
+    transparency,
     visits,
 )
 from api.auth import require_permission
@@ -89,6 +90,7 @@ def create_app(
         *visits.routes,
         *relationships.routes,
         *audit.routes,
+        *transparency.routes,
         *read_models.routes,
         *reports.routes,
         *projections.routes,

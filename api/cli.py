@@ -1,5 +1,5 @@
-"""The `entente` command line: serve, migrate, keys, calendar tokens, demo, verify, and `run`
-for make run."""
+"""The `entente` command line: serve, migrate, keys, calendar tokens, demo, verify, the
+transparency log's key and audit bundles, and `run` for make run."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from store.roles import (
 from store.verification import verify
 
 LOCAL_KEY_FILE = DEFAULT_DATA_DIR / "local-admin-key"
+LOCAL_LOG_KEY_FILE = DEFAULT_DATA_DIR / "log-key"
+LOCAL_WITNESS_DIR = DEFAULT_DATA_DIR / "witness"
 
 
 def database_url(args: argparse.Namespace) -> str:
@@ -101,12 +103,25 @@ async def _ensure_local_key(pool: Any) -> str:
     return token
 
 
+def _ensure_log_key() -> None:
+    """make run signs checkpoints with a local key under .data/ (made on first run) and
+    writes them to .data/witness/, unless the environment names others."""
+    from store.transparency import KEY_ENV, KEY_FILE_ENV, WITNESS_DIR_ENV, create_key_file
+
+    if not (os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV)):
+        if not LOCAL_LOG_KEY_FILE.exists():
+            create_key_file(LOCAL_LOG_KEY_FILE)
+        os.environ[KEY_FILE_ENV] = str(LOCAL_LOG_KEY_FILE)
+    os.environ.setdefault(WITNESS_DIR_ENV, str(LOCAL_WITNESS_DIR))
+
+
 def run(args: argparse.Namespace) -> None:
     """make run: database, migrations (as the owner), then as the serving login role:
     demo data once, a local key, and the API."""
     from api.demo import load_demo
 
     url = serving_url(args, migrate(args))
+    _ensure_log_key()
 
     async def prepare(pool: Any) -> tuple[int, str]:
         return await load_demo(pool), await _ensure_local_key(pool)
@@ -168,12 +183,70 @@ def calendar_tokens_command(args: argparse.Namespace) -> None:
 
 
 def verify_command(args: argparse.Namespace) -> None:
-    """Recompute every hash chain; exit 1 when any link is broken."""
+    """Recompute every hash chain (and, for the whole log, the transparency tree against
+    the events and the latest checkpoint); exit 1 when anything is broken."""
     report = asyncio.run(_with_pool(serving_url(args), lambda p: verify(p, args.stream)))
     print(f"{report.streams_checked} streams, {report.events_checked} events checked")
     for link in report.broken:
         print(f"BROKEN {link.stream_id} v{link.version} (position {link.position}): {link.reason}")
+    if report.tree is not None:
+        tree = report.tree
+        print(
+            f"tree: {tree.leaves_checked} leaves checked, latest checkpoint"
+            f" {tree.checkpoint_size or 'none'}"
+            f"{', root matches' if tree.checkpoint_root_matches else ''}"
+        )
+        for p in tree.problems:
+            where = f" {p.stream_id} v{p.version} (position {p.position}, leaf {p.leaf_index})"
+            print(f"TREE{where if p.leaf_index is not None else ''}: {p.reason}")
     sys.exit(0 if report.intact else 1)
+
+
+def log_key_command(args: argparse.Namespace) -> None:
+    """log-key create [--out FILE] [--origin NAME] | log-key show [--out FILE]: the
+    checkpoint signing key lives in a file, never in the database."""
+    from entente_verify.note import Signer
+    from store.transparency import DEFAULT_ORIGIN, create_key_file
+
+    path = Path(args.out)
+    if args.action == "create":
+        try:
+            signer = create_key_file(path, args.origin or DEFAULT_ORIGIN)
+        except FileExistsError:
+            sys.exit(f"{path} exists; not overwriting a signing key")
+        print(f"wrote {path}; start the worker with ENTENTE_LOG_KEY_FILE={path}", file=sys.stderr)
+    else:
+        signer = Signer.parse(path.read_text())
+    print(signer.verifier.text())
+
+
+def audit_bundle_command(args: argparse.Namespace) -> None:
+    """audit-bundle (--pair KZ-US | --stream ID) --out FILE [--known-size N …]."""
+    from api.relationships import parse_pair
+    from reporting.bundles import relationship_events
+    from store.event_store import EventStore
+    from store.transparency import TreeUnavailable, bundle
+
+    if bool(args.pair) == bool(args.stream):
+        sys.exit("audit-bundle needs --pair or --stream (one of them)")
+
+    async def work(pool: Any) -> bytes:
+        if args.pair:
+            a, b = parse_pair(args.pair)
+            return await bundle(
+                pool, f"{a}-{b}", lambda: relationship_events(pool, a, b), args.known_size
+            )
+        return await bundle(
+            pool, args.stream, lambda: EventStore(pool).read_stream(args.stream), args.known_size
+        )
+
+    try:
+        content = asyncio.run(_with_pool(serving_url(args), work))
+    except TreeUnavailable as error:
+        sys.exit(f"entente: {error}")
+    Path(args.out).write_bytes(content)
+    events = len(content.splitlines()) - 1
+    print(f"{events} events -> {args.out}; check them with python -m entente_verify")
 
 
 def demo(args: argparse.Namespace) -> None:
@@ -359,6 +432,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("action", choices=["load"])
     v = sub.add_parser("verify")
     v.add_argument("--stream", default=None)
+    lk = sub.add_parser("log-key", help="the transparency log's signing key (a file)")
+    lk.add_argument("action", choices=["create", "show"])
+    lk.add_argument("--out", default=str(LOCAL_LOG_KEY_FILE))
+    lk.add_argument("--origin", default=None, help="the log's name (default entente.local/…)")
+    ab = sub.add_parser("audit-bundle", help="events with inclusion proofs and the checkpoint")
+    ab.add_argument("--pair", default=None)
+    ab.add_argument("--stream", default=None)
+    ab.add_argument("--out", required=True)
+    ab.add_argument("--known-size", type=int, action="append", default=[])
     return top
 
 
@@ -405,6 +487,10 @@ def command(args: argparse.Namespace) -> None:
         if args.action != "list" and not args.name:
             sys.exit("schedules create/pause/resume/delete need a NAME")
         schedules_command(args)
+    elif args.command == "log-key":
+        log_key_command(args)
+    elif args.command == "audit-bundle":
+        audit_bundle_command(args)
     else:
         verify_command(args)
 

@@ -1,4 +1,5 @@
-"""Background work: the projections and the export worker, in `entente worker` or in-process.
+"""Background work: projections, exports and the checkpointer, in `entente worker` or
+in-process.
 
 Production runs `entente worker` processes beside stateless API processes; `make run`
 runs the same work inside the API process so the local setup stays one command.
@@ -7,6 +8,7 @@ runs the same work inside the API process so the local setup stays one command.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -24,15 +26,38 @@ from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
 from store.availability import log_outages_in_one_line
 from store.database import create_pool
-from store.supervision import SupervisedLoop
+from store.supervision import SupervisedLoop, supervised
+from store.transparency import WITNESS_DIR_ENV, Checkpointer, load_signer
+
+
+@asynccontextmanager
+async def running_checkpointer(url: str) -> AsyncIterator[SupervisedLoop]:
+    """Extend the transparency log and sign checkpoints, supervised, while the context is
+    open. The key is read once, here, from ENTENTE_LOG_KEY_FILE or ENTENTE_LOG_KEY; without
+    one the tree still grows but no checkpoint is signed (the worker says so)."""
+    signer = load_signer()
+    if signer is None:
+        logging.getLogger("entente.transparency").warning(
+            "no checkpoint key (ENTENTE_LOG_KEY_FILE): the tree grows, no checkpoint is signed"
+        )
+    witness = os.environ.get(WITNESS_DIR_ENV)
+    pool = await create_pool(url, max_size=2)
+    checkpointer = Checkpointer(pool, url, signer, witness_dir=Path(witness) if witness else None)
+    loop = SupervisedLoop("checkpointer", checkpointer.run)
+    try:
+        async with supervised(loop):
+            yield loop
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager
 async def background_work(
     url: str, export_root: Path = DEFAULT_ROOT
 ) -> AsyncIterator[list[SupervisedLoop]]:
-    """Projections and exports run, each a supervised loop, while the context is open;
-    the loops are yielded so health checks can ask each whether it is alive."""
+    """Projections, exports and the checkpointer run, each a supervised loop, while the
+    context is open; the loops are yielded so health checks can ask each whether it is
+    alive."""
     log_outages_in_one_line()
     engine = create_engine(url, pool_size=2)
     pool = await create_pool(url, max_size=4)
@@ -40,8 +65,9 @@ async def background_work(
         async with (
             running_projections(url) as projections,
             running_exports(pool, engine, url, export_root) as exports,
+            running_checkpointer(url) as checkpointer,
         ):
-            yield [projections, exports]
+            yield [projections, exports, checkpointer]
     finally:
         await pool.close()
         await engine.dispose()

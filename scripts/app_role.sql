@@ -21,3 +21,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA reporting, projecti
 GRANT USAGE ON SCHEMA exports TO entente_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA exports TO entente_app;
 GRANT SELECT, INSERT, UPDATE (revoked_at) ON access.calendar_tokens TO entente_app;
+GRANT USAGE ON SCHEMA transparency TO entente_app;
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA transparency TO entente_app;

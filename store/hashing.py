@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from entente_verify import events
+
 
 def canonical_json(value: Any) -> bytes:
     """One spelling per value, so the same content always hashes the same."""
@@ -89,6 +91,5 @@ def canonical_time(moment: datetime) -> str:
 def chain_hash(
     prev_hash: bytes | None, stream_id: str, version: int, recorded_at: datetime, payload: bytes
 ) -> bytes:
-    """Link one event to its predecessor in the stream."""
-    line = f"{stream_id}\n{version}\n{canonical_time(recorded_at)}\n".encode()
-    return hashlib.sha256((prev_hash or b"") + line + payload).digest()
+    """Link one event to its predecessor in the stream (the offline verifier's definition)."""
+    return events.chain_hash(prev_hash, stream_id, version, canonical_time(recorded_at), payload)

@@ -2,6 +2,9 @@
 
 Verification trusts nothing the writer computed: it rebuilds each payload hash from the
 row's columns and each link from the previous row, and names the first link that breaks.
+Verifying the whole log also recomputes the transparency log's tree from the events and
+checks it against the stored leaves and the latest signed checkpoint
+(store/transparency.py): a chain rewritten consistently still breaks there.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import msgspec
 
 from store.hashing import chain_hash, payload_hash
+from store.transparency import TreeReport, verify_tree
 
 ROWS_SQL = """SELECT position, stream_id, version, event_id, type, schema_version,
     data::text AS data, metadata::text AS metadata, valid_from, valid_to, recorded_at,
@@ -20,6 +24,8 @@ ROWS_SQL = """SELECT position, stream_id, version, event_id, type, schema_versio
 FROM event_store.events
 WHERE ($1::text IS NULL OR stream_id = $1)
 ORDER BY stream_id, version"""
+
+TREE_EXISTS_SQL = "SELECT to_regclass('transparency.leaves') IS NOT NULL"
 
 
 class BrokenLink(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,22 +44,18 @@ class VerificationReport(msgspec.Struct, frozen=True, kw_only=True):
     streams_checked: int
     events_checked: int
     broken: list[BrokenLink]
+    tree: TreeReport | None = None
+    """The transparency log checked against the events (whole-log runs only)."""
 
     @property
     def intact(self) -> bool:
-        """True when every chain recomputed to what is stored."""
-        return not self.broken
+        """True when every chain recomputed to what is stored, and so did the tree."""
+        return not self.broken and (self.tree is None or self.tree.intact)
 
 
-def _fault(row: Any, previous: Any | None) -> str | None:
-    """Why this row breaks the chain, or None if it holds."""
-    expected_version = previous["version"] + 1 if previous is not None else 1
-    if row["version"] != expected_version:
-        return f"version {row['version']} follows {expected_version - 1}: an event is missing"
-    prev_hash = previous["hash"] if previous is not None else None
-    if row["prev_hash"] != prev_hash:
-        return "prev_hash does not match the previous event's hash"
-    recomputed = chain_hash(
+def recompute_link(row: Any, prev_hash: bytes | None) -> bytes:
+    """The chain link a stored row (ROWS_SQL's columns) should carry after `prev_hash`."""
+    return chain_hash(
         prev_hash,
         row["stream_id"],
         row["version"],
@@ -68,6 +70,17 @@ def _fault(row: Any, previous: Any | None) -> str | None:
             valid_to=row["valid_to"],
         ),
     )
+
+
+def _fault(row: Any, previous: Any | None) -> str | None:
+    """Why this row breaks the chain, or None if it holds."""
+    expected_version = previous["version"] + 1 if previous is not None else 1
+    if row["version"] != expected_version:
+        return f"version {row['version']} follows {expected_version - 1}: an event is missing"
+    prev_hash = previous["hash"] if previous is not None else None
+    if row["prev_hash"] != prev_hash:
+        return "prev_hash does not match the previous event's hash"
+    recomputed = recompute_link(row, prev_hash)
     if recomputed != row["hash"]:
         return "content does not match its hash: the event was altered after it was recorded"
     return None
@@ -80,7 +93,8 @@ async def _rows(pool: Any, stream_id: str | None) -> AsyncIterator[Any]:
 
 
 async def verify(pool: Any, stream_id: str | None = None) -> VerificationReport:
-    """Recompute one stream's chain, or every stream's, reporting each first broken link."""
+    """Recompute one stream's chain, or every stream's (and then the tree), reporting each
+    first broken link."""
     broken: list[BrokenLink] = []
     streams = events = 0
     previous: Any | None = None
@@ -104,4 +118,9 @@ async def verify(pool: Any, stream_id: str | None = None) -> VerificationReport:
                     )
                 )
         previous = row
-    return VerificationReport(streams_checked=streams, events_checked=events, broken=broken)
+    tree = None
+    if stream_id is None and await pool.fetchval(TREE_EXISTS_SQL):  # not before 0009
+        tree = await verify_tree(pool)
+    return VerificationReport(
+        streams_checked=streams, events_checked=events, broken=broken, tree=tree
+    )

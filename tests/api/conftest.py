@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,11 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.demo import load_demo
+from entente_verify.note import Signer
 from store.api_keys import ROLES, create_key
+from store.transparency import KEY_ENV
+
+TEST_LOG_KEY = Signer.generate("test.entente/log")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -81,8 +86,9 @@ async def demo_client(
     database_url: str, pool: Any, tmp_path_factory: Any
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """A client of the app with its in-process worker over the loaded demo, exporting under
-    a temporary folder."""
+    a temporary folder and signing checkpoints with TEST_LOG_KEY."""
     await load_demo(pool)
+    os.environ.setdefault(KEY_ENV, TEST_LOG_KEY.text())  # the worker signs checkpoints
     root = tmp_path_factory.mktemp("exports")
     app = create_app(database_url, pool_size=10, run_projections=True, export_root=root)
     async with AsyncTestClient(app=app) as client:

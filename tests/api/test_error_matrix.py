@@ -224,6 +224,8 @@ MISSING = {
     ("PUT", "/schedules/{schedule_id:uuid}"): 400,
     ("DELETE", "/schedules/{schedule_id:uuid}"): 404,
     ("DELETE", "/calendar/tokens/{token_id:str}"): 404,
+    ("GET", "/relationships/{pair:str}/bundle"): 404,
+    ("GET", "/streams/{stream_id:str}/bundle"): 404,
 }
 
 
@@ -302,6 +304,7 @@ def test_the_read_matrix_covers_every_route() -> None:
         ("GET", "/calendar/tokens"),
         ("POST", "/calendar/tokens"),
         ("DELETE", "/calendar/tokens/{token_id:str}"),
+        ("GET", "/transparency/key"),
     }
 
 

@@ -76,6 +76,7 @@ async def seeded(live: AsyncTestClient[Any], tokens: dict[str, str]) -> dict[str
     )
     assert run.status_code == 201, run.text
     await _feed_reaches_the_scenario(live, tokens["auditor"])
+    await _signed_tree_holds_the_scenario(live, tokens["auditor"])
     i = ids(PREFIX)
     return {
         "dialogue_id": str(i["d"]),
@@ -104,6 +105,25 @@ async def _feed_reaches_the_scenario(live: AsyncTestClient[Any], auditor: str) -
     raise AssertionError("the change feed never served the scenario's events")
 
 
+async def _signed_tree_holds_the_scenario(live: AsyncTestClient[Any], auditor: str) -> None:
+    """The worker's checkpointer signs a tree over every event of the feed (a bundle
+    holds only events a checkpoint covers)."""
+    params, last = {"limit": "1000"}, 0
+    while True:
+        page = (await live.get("/events", params=params, headers=auth(auditor))).json()
+        if not page["events"]:
+            break
+        last, params["cursor"] = page["events"][-1]["position"], page["next_cursor"]
+    for _ in range(600):
+        found = await live.get(
+            "/transparency/checkpoint", params={"position": last}, headers=auth(auditor)
+        )
+        if found.status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("no checkpoint covered the scenario")
+
+
 QUERIES: dict[str, dict[str, str]] = {
     "/calendar": {"from": "2021-01-01"},
     "/calendar.ics": {"since": "2021-01-01"},
@@ -112,6 +132,8 @@ QUERIES: dict[str, dict[str, str]] = {
     "/streams/{stream_id:str}/events": {"limit": "1000"},
     "/relationships/{pair:str}/timeline": {"limit": "500"},
     "/reports/commitments": {"as_of": "2022-07-01"},
+    "/transparency/inclusion": {"position": "1"},
+    "/transparency/consistency": {"first": "1"},
 }
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 

@@ -171,6 +171,7 @@ async def test_a_database_outage_answers_503_and_everything_resumes_by_itself(
             assert {loop["loop"]: loop["state"] for loop in loops} == {
                 "projections": "running",
                 "exports": "running",
+                "checkpointer": "running",
             }
             assert all(loop["restarts"] >= 1 for loop in loops)  # they did fail, and came back
             after = await _job(http, token)

@@ -44,6 +44,7 @@ async def test_a_worker_answers_live_and_ready_with_its_loops_and_stops_on_sigte
             assert {loop["loop"]: loop["state"] for loop in ready.json()["loops"]} == {
                 "projections": "running",
                 "exports": "running",
+                "checkpointer": "running",
             }
             assert (await http.get("/health/live")).json() == {"status": "alive"}
         worker.send_signal(signal.SIGTERM)
