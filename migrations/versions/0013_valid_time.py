@@ -1,7 +1,7 @@
 """Pledges and the domain's final-status decision on the outcomes read model (issue 12).
 
 Revision ID: 0013_valid_time
-Revises: 0012_entity_keys
+Revises: 0009_transparency_log (main's head when merged; 0012 before it)
 Create Date: 2026-12-02
 
 Outcome terms may now carry pledges (decimal amount, ISO 4217 currency, programme,
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from migrations.sql_script import run
 
 revision: str = "0013_valid_time"
-down_revision: str | None = "0012_entity_keys"
+down_revision: str | None = "0009_transparency_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
