@@ -33,6 +33,7 @@ from domain.errors import (
     InvalidTransition,
     InvariantViolated,
     NotFound,
+    NotScored,
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
@@ -168,12 +169,14 @@ def _check_terms(state: Dialogue, terms: OutcomeTerms, adopted_on: PartialDate) 
         raise InvariantViolated("An outcome needs at least one responsible party")
     _from_parties(state, terms.responsible, "responsible party")
     _from_parties(state, [p.by for p in terms.pledges if p.by], "pledging party")
+    _from_parties(state, terms.scored, "scored party")
     _in_order(terms.target, adopted_on, "the target window")
 
 
 def _check_assessment(outcome: Outcome, assessment: Assessment) -> None:
-    if assessment.party not in outcome.terms.responsible:
-        raise PartyNotInDialogue(assessment.party, "assessed party (a responsible party)")
+    scored = outcome.terms.scored or outcome.terms.responsible
+    if assessment.party not in scored:
+        raise NotScored(assessment.party, scored, bool(outcome.terms.scored))
     _in_order(assessment.on, outcome.adopted_on, "the assessment")
 
 

@@ -102,6 +102,18 @@ class DuplicateParties(InvariantViolated):
         )
 
 
+class NotScored(InvariantViolated):
+    """Compliance is scored only for the parties an outcome names as scored."""
+
+    def __init__(self, code: str, scored: tuple[str, ...], listed: bool) -> None:
+        which = "its scored parties" if listed else "its responsible parties (no scored parties"
+        which += "" if listed else " listed: add them to terms.scored to score others)"
+        super().__init__(
+            f"Compliance is assessed only for an outcome's scored parties; {code} is not among "
+            f"{which}: {', '.join(scored)}"
+        )
+
+
 class PartyNotInDialogue(InvariantViolated):
     def __init__(self, code: str, role: str) -> None:
         super().__init__(f"The {role} must come from the dialogue's parties, {code} is not one")

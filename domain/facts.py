@@ -135,9 +135,13 @@ class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     leads_to: tuple[Link, ...] = ()
     frameworks: tuple[str, ...] = ()
     pledges: tuple[Pledge, ...] = ()
+    scored: tuple[PartyCode, ...] = ()
+    """Parties whose compliance is scored; none means the responsible parties. The G7/G20
+    Research Group method scores every member on every commitment: list them all here."""
 
     def __post_init__(self) -> None:
         check_parties(self.responsible)
+        check_parties(self.scored)
 
 
 class Progress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

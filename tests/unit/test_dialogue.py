@@ -21,6 +21,7 @@ from domain.errors import (
     MissingReason,
     NotFound,
     NothingChanges,
+    NotScored,
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
@@ -626,9 +627,10 @@ REFUSALS = [
         "assess a party not responsible",
         ADOPTED,
         c.AssessCompliance(dialogue_id=D, outcome_id=O, assessment=assessment(party="UZ")),
-        PartyNotInDialogue,
-        "The assessed party (a responsible party) must come from the dialogue's parties, "
-        "UZ is not one",
+        NotScored,
+        "Compliance is assessed only for an outcome's scored parties; UZ is not among its "
+        "responsible parties (no scored parties listed: add them to terms.scored to score "
+        "others): KZ, US",
     ),
     (
         "correct an absent assessment",
