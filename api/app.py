@@ -20,6 +20,7 @@ from api import (
     exports,
     health,
     keys,
+    metrics,
     outcomes,
     projections,
     read_models,
@@ -30,6 +31,7 @@ from api import (
     visits,
 )
 from api.auth import require_permission
+from api.conditional import conditional_get
 from api.contract import EnforcedJsonRenderPlugin
 from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
@@ -98,13 +100,14 @@ def create_app(
         *calendar_tokens.routes,
         *keys.routes,
         *health.routes,
+        *metrics.routes,
     ]
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
         guards=[require_permission],
         before_request=request_checks,
-        middleware=[request_ids],
+        middleware=[request_ids, metrics.HTTP_METRICS.middleware, conditional_get],
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
         ],

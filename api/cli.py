@@ -1,5 +1,9 @@
 """The `entente` command line: serve, migrate, keys, calendar tokens, demo, verify, the
-transparency log's key and audit bundles, and `run` for make run."""
+transparency log's key and audit bundles, and `run` for make run.
+
+A mistake (an unknown report, a bad cron expression, an unreachable database) prints one
+line starting `entente:` and exits non-zero; ENTENTE_DEBUG=1 shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from api.log_redaction import redact
 from store.api_keys import ROLES, LastAdminKey, create_key, list_keys, revoke_key
+from store.availability import database_unavailable, summary
 from store.database import create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
 from store.migrate import upgrade
@@ -25,6 +31,8 @@ from store.roles import (
     provision_login_role,
 )
 from store.verification import verify
+
+DEBUG_ENV = "ENTENTE_DEBUG"
 
 LOCAL_KEY_FILE = DEFAULT_DATA_DIR / "local-admin-key"
 LOCAL_LOG_KEY_FILE = DEFAULT_DATA_DIR / "log-key"
@@ -253,12 +261,16 @@ def demo(args: argparse.Namespace) -> None:
     """Load the golden scenario (idempotent)."""
     from api.demo import load_demo
 
-    written = asyncio.run(_with_pool(serving_url(args), load_demo))
+    progress = Progress("demo load", "commands")
+    written = asyncio.run(
+        _with_pool(serving_url(args), lambda pool: load_demo(pool, progress=progress.show))
+    )
+    progress.done()
     print(f"demo: {written} new events")
 
 
 def projections_command(args: argparse.Namespace) -> None:
-    """projections status | rebuild NAME | catch-up."""
+    """projections status | rebuild NAME [--wait] | catch-up."""
     from projections import worker
     from projections.catalog import NAMES
     from projections.status import projection_status
@@ -273,11 +285,72 @@ def projections_command(args: argparse.Namespace) -> None:
     elif args.action == "catch-up":
         print(f"applied {asyncio.run(worker.catch_up(url))} events")
     elif args.name not in NAMES:
-        sys.exit(f"rebuild which projection? one of: {', '.join(NAMES)}")
+        sys.exit(f"entente: rebuild which projection? one of: {', '.join(NAMES)}")
+    elif args.wait:
+        asyncio.run(_rebuild_and_wait(url, args.name))
+        print(f"rebuilt {args.name} and swapped it in")
     elif asyncio.run(worker.rebuild(url, args.name)):
         print(f"rebuilt {args.name} and swapped it in")
     else:
-        print(f"rebuild of {args.name} requested; the worker that owns it will swap it in")
+        print(
+            f"rebuild of {args.name} requested; the worker that owns it will swap it in"
+            " (add --wait to watch it)"
+        )
+
+
+class Progress:
+    """A progress bar on a terminal, plain lines otherwise (a log, a CI job): one line
+    each time the fraction moves by a tenth, so a file gets a handful of lines."""
+
+    def __init__(self, what: str, unit: str, out: TextIO | None = None) -> None:
+        self.what, self.unit = what, unit
+        self.out = out or sys.stderr
+        self.tty = self.out.isatty()
+        self._shown = -1
+
+    def show(self, done: int, total: int) -> None:
+        """Report `done` of `total` (total 0: nothing to do yet)."""
+        tenth = 10 * done // total if total else 10
+        if self.tty:
+            bar = "#" * (30 * done // total if total else 30)
+            self.out.write(f"\r{self.what} [{bar:<30}] {done}/{total} {self.unit}")
+            self.out.flush()
+        elif tenth != self._shown:
+            print(f"{self.what}: {done}/{total} {self.unit}", file=self.out, flush=True)
+        self._shown = tenth
+
+    def done(self) -> None:
+        """End the bar's line on a terminal."""
+        if self.tty:
+            self.out.write("\n")
+            self.out.flush()
+
+
+async def _rebuild_and_wait(url: str, name: str, poll: float = 0.5) -> None:
+    """Rebuild `name` (here, or by the worker that owns it) and show the shadow's
+    progress until the rebuilt tables are swapped in."""
+    from projections import worker
+    from projections.runner import shadow_name
+    from projections.status import projection_status
+
+    progress = Progress(f"rebuild {name}", "events")
+    rebuilding = asyncio.create_task(worker.rebuild(url, name))
+    pool = await create_pool(url, max_size=2)
+    try:
+        while True:
+            found = {s.projection: s for s in await projection_status(pool)}
+            shadow, live = found.get(shadow_name(name)), found.get(name)
+            if shadow is not None:
+                progress.show(shadow.events_applied, shadow.events_applied + shadow.lag_events)
+            if rebuilding.done() and live is not None:
+                rebuilt_here = rebuilding.result()
+                if rebuilt_here or (shadow is None and live.rebuild_requested_at is None):
+                    progress.show(live.events_applied, live.events_applied + live.lag_events)
+                    break
+            await asyncio.sleep(poll)
+    finally:
+        progress.done()
+        await pool.close()
 
 
 def export_command(args: argparse.Namespace) -> None:
@@ -379,11 +452,24 @@ def parser() -> argparse.ArgumentParser:
         help="the least-privilege login everything else uses; default ENTENTE_APP_DATABASE_URL,"
         " else the owner URL as user entente_service",
     )
-    sub = top.add_subparsers(dest="command", required=True)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in ("run", "serve"):
-        p = sub.add_parser(name)
-        p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        p = sub.add_parser(
+            name,
+            help="migrate, load the demo, make a local key and serve (make run)"
+            if name == "run"
+            else "serve the API with uvicorn",
+            description=run.__doc__ if name == "run" else serve.__doc__,
+        )
+        p.add_argument(
+            "--host", default=os.environ.get("HOST", "127.0.0.1"), help="default: HOST or 127.0.0.1"
+        )
+        p.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("PORT", "8000")),
+            help="default: PORT or 8000",
+        )
         p.add_argument(
             "--with-worker" if name == "serve" else "--without-worker",
             action="store_true",
@@ -391,56 +477,107 @@ def parser() -> argparse.ArgumentParser:
             if name == "serve"
             else "do not run the projections here (run `entente worker` instead)",
         )
-    sub.add_parser("migrate")
-    k = sub.add_parser("keys")
+    sub.add_parser(
+        "migrate",
+        help="migrate the database to the latest schema (as the owner)",
+        description=migrate.__doc__,
+    )
+    k = sub.add_parser("keys", help="create, list or revoke API keys", description=keys.__doc__)
     k.add_argument("action", choices=["create", "list", "revoke"])
-    k.add_argument("name", nargs="?")
-    k.add_argument("--roles", default="reader")
-    ct = sub.add_parser("calendar-tokens", help="calendar feed tokens (never API keys in URLs)")
+    k.add_argument("name", nargs="?", help="the key's name (create, revoke)")
+    k.add_argument(
+        "--roles",
+        default="reader",
+        help=f"comma-separated, of {', '.join(ROLES)} (default: reader)",
+    )
+    ct = sub.add_parser(
+        "calendar-tokens",
+        help="calendar feed tokens (never API keys in URLs)",
+        description=calendar_tokens_command.__doc__,
+    )
     ct.add_argument("action", choices=["create", "list", "revoke"])
     ct.add_argument("name", nargs="?", help="create: a name; revoke: the token id")
     ct.add_argument("--party", default=None, help="show only this party's feed")
     ct.add_argument("--owner", default="cli", help="who the token is for (default: cli)")
-    w = sub.add_parser("worker")
+    w = sub.add_parser(
+        "worker",
+        help="run the projections and the export worker (production)",
+        description="Projections and exports as supervised loops, until SIGTERM.",
+    )
     w.add_argument(
         "--health-port",
         type=int,
         default=int(os.environ["ENTENTE_WORKER_HEALTH_PORT"])
         if os.environ.get("ENTENTE_WORKER_HEALTH_PORT")
         else None,
-        help="answer /health/live and /health/ready on this port",
+        help="answer /health/live, /health/ready and /metrics on this port",
     )
-    pj = sub.add_parser("projections")
+    pj = sub.add_parser(
+        "projections",
+        help="projection status, rebuild, catch-up",
+        description=projections_command.__doc__,
+    )
     pj.add_argument("action", choices=["status", "rebuild", "catch-up"])
-    pj.add_argument("name", nargs="?")
-    e = sub.add_parser("export", help="write one report to a file (and its manifest)")
-    e.add_argument("report")
-    e.add_argument("--format", default="csv", choices=["csv", "ndjson", "xlsx", "parquet"])
-    e.add_argument("--out", required=True)
+    pj.add_argument("name", nargs="?", help="rebuild: the projection's name")
+    pj.add_argument(
+        "--wait",
+        action="store_true",
+        help="rebuild: show progress and return once the rebuilt tables are swapped in",
+    )
+    e = sub.add_parser(
+        "export",
+        help="write one report to a file (and its manifest)",
+        description=export_command.__doc__,
+    )
+    e.add_argument("report", help="a report name (GET /reports/catalogue lists them)")
+    e.add_argument(
+        "--format", default="csv", choices=["csv", "ndjson", "xlsx", "parquet"], help="default csv"
+    )
+    e.add_argument("--out", required=True, help="the file to write")
     e.add_argument("--param", action="append", default=[], help="name=value, repeatable")
     e.add_argument("--position", default=None, help="a position token (default: now)")
-    sc = sub.add_parser("schedules", help="manage export schedules")
+    sc = sub.add_parser(
+        "schedules", help="manage export schedules", description=schedules_command.__doc__
+    )
     sc.add_argument("action", choices=["list", "create", "pause", "resume", "delete"])
-    sc.add_argument("name", nargs="?")
-    sc.add_argument("--cron", default="0 8 * 1,4,7,10 1#1")
-    sc.add_argument("--timezone", default="Asia/Almaty")
-    sc.add_argument("--report", default="commitments-status")
-    sc.add_argument("--format", default="csv")
-    sc.add_argument("--destination", default=None)
-    sc.add_argument("--retention", type=int, default=10)
-    d = sub.add_parser("demo")
+    sc.add_argument("name", nargs="?", help="the schedule's name (all but list)")
+    sc.add_argument(
+        "--cron", default="0 8 * 1,4,7,10 1#1", help="five-field cron expression or @alias"
+    )
+    sc.add_argument("--timezone", default="Asia/Almaty", help="IANA time zone of --cron")
+    sc.add_argument("--report", default="commitments-status", help="the report to export")
+    sc.add_argument("--format", default="csv", help="csv, ndjson, xlsx or parquet")
+    sc.add_argument("--destination", default=None, help="folder name (default: the name)")
+    sc.add_argument("--retention", type=int, default=10, help="files kept (default 10)")
+    d = sub.add_parser("demo", help="load the demo scenario (idempotent)", description=demo.__doc__)
     d.add_argument("action", choices=["load"])
-    v = sub.add_parser("verify")
-    v.add_argument("--stream", default=None)
-    lk = sub.add_parser("log-key", help="the transparency log's signing key (a file)")
+    v = sub.add_parser(
+        "verify", help="recompute every hash chain", description=verify_command.__doc__
+    )
+    v.add_argument("--stream", default=None, help="check one stream only")
+    lk = sub.add_parser(
+        "log-key",
+        help="the transparency log's signing key (a file)",
+        description=log_key_command.__doc__,
+    )
     lk.add_argument("action", choices=["create", "show"])
-    lk.add_argument("--out", default=str(LOCAL_LOG_KEY_FILE))
+    lk.add_argument("--out", default=str(LOCAL_LOG_KEY_FILE), help="the key file")
     lk.add_argument("--origin", default=None, help="the log's name (default entente.local/…)")
-    ab = sub.add_parser("audit-bundle", help="events with inclusion proofs and the checkpoint")
-    ab.add_argument("--pair", default=None)
-    ab.add_argument("--stream", default=None)
-    ab.add_argument("--out", required=True)
-    ab.add_argument("--known-size", type=int, action="append", default=[])
+    ab = sub.add_parser(
+        "audit-bundle",
+        help="events with inclusion proofs and the checkpoint",
+        description=audit_bundle_command.__doc__,
+    )
+    ab.add_argument("--pair", default=None, help="a pair's relationship stream, e.g. KZ-US")
+    ab.add_argument("--stream", default=None, help="one stream by id")
+    ab.add_argument("--out", required=True, help="the bundle file to write")
+    ab.add_argument(
+        "--known-size",
+        type=int,
+        action="append",
+        default=[],
+        help="a checkpoint size you hold, for a consistency proof (repeatable)",
+    )
     return top
 
 
@@ -449,8 +586,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         command(args)
-    except ServingRoleRefused as error:
-        sys.exit(f"entente: {error}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        sys.exit(f"entente: {redact(one_line(error))}")
+
+
+def one_line(error: Exception) -> str:
+    """What went wrong, in one line a user can act on (no traceback)."""
+    if database_unavailable(error):
+        return f"the database does not answer ({summary(error)})"
+    if isinstance(error, ServingRoleRefused | ValueError):
+        lines = str(error).strip().splitlines()  # a mistake the message explains
+        return lines[0] if lines else type(error).__name__
+    return f"{summary(error)} (set {DEBUG_ENV}=1 for the traceback)"
 
 
 def command(args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import ResponseHeader
+from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
@@ -25,8 +26,11 @@ from api.auth import caller
 from api.problems import problem, problem_responses
 from api.representation import oversize, unstorable
 from domain.commands import Command
+from domain.errors import AlreadyExists, DomainError
 from domain.streams import stream_id_for
 from store.aggregates import handle
+from store.errors import IdempotencyKeyReused, WrongExpectedVersion
+from store.metrics import COMMANDS
 
 
 class IfMatch(Enum):
@@ -104,10 +108,35 @@ def location_for(stream_id: str) -> str:
     return f"/{plural.get(kind, 'streams')}/{ident}"
 
 
+def _outcome(error: Exception) -> str:
+    """How a command that raised counts in entente_commands."""
+    if isinstance(error, WrongExpectedVersion | AlreadyExists):
+        return "conflict"
+    if isinstance(error, DomainError | IdempotencyKeyReused):
+        return "rejected"
+    if isinstance(error, HTTPException) and error.status_code < 500:
+        return "rejected"
+    return "failed"
+
+
 async def run_command(
     request: Request[Any, Any, Any], command: Command, policy: IfMatch, created: bool
 ) -> Response[CommandAccepted]:
-    """Authorised, decoded command → decision → response with ETag and Location."""
+    """Authorised, decoded command → decision → response with ETag and Location; each
+    counted by outcome (accepted, conflict, rejected, failed)."""
+    name = type(command).__name__
+    try:
+        response = await _run_command(request, command, policy, created)
+    except Exception as error:
+        COMMANDS.labels(name, _outcome(error)).inc()
+        raise
+    COMMANDS.labels(name, "accepted").inc()
+    return response
+
+
+async def _run_command(
+    request: Request[Any, Any, Any], command: Command, policy: IfMatch, created: bool
+) -> Response[CommandAccepted]:
     body = msgspec.to_builtins(command)
     if too_big := oversize(body):
         raise problem(422, too_big, kind="too-long")

@@ -19,6 +19,7 @@ those as before.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -141,6 +142,55 @@ def _tighten_parameters(paths: dict[str, Any]) -> None:
                     parameter["required"] = True  # a correction without it is a 428
 
 
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An Entente API key (`entente keys create`), never in a URL.",
+}
+_TYPED_PATH = re.compile(r"\{(\w+):\w+\}")
+
+
+def _permissions(app: Litestar) -> dict[tuple[str, str], str]:
+    """(document path, lower-case method) → the route's permission."""
+    found = {}
+    for route in app.routes:
+        path = _TYPED_PATH.sub(r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            permission = str(handler.opt.get("permission", "public"))
+            for method in handler.http_methods:
+                found[path, method.lower()] = permission
+    return found
+
+
+def _secure(app: Litestar, document: dict[str, Any]) -> None:
+    """The bearer scheme (Swagger UI's Authorize button, generated clients' auth): every
+    operation needs it but the public ones (health, metrics); the calendar feed also
+    opens with a calendar token in `?token=`, so it takes either."""
+    document["components"].setdefault("securitySchemes", {})["bearer"] = BEARER
+    document["security"] = [{"bearer": []}]
+    permissions = _permissions(app)
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            permission = permissions.get((path, method))
+            if permission == "public":
+                operation["security"] = []
+            elif permission == "feed":
+                operation["security"] = [{"bearer": []}, {}]
+
+
+def _typed_headers(paths: dict[str, Any]) -> None:
+    """A response header is described by a schema (OpenAPI 3.1 requires `schema` or
+    `content`; Litestar leaves documentation-only headers without one): all are text."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for header in response.get("headers", {}).values():
+                    if "schema" not in header and "content" not in header:
+                        header["schema"] = {"type": "string"}
+
+
 def enforced(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
     """A copy of Litestar's document that states the server's checks (see the module)."""
     document = copy.deepcopy(document)
@@ -154,6 +204,8 @@ def enforced(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
             components[name] = schema
     _tighten_named(components)
     _tighten_parameters(document.get("paths", {}))
+    _typed_headers(document.get("paths", {}))
+    _secure(app, document)
     return document
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from domain.demo import golden_scenario
@@ -11,14 +12,16 @@ from store.event_store import EventStore
 DEMO_ACTOR = "demo-loader"
 
 
-async def load_demo(pool: Any) -> int:
+async def load_demo(pool: Any, progress: Callable[[int, int], None] | None = None) -> int:
     """Run every command of the article once; returns how many events were written.
 
     Each command carries a fixed idempotency key, so loading twice writes nothing new.
+    `progress(done, total)` hears about each command (the CLI shows a bar).
     """
     store = EventStore(pool)
     written = 0
-    for number, command in enumerate(golden_scenario(), start=1):
+    commands = list(golden_scenario())
+    for number, command in enumerate(commands, start=1):
         decision = await handle(
             store,
             command,
@@ -32,5 +35,7 @@ async def load_demo(pool: Any) -> int:
             fingerprint=type(command).__name__.encode() + str(number).encode(),
         )
         written += 0 if decision.replayed else len(decision.positions)
+        if progress is not None:
+            progress(number, len(commands))
     await store.settle()
     return written

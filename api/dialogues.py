@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
+from api.conditional import REVALIDATE
 from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
@@ -54,7 +55,7 @@ routes = [
     D,
     summary="A dialogue's state (replayed; as recorded at as_of, as valid at valid_at)",
     tags=[TAG],
-    opt={"permission": "read"},
+    opt={"permission": "read", "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404),
 )
 async def get_dialogue(

@@ -17,6 +17,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import Parameter
 from msgspec.structs import replace
 
+from api.conditional import CALENDAR
 from api.freshness import wait_for_position
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
@@ -24,7 +25,7 @@ from reporting.calendar_feed import calendar_entries
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.cron import InvalidSchedule, next_runs
 from reporting.export_worker import ExportWorker
-from reporting.formats import CONTENT_TYPES, FORMATS, write_calendar
+from reporting.formats import CONTENT_TYPES, FORMATS, Column, write_calendar
 from reporting.schedules import (
     Run,
     Schedule,
@@ -55,6 +56,10 @@ class ReportInfo(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     parameters: list[str]
     formats: list[str]
+    columns: list[Column]
+    """In file order, each with its logical type (a decimal with its fixed scale, the
+    Parquet decimal128(38, scale)); `text_list` is a list in NDJSON and Parquet and its
+    items joined by "; " in CSV and XLSX."""
 
 
 class ExportRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -93,7 +98,7 @@ class ExportFileOperation(Operation):
     responses=problem_responses(400, 401, 403),
 )
 async def catalogue() -> list[ReportInfo]:
-    """Names, documented parameters and formats."""
+    """Names, documented parameters, formats and the columns every file has, typed."""
     return [
         ReportInfo(
             name=r.name,
@@ -101,6 +106,7 @@ async def catalogue() -> list[ReportInfo]:
             description=r.description,
             parameters=list(r.parameters),
             formats=list(FORMATS),
+            columns=list(r.columns),
         )
         for r in CATALOGUE.values()
     ]
@@ -346,7 +352,7 @@ async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUI
     "/calendar.ics",
     summary="iCalendar feed of sessions and visits",
     tags=[TAG],
-    opt={"permission": "feed"},
+    opt={"permission": "feed", "cache_control": CALENDAR},
     media_type="text/calendar",
     responses=problem_responses(400, 401, 403, 422, 503),
 )

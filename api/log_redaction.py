@@ -52,6 +52,8 @@ class RedactSecrets(logging.Filter):
         """Always True: the record is kept, only its secrets go."""
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        elif isinstance(record.msg, dict):
+            pass  # a structlog event: api/structured_logs.py redacts it when rendering
         else:
             record.msg = redact(str(record.msg))
         if isinstance(record.args, Mapping):
@@ -72,12 +74,16 @@ class RedactSecrets(logging.Filter):
 
 def logging_config() -> dict[str, Any]:
     """uvicorn's logging set-up with RedactSecrets on every handler, and the root and
-    `litestar` loggers (where the app's own lines go) sent through a filtered handler."""
+    `litestar` loggers (where the app's own lines go) sent through a filtered handler;
+    every handler renders through structlog (JSON off a terminal, api/structured_logs.py)."""
     from uvicorn.config import LOGGING_CONFIG
 
+    from api.structured_logs import configure_structlog, formatter
+
+    configure_structlog()
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact_secrets": {"()": RedactSecrets}}
-    config["formatters"]["app"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["formatters"] = {name: formatter() for name in ("default", "access", "app")}
     config["handlers"]["app"] = {
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stderr",

@@ -80,6 +80,7 @@ def _problem_struct(status: int) -> type[msgspec.Struct]:
         fields.append(("current_version", int | None, None))
     if status == 422:
         fields.append(("rule", str | None, None))
+    fields.append(("request_id", str | None, None))
     return msgspec.defstruct(f"Problem{status}", fields, kw_only=True, frozen=True)
 
 
@@ -121,6 +122,18 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+class Problem(ProblemDetailsException):
+    """A problem whose body names the request (its X-Request-ID), as its log lines do."""
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """The problem+json response, with `request_id` when the request has one."""
+        response = super().to_response(request)
+        request_id = request.scope.get("state", {}).get("request_id")
+        if request_id and isinstance(response.content, dict):
+            response.content.setdefault("request_id", request_id)
+        return response
+
+
 def problem(
     status: int,
     detail: str,
@@ -131,7 +144,7 @@ def problem(
 ) -> ProblemDetailsException:
     """A problem of a known kind; `kind` overrides the default for the status."""
     default_kind, title = TITLES.get(status, TITLES[500])
-    return ProblemDetailsException(
+    return Problem(
         status_code=status,
         type_=PROBLEM_BASE + (kind or default_kind),
         title=title,
@@ -263,5 +276,10 @@ def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         )
         detail = f"the database does not answer; retry in {RETRY_AFTER_SECONDS} s"
         return database_unavailable_problem(detail).to_response(request)
-    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    log.exception(
+        "request %s %s %s failed",
+        request_id,
+        request.method,
+        request.scope.get("path_template", "?"),  # the route, never a value in the path
+    )
     return problem(500, f"request {request_id} failed; it has been logged").to_response(request)

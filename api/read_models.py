@@ -15,6 +15,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from api.auth import sees_audit_trail
+from api.conditional import REVALIDATE
 from api.freshness import wait_for_position
 from api.parameters import text
 from api.problems import problem, problem_responses
@@ -149,7 +150,7 @@ async def list_sessions(
     "/sessions/{session_id:uuid}",
     summary="One session (read model)",
     tags=[TAG],
-    opt=READ,
+    opt={**READ, "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404, 503),
 )
 async def get_session(
@@ -203,7 +204,7 @@ async def list_outcomes(
     "/outcomes/{outcome_id:uuid}",
     summary="One outcome (read model)",
     tags=[TAG],
-    opt=READ,
+    opt={**READ, "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404, 503),
 )
 async def get_outcome(

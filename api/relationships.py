@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from api.commanding import IfMatch, command_route
+from api.conditional import REVALIDATE
 from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.parameters import moment
 from api.problems import problem, problem_responses
@@ -77,7 +78,7 @@ def parse_pair(pair: str) -> tuple[str, str]:
     R,
     summary="The pair's indicators and milestones (replayed)",
     tags=[TAG],
-    opt={"permission": "read"},
+    opt={"permission": "read", "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def get_relationship(

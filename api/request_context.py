@@ -9,6 +9,8 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.structured_logs import bind_request, unbind_request
+
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -21,7 +23,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def request_ids(app: ASGIApp) -> ASGIApp:
-    """Middleware: put request_id and correlation_id in scope state and X-Request-ID out."""
+    """Middleware: put request_id and correlation_id in scope state and X-Request-ID out,
+    and bind both to every log line written while the request is served."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -39,6 +42,10 @@ def request_ids(app: ASGIApp) -> ASGIApp:
                 message["headers"] = headers
             await send(message)
 
-        await app(scope, receive, send_with_id)
+        tokens = bind_request(request_id, state["correlation_id"])
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            unbind_request(tokens)
 
     return middleware

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from api.commanding import IfMatch, command_route
+from api.conditional import REVALIDATE
 from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
@@ -47,7 +48,7 @@ routes = [
     V,
     summary="A visit's state (replayed; as_of and valid_at as for dialogues)",
     tags=[TAG],
-    opt={"permission": "read"},
+    opt={"permission": "read", "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404),
 )
 async def get_visit(

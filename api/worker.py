@@ -18,7 +18,7 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
-from api import health
+from api import health, metrics
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
 from projections.catalog import create_engine
@@ -74,8 +74,8 @@ async def background_work(
 
 
 def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
-    """/health/live and /health/ready of a worker process, for its orchestrator: the
-    same checks as the API's, over this process's own loops."""
+    """/health/live, /health/ready and /metrics of a worker process, for its
+    orchestrator and scraper: the same checks as the API's, over this process's loops."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -87,7 +87,7 @@ def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
             await app.state.pool.close()
 
     return Litestar(
-        route_handlers=[health.live, health.ready],
+        route_handlers=[health.live, health.ready, metrics.metrics],
         lifespan=[lifespan],
         middleware=[request_ids],
         plugins=[

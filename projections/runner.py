@@ -25,6 +25,7 @@ from projections.tables import SCHEMA
 from store.availability import database_unavailable, summary
 from store.database import asyncpg_dsn
 from store.event_store import EventStore
+from store.metrics import PROJECTION_BATCHES
 from store.records import Cursor, Page
 from store.subscription import Subscription
 
@@ -193,6 +194,8 @@ class Runner:
                         },
                     )
             target.states.committed(page.cursor)
+            if page.cursor != after:
+                PROJECTION_BATCHES.labels(target.name).inc()
             return len(page.events)
         except BaseException:
             target.states.forget()

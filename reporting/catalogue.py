@@ -21,6 +21,7 @@ from domain.errors import InvalidValue
 from domain.values import pair_of, party_code
 from projections.tables import indicators, outcomes, sessions, timeline, visits
 from reporting import reports
+from reporting.disclosure import AUDIT_FIELDS
 from reporting.formats import Column, ReportTable
 from reporting.listings import Filters, all_rows
 
@@ -58,13 +59,22 @@ Build = Callable[[AsyncConnection, ReportParameters], Awaitable[ReportTable]]
 
 @dataclass(frozen=True)
 class Report:
-    """One entry of the catalogue."""
+    """One entry of the catalogue: its columns are fixed, whatever the rows (the Arrow
+    schema of its Parquet file is the same at every position)."""
 
     name: str
     title: str
     description: str
     parameters: tuple[str, ...]
     build: Build
+    columns: tuple[Column, ...]
+
+
+REPORT_DECIMAL_SCALE = 4
+"""The reports round their rates and means to 4 digits (reporting/reports.py)."""
+UNBOUNDED_DECIMAL_SCALE = 6
+"""A NUMERIC read-model column without a declared scale (an indicator's value) is exported
+to Parquet with 6 fractional digits; CSV, NDJSON and XLSX keep every digit."""
 
 
 def _type_of(column: Any) -> str:
@@ -88,24 +98,32 @@ def _type_of(column: Any) -> str:
     return "text"
 
 
-def _table_of(
-    title: str, table: Table, rows: list[dict[str, Any]], extra: tuple[tuple[str, str], ...] = ()
-) -> ReportTable:
-    columns = [Column(name=str(c.name), type=_type_of(c)) for c in table.columns]  # type: ignore[arg-type]
-    columns += [Column(name=n, type=t) for n, t in extra]  # type: ignore[arg-type]
-    names = [c.name for c in columns]
-    return ReportTable(
-        title=title, columns=columns, rows=[tuple(row.get(n) for n in names) for row in rows]
+def _scale_of(column: Any) -> int | None:
+    if not isinstance(column.type, Numeric):
+        return None
+    scale = column.type.scale
+    return UNBOUNDED_DECIMAL_SCALE if scale is None else int(scale)
+
+
+def _columns_of(table: Table) -> tuple[Column, ...]:
+    return tuple(
+        Column(name=str(c.name), type=_type_of(c), scale=_scale_of(c))  # type: ignore[arg-type]
+        for c in table.columns
     )
 
 
-def _typed(
-    title: str, columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]
-) -> ReportTable:
+def _declared(*columns: tuple[str, str]) -> tuple[Column, ...]:
+    return tuple(
+        Column(name=n, type=t, scale=REPORT_DECIMAL_SCALE if t == "decimal" else None)  # type: ignore[arg-type]
+        for n, t in columns
+    )
+
+
+def _typed(title: str, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> ReportTable:
     return ReportTable(
         title=title,
-        columns=[Column(name=n, type=t) for n, t in columns],  # type: ignore[arg-type]
-        rows=[tuple(row.get(n) for n, _ in columns) for row in rows],
+        columns=list(columns),
+        rows=[tuple(row.get(c.name) for c in columns) for row in rows],
     )
 
 
@@ -126,23 +144,54 @@ def _filters(p: ReportParameters) -> Filters:
 PER_PARTY = (("dialogue_id", "uuid"), ("dialogue", "text"), ("acronym", "text"), ("party", "text"))
 
 
+COMMITMENTS_COLUMNS = _declared(
+    *PER_PARTY,
+    ("adopted", "integer"),
+    ("open", "integer"),
+    ("due", "integer"),
+    ("overdue", "integer"),
+    ("fulfilled", "integer"),
+    ("partially_fulfilled", "integer"),
+)
+
+ACTIVITY_COLUMNS = _declared(
+    ("year", "integer"),
+    ("dialogue_id", "uuid"),
+    ("dialogue", "text"),
+    ("acronym", "text"),
+    ("sessions_held", "integer"),
+    ("outcomes_adopted", "integer"),
+    ("visits_made", "integer"),
+)
+
+FULFILMENT_COLUMNS = _declared(
+    *PER_PARTY,
+    ("adopted", "integer"),
+    ("fulfilled", "integer"),
+    ("partially_fulfilled", "integer"),
+    ("closed", "integer"),
+    ("fulfilment_rate", "decimal"),
+    ("assessments", "integer"),
+    ("mean_compliance_score", "decimal"),
+)
+
+FRAMEWORKS_COLUMNS = _declared(
+    ("framework", "text"),
+    ("outcomes", "integer"),
+    ("open", "integer"),
+    ("fulfilled", "integer"),
+    ("dialogues", "integer"),
+    ("parties", "text_list"),
+    ("first_adopted", "date"),
+    ("last_adopted", "date"),
+)
+
+
 async def _commitments(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.commitments_status(
         c, p.as_of or dt.datetime.now(dt.UTC).date(), dialogue_id=p.dialogue_id, party=p.party
     )
-    return _typed(
-        "Commitments status",
-        (
-            *PER_PARTY,
-            ("adopted", "integer"),
-            ("open", "integer"),
-            ("due", "integer"),
-            ("overdue", "integer"),
-            ("fulfilled", "integer"),
-            ("partially_fulfilled", "integer"),
-        ),
-        rows,
-    )
+    return _typed("Commitments status", COMMITMENTS_COLUMNS, rows)
 
 
 async def _commitment_rows(c: AsyncConnection, p: ReportParameters) -> ReportTable:
@@ -174,60 +223,24 @@ async def _activity(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.activity_per_year(
         c, year_from=p.year_from, year_to=p.year_to, dialogue_id=p.dialogue_id
     )
-    return _typed(
-        "Dialogue activity per year",
-        (
-            ("year", "integer"),
-            ("dialogue_id", "uuid"),
-            ("dialogue", "text"),
-            ("acronym", "text"),
-            ("sessions_held", "integer"),
-            ("outcomes_adopted", "integer"),
-            ("visits_made", "integer"),
-        ),
-        rows,
-    )
+    return _typed("Dialogue activity per year", ACTIVITY_COLUMNS, rows)
 
 
 async def _fulfilment(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.fulfilment_and_compliance(c, dialogue_id=p.dialogue_id, party=p.party)
-    return _typed(
-        "Fulfilment and compliance",
-        (
-            *PER_PARTY,
-            ("adopted", "integer"),
-            ("fulfilled", "integer"),
-            ("partially_fulfilled", "integer"),
-            ("closed", "integer"),
-            ("fulfilment_rate", "decimal"),
-            ("assessments", "integer"),
-            ("mean_compliance_score", "decimal"),
-        ),
-        rows,
-    )
+    return _typed("Fulfilment and compliance", FULFILMENT_COLUMNS, rows)
 
 
 async def _frameworks(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.frameworks_referred_to(c, dialogue_id=p.dialogue_id, party=p.party)
-    return _typed(
-        "Frameworks",
-        (
-            ("framework", "text"),
-            ("outcomes", "integer"),
-            ("open", "integer"),
-            ("fulfilled", "integer"),
-            ("dialogues", "integer"),
-            ("parties", "text_list"),
-            ("first_adopted", "date"),
-            ("last_adopted", "date"),
-        ),
-        rows,
-    )
+    return _typed("Frameworks", FRAMEWORKS_COLUMNS, rows)
 
 
 def _listing(title: str, name: str, table: Table) -> Build:
+    columns = _columns_of(table)
+
     async def build(c: AsyncConnection, p: ReportParameters) -> ReportTable:
-        return _table_of(title, table, await all_rows(c, name, _filters(p)))
+        return _typed(title, columns, await all_rows(c, name, _filters(p)))
 
     return build
 
@@ -242,6 +255,7 @@ CATALOGUE: dict[str, Report] = {
             "as of a date (default: today).",
             ("as_of", "dialogue_id", "party"),
             _commitments,
+            COMMITMENTS_COLUMNS,
         ),
         Report(
             "commitments",
@@ -258,6 +272,7 @@ CATALOGUE: dict[str, Report] = {
             "Sessions held, outcomes adopted and visits made per year and dialogue.",
             ("year_from", "year_to", "dialogue_id"),
             _activity,
+            ACTIVITY_COLUMNS,
         ),
         Report(
             "fulfilment",
@@ -265,6 +280,7 @@ CATALOGUE: dict[str, Report] = {
             "Fulfilment rate and mean compliance score per dialogue and party.",
             ("dialogue_id", "party"),
             _fulfilment,
+            FULFILMENT_COLUMNS,
         ),
         Report(
             "frameworks",
@@ -273,6 +289,7 @@ CATALOGUE: dict[str, Report] = {
             "open and fulfilled, dialogues, responsible parties, first and last adoption.",
             ("dialogue_id", "party"),
             _frameworks,
+            FRAMEWORKS_COLUMNS,
         ),
         Report(
             "sessions",
@@ -280,6 +297,7 @@ CATALOGUE: dict[str, Report] = {
             "Every session, planned or held, in date order.",
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Sessions", "sessions", sessions),
+            _columns_of(sessions),
         ),
         Report(
             "outcomes",
@@ -287,6 +305,7 @@ CATALOGUE: dict[str, Report] = {
             "Every outcome with its status, latest progress and compliance.",
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Outcomes", "outcomes", outcomes),
+            _columns_of(outcomes),
         ),
         Report(
             "visits",
@@ -294,6 +313,7 @@ CATALOGUE: dict[str, Report] = {
             "Every visit, planned or made.",
             ("party", "valid_from", "valid_to"),
             _listing("Visits", "visits", visits),
+            _columns_of(visits),
         ),
         Report(
             "indicators",
@@ -301,6 +321,7 @@ CATALOGUE: dict[str, Report] = {
             "Every indicator with its period, value and unit.",
             ("party", "valid_from", "valid_to"),
             _listing("Indicators", "indicators", indicators),
+            _columns_of(indicators),
         ),
         Report(
             "relationship-timeline",
@@ -308,6 +329,7 @@ CATALOGUE: dict[str, Report] = {
             "Every recorded change between parties, in log order.",
             ("pair", "party", "valid_from", "valid_to"),
             _listing("Relationship timeline", "timeline", timeline),
+            tuple(c for c in _columns_of(timeline) if c.name not in AUDIT_FIELDS),
         ),
     )
 }

@@ -24,6 +24,7 @@ from reporting.disclosure import disclosed_table
 from reporting.formats import EXTENSIONS, FORMATS, write_table
 from reporting.snapshot import current_position, read_models_at
 from store.event_store import EventStore
+from store.metrics import EXPORTS
 from store.records import Cursor
 
 STAGING = ".staging"
@@ -79,14 +80,20 @@ async def produce(
     fmt: str,
     position: Cursor | None = None,
 ) -> Export:
-    """Build one report at `position` (default: now) in one format."""
+    """Build one report at `position` (default: now) in one format; counted by outcome
+    (entente_exports)."""
     report = CATALOGUE.get(report_name)
     if report is None or fmt not in FORMATS:
         raise UnknownReport(f"no report {report_name!r} in format {fmt!r}")
-    at = position or await current_position(store)
-    async with read_models_at(engine, store, url, at) as connection:
-        table = disclosed_table(await report.build(connection, parameters))
-    content = write_table(table, fmt)
+    try:
+        at = position or await current_position(store)
+        async with read_models_at(engine, store, url, at) as connection:
+            table = disclosed_table(await report.build(connection, parameters))
+        content = write_table(table, fmt)
+    except Exception:
+        EXPORTS.labels(report_name, fmt, "failed").inc()
+        raise
+    EXPORTS.labels(report_name, fmt, "succeeded").inc()
     params = msgspec.to_builtins(parameters, order="sorted")
     params = {k: v for k, v in params.items() if v is not None}
     return Export(

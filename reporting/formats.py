@@ -43,11 +43,13 @@ Choices:
   digits beyond ~15-17 significant figures and the scale ("1.50" vs "1.5"); a string keeps the
   exact value, as the event codec (domain/codec.py) does. Dates, datetimes and UUIDs are
   strings (ISO 8601, canonical UUID).
-* Parquet decimals are decimal128(38, s) (decimal256(76, s) when a value needs more than 38
-  digits): a real numeric type that readers can sum and compare, exact unlike a double. The
-  scale s is the largest number of fractional digits in the column (0 when empty), as
-  PostgreSQL NUMERIC has no fixed scale; so the schema's scale can differ between runs of the
-  same report. NaN and infinities cannot be stored in a Parquet decimal and raise ValueError.
+* Parquet decimals are decimal128(38, s): a real numeric type that readers can sum and
+  compare, exact unlike a double. A column that fixes its scale (every decimal column of the
+  catalogue does, reporting/catalogue.py) always gets decimal128(38, scale), values rounded
+  half-even to it, so every export of a report has the same schema and files append to one
+  dataset. Without a fixed scale, s is the largest number of fractional digits in the
+  column (0 when empty) and decimal256(76, s) is used past 38 digits. NaN and infinities
+  cannot be stored in a Parquet decimal and raise ValueError.
 * XLSX: a single sheet named from the title (characters []:*?/\\ removed, no leading or
   trailing apostrophe, at most 31 characters, "Report" if nothing is left), bold frozen header
   row with an auto-filter, column widths from the longest rendered value (8 to 60 characters).
@@ -136,10 +138,12 @@ _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Column(msgspec.Struct, frozen=True):
-    """A column: its name (the header, the NDJSON key) and its logical type."""
+    """A column: its name (the header, the NDJSON key) and its logical type; a decimal
+    column may fix its scale, so that its Parquet type never depends on the rows."""
 
     name: str
     type: ColumnType
+    scale: int | None = None
 
 
 class ReportTable(msgspec.Struct, frozen=True):
@@ -486,6 +490,27 @@ def _write_xlsx(
 # --- Parquet ----------------------------------------------------------------------------
 
 
+def _fixed_decimals(values: Sequence[object], scale: int) -> tuple[Any, list[object]]:
+    """decimal128(38, scale) whatever the rows hold, each value rounded half-even to the
+    scale (the catalogue's scales hold every value the read models store)."""
+    import pyarrow as pa
+
+    quantum = decimal.Decimal(1).scaleb(-scale)
+    fixed: list[object] = []
+    for value in values:
+        if value is None:
+            fixed.append(None)
+            continue
+        assert isinstance(value, decimal.Decimal)
+        if not value.is_finite():
+            raise ValueError(f"Parquet decimals cannot hold {value}")
+        rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+        if len(rounded.as_tuple().digits) > 38:
+            raise ValueError(f"{value} needs more than 38 digits at scale {scale}")
+        fixed.append(rounded)
+    return pa.decimal128(38, scale), fixed
+
+
 def _decimal_type(values: Sequence[object]) -> Any:
     import pyarrow as pa
 
@@ -526,7 +551,12 @@ def _write_parquet(table: ReportTable, rows: list[list[object]]) -> bytes:
     arrays = []
     for index, column in enumerate(table.columns):
         values: list[object] = [row[index] for row in rows]
-        arrow_type = _decimal_type(values) if column.type == "decimal" else simple[column.type]
+        if column.type == "decimal" and column.scale is not None:
+            arrow_type, values = _fixed_decimals(values, column.scale)
+        elif column.type == "decimal":
+            arrow_type = _decimal_type(values)
+        else:
+            arrow_type = simple[column.type]
         if column.type == "json":
             values = [None if v is None else _json_text(v) for v in values]
         fields.append(pa.field(column.name, arrow_type))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ import msgspec
 
 from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
 from store.hashing import canonical_json, canonical_text, payload_hash_of_canonical
+from store.metrics import APPEND_BATCH_SIZE, APPEND_SECONDS
 from store.records import (
     ANY,
     START,
@@ -181,6 +183,7 @@ class EventStore:
         IdempotencyKeyReused when the key was spent on a different request. A retry with
         the same key and request returns the original result and writes nothing.
         """
+        started = time.perf_counter()
         shared = dict(metadata or {})
         if idempotency_key is not None:
             shared["idempotency_key"] = idempotency_key
@@ -211,6 +214,7 @@ class EventStore:
                         result = self._append_result(stream_id, row)
                 if result.positions and not result.replayed:
                     self._wake_readers()
+                    APPEND_SECONDS.observe(time.perf_counter() - started)
                 return result
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name == "events_event_id_key":
@@ -256,6 +260,7 @@ class EventStore:
             self._callers -= 1
 
     async def _send_alone(self, stream_id: str, arguments: list[Any]) -> AppendResult:
+        APPEND_BATCH_SIZE.observe(1)  # a call of its own: a batch of one
         self._flights += 1
         self._flight_streams.add(stream_id)
         try:
@@ -331,6 +336,7 @@ class EventStore:
 
     async def _flush(self, batch: list[_Waiting]) -> None:
         """Send `batch` and hand every caller its own result or error."""
+        APPEND_BATCH_SIZE.observe(len(batch))
         if len(batch) > 1:
             try:
                 row = await self._pool.fetchrow(

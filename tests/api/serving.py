@@ -35,13 +35,17 @@ async def served_api(
     *,
     with_worker: bool = False,
     env: dict[str, str] | None = None,
+    script: str | None = None,
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, port) of `entente serve` on a free port, once /health answers; the
-    process is stopped on leaving, whatever happened."""
+    process is stopped on leaving, whatever happened. `script` serves something else:
+    Python run with the database URL and the port as its arguments."""
     port = free_port()
     command = [*ENTENTE, "--database-url", database_url, "serve", "--port", str(port)]
+    if with_worker:
+        command.append("--with-worker")
     server = subprocess.Popen(
-        command + (["--with-worker"] if with_worker else []),
+        [sys.executable, "-c", script, database_url, str(port)] if script else command,
         cwd=ROOT,
         stdout=stdout,
         stderr=stderr,

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.auth import PERMISSIONS, PUBLIC
@@ -170,6 +171,9 @@ def _names_in(content_type: str, body: bytes) -> set[str]:
         return {k for line in text.splitlines() for k in _keys(json.loads(line))}
     if content_type.startswith("application/json"):
         return set(_keys(json.loads(text)))
+    if content_type.startswith("text/plain; version=0.0.4"):  # /metrics: its label names
+        families = text_string_to_metric_families(text)
+        return {label for f in families for s in f.samples for label in s.labels}
     assert content_type.startswith("text/calendar"), content_type
     return set()
 

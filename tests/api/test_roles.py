@@ -54,7 +54,7 @@ def test_the_matrix_is_not_empty() -> None:
     assert permissions == {"read", "write", "audit", "admin", "feed", "subscribe", PUBLIC}
     assert len([r for r in ROUTES if r[3] == "write"]) == 41
     public = {path for _, path, _, p in ROUTES if p == PUBLIC}
-    assert all(path.startswith(("/health", "/docs")) for path in public), public
+    assert all(path.startswith(("/health", "/docs", "/metrics")) for path in public), public
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ says), so it can be stopped; the app is `entente serve --with-worker`, the setup
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -225,8 +226,13 @@ async def test_a_database_outage_answers_503_and_everything_resumes_by_itself(
 
     log_text = log_file.read_text()
     assert "Traceback" not in log_text, log_text[-4000:]
+    records = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
     for answer in refused:
         request_id = answer.headers["X-Request-ID"]
-        lines = [line for line in log_text.splitlines() if request_id in line]
-        assert len(lines) == 1, (request_id, lines)
+        assert answer.json()["request_id"] == request_id
+        mine = [r for r in records if r.get("request_id") == request_id]
+        # one access line and one line saying why, both carrying the request's id
+        lines = [r["event"] for r in mine if r["logger"] != "uvicorn.access"]
+        assert len(lines) == 1, (request_id, mine)
         assert re.search(r"database unavailable", lines[0])
+        assert [r["status"] for r in mine if r["logger"] == "uvicorn.access"] == [503]
