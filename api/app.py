@@ -35,7 +35,7 @@ from api import (
 from api.auth import require_permission
 from api.conditional import conditional_get
 from api.contract import EnforcedJsonRenderPlugin
-from api.problems import PROBLEM_MAP, unexpected
+from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
@@ -48,7 +48,6 @@ from store.event_store import EventStore
 from store.sealing import key_from_env
 from store.subscription import Subscription
 
-MAX_BODY_BYTES = 256 * 1024
 SYNC_EXPORTS = 2
 """On-demand exports one API process produces at once (each replays the log up to its
 position); a request beyond that is a 429, a job waits its turn at the workers."""

@@ -186,7 +186,7 @@ def command_problems(path: str, if_match: IfMatch, created: bool) -> tuple[int, 
     no earlier record, so they have no 404; every other command names a dialogue, visit
     or fact that must exist (scheduling a session needs its dialogue, and so on).
     """
-    statuses = [400, 401, 403, 409, 413, 422]
+    statuses = [400, 401, 403, 409, 413, 415, 422]
     if not created or "{dialogue_id" in path or "{visit_id" in path:
         statuses.append(404)
     if if_match is IfMatch.REQUIRED:

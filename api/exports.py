@@ -15,6 +15,7 @@ from litestar import Request, Response, delete, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
+from msgspec.structs import replace
 
 from api.conditional import CALENDAR
 from api.freshness import wait_for_position
@@ -22,7 +23,7 @@ from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from reporting.calendar_feed import calendar_entries
 from reporting.catalogue import CATALOGUE, ReportParameters
-from reporting.cron import InvalidSchedule
+from reporting.cron import InvalidSchedule, next_runs
 from reporting.export_worker import ExportWorker
 from reporting.formats import CONTENT_TYPES, FORMATS, Column, write_calendar
 from reporting.schedules import (
@@ -294,12 +295,19 @@ async def schedules(request: Request[Any, Any, Any]) -> list[Schedule]:
     opt=ADMIN,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def one_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> Schedule:
-    """With its next run time."""
+async def one_schedule(
+    request: Request[Any, Any, Any],
+    schedule_id: uuid.UUID,
+    upcoming: Annotated[int, Parameter(ge=0, le=100)] = 0,
+) -> Schedule:
+    """With its next run time and the `upcoming` run instants from it on (UTC; their
+    local times show what daylight saving time will do)."""
     found = await get_schedule(request.app.state.pool, schedule_id)
     if found is None:
         raise problem(404, f"no schedule {schedule_id}")
-    return found
+    just_before = found.next_run_at - dt.timedelta(microseconds=1)
+    runs = next_runs(found.cron, found.timezone, just_before, upcoming) if upcoming else []
+    return replace(found, upcoming=runs)
 
 
 @put(

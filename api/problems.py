@@ -47,10 +47,12 @@ KINDS: dict[int, tuple[str, ...]] = {
     404: ("not-found",),
     409: ("conflict", "already-exists", "not-ready", "last-admin-key"),
     413: ("too-large",),
+    415: ("unsupported-media-type",),
     422: (
         "rule-violated",
         "invalid-value",
         "path-body-mismatch",
+        "unknown-field",
         "too-long",
         "idempotency-key-reused",
         "invalid-schedule",
@@ -93,6 +95,7 @@ WHY: dict[int, str] = {
     409: "If-Match names a version that is no longer current, the resource already exists, "
     "an export's file is not ready, or the key is the last live admin key",
     413: "the body is over 256 KiB",
+    415: "the body is declared as something other than JSON (`Content-Type: application/json`)",
     422: "a value the register refuses: an unknown party, a broken rule, a path/body id "
     "mismatch, an over-long text, an Idempotency-Key reused for another request, an invalid "
     "schedule or a failed export",
@@ -154,9 +157,11 @@ def problem(
 # msgspec's words for a body of the wrong shape (malformed → 400); any other body error is
 # a value the register refuses (an unknown party, a pattern, a length) → 422.
 _SHAPE_ERROR = re.compile(
-    r"^(Expected `[^`]+`, got `|Object missing required field|Object contains unknown field"
+    r"^(Expected `[^`]+`, got `|Object missing required field"
     r"|JSON is malformed|Input data was truncated|'data'$)"
 )
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `([^`]*)`")
+"""A field the register does not know is refused, never dropped: it would be lost data."""
 """msgspec's words for a body of the wrong shape; "'data'" is Litestar's for no body at all."""
 
 
@@ -171,15 +176,41 @@ def _refused_values(errors: Any) -> bool:
     )
 
 
+def _dicts(errors: Any) -> list[dict[str, Any]]:
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _unknown_fields(errors: Any) -> str | None:
+    """ "unknown field `colour` in `$.plan`" for a body naming fields no command has."""
+    named = []
+    for e in errors if isinstance(errors, list) else []:
+        found = isinstance(e, dict) and _UNKNOWN_FIELD.match(str(e.get("message", "")))
+        if found and e.get("source") == "body":
+            where = "$" if e.get("key", "data") == "data" else f"$.{e['key']}"
+            named.append(f"`{found.group(1)}` in `{where}`")
+    return f"unknown field {', '.join(named)}: check its spelling" if named else None
+
+
+MAX_BODY_BYTES = 256 * 1024
+"""The largest request body the app reads (Litestar's request_max_body_size)."""
+
+
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ProblemDetailsException):
         return exc
     errors = exc.extra if isinstance(exc, ValidationException) else None
     detail = str(exc.detail)
     if isinstance(exc, ValidationException) and "too large" not in detail.lower():
+        if unknown := _unknown_fields(errors):
+            return problem(422, unknown, kind="unknown-field", errors=errors)
         if _refused_values(errors):
-            return problem(422, detail, kind="invalid-value", errors=errors)
+            said = "; ".join(f"{e.get('key', 'body')}: {e['message']}" for e in _dicts(errors))
+            return problem(422, said, kind="invalid-value", errors=errors)
         return problem(400, detail, errors=errors) if errors else problem(400, detail)
+    if exc.status_code == 413:
+        detail = (
+            f"the body is over the limit of {MAX_BODY_BYTES} bytes ({MAX_BODY_BYTES // 1024} KiB)"
+        )
     return problem(exc.status_code, detail, headers=exc.headers)
 
 

@@ -15,6 +15,7 @@ from api.freshness import wait_for_position
 from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
 from api.read_models import party_filter
+from domain.values import currency_code
 from reporting import reports
 
 TAG = "reports"
@@ -125,4 +126,28 @@ async def frameworks(
     )
 
 
-routes = [commitments, activity, fulfilment, frameworks]
+@get(
+    "/reports/pledges",
+    summary="Money pledged in outcomes, by party, currency, programme, framework and year",
+    tags=[TAG],
+    opt=READ,
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
+async def pledges(
+    request: Request[Any, Any, Any],
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+    currency: Annotated[str | None, Parameter(pattern="^[A-Z]{3}$")] = None,
+    after_position: str | None = None,
+) -> Rows:
+    """Totals are per currency (never converted); `total` is a decimal string."""
+    code = party_filter(party)
+    money = currency_code(currency) if currency is not None else None
+    return await _report(
+        request,
+        after_position,
+        lambda c: reports.pledges_totals(c, dialogue_id=dialogue_id, party=code, currency=money),
+    )
+
+
+routes = [commitments, activity, fulfilment, frameworks, pledges]

@@ -74,9 +74,21 @@ def allowed_methods(routes: Iterable[Any]) -> dict[str, str]:
     }
 
 
+def _not_json(content_type: str | None) -> str | None:
+    """The declared media type of a body that says it is not JSON (none declared is JSON).
+
+    Litestar decodes any body as JSON whatever it is declared as; a text/plain body is
+    more likely a client's mistake than JSON, so it is refused rather than guessed at.
+    """
+    if content_type is None:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    return None if media == "application/json" or media.endswith("+json") else media or "empty"
+
+
 async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | None:
-    """The app's before_request hook: answer OPTIONS, refuse numeric timestamps and
-    over-deep JSON bodies."""
+    """The app's before_request hook: answer OPTIONS, refuse numeric timestamps, bodies
+    declared as something other than JSON (415) and over-deep JSON bodies."""
     handler = request.route_handler
     if request.method == "OPTIONS":
         path = next(iter(handler.paths))
@@ -85,6 +97,8 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
     if numeric := _numeric_moment(request):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
     takes_body = "data" in handler.parsed_fn_signature.parameters
+    if takes_body and (declared := _not_json(request.headers.get("content-type"))):
+        raise problem(415, f"the body is declared as {declared}; send application/json")
     if takes_body and json_depth(await request.body()) > MAX_JSON_DEPTH:
         raise problem(400, f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
     return None

@@ -36,8 +36,28 @@ def _session_held_v1_to_v2(data: Payload) -> Payload:
     return {**data, "record": record}
 
 
+def _plan_agreed_on_v1_to_v2(data: Payload) -> Payload:
+    """v1 plans had no ``agreed_on``: nobody said when the plan was agreed or announced.
+
+    v2 states it as ``None``, which valid time reads as "known from the start" (the plan
+    holds from the dialogue's launch or the visit's record), the v1 behaviour's intent.
+    """
+    return {**data, "plan": {**data["plan"], "agreed_on": None}}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SessionHeld", 1): _session_held_v1_to_v2,
+    **{
+        (event_type, 1): _plan_agreed_on_v1_to_v2
+        for event_type in (
+            "SessionScheduled",
+            "SessionRescheduled",
+            "SessionPlanCorrected",
+            "VisitPlanned",
+            "VisitLogged",
+            "VisitCorrected",
+        )
+    },
 }
 
 

@@ -24,7 +24,7 @@ from domain.facts import (
 from domain.values import PartialDate, PartyCode, Person, check_parties, check_reason
 
 
-class _Command(msgspec.Struct, frozen=True, kw_only=True):
+class _Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         """A command that carries a reason (corrections, retractions, cancellations) needs one."""
         reason = getattr(self, "reason", None)

@@ -29,9 +29,11 @@ from domain.decider import (
 )
 from domain.errors import (
     DatesOutOfOrder,
+    DuplicateParties,
     InvalidTransition,
     InvariantViolated,
     NotFound,
+    NotScored,
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
@@ -95,6 +97,8 @@ def _recorded(state: Dialogue, command: c._DialogueCommand) -> Charter:
 
 
 def _check_charter(dialogue_id: uuid.UUID, charter: Charter) -> None:
+    if twice := sorted({p for p in charter.parties if charter.parties.count(p) > 1}):
+        raise DuplicateParties(twice)
     count = len(set(charter.parties))
     if count < 2 or (charter.format == "bilateral") != (count == 2):
         raise TooFewParties(count, charter.format)
@@ -141,6 +145,7 @@ def _outcome(state: Dialogue, outcome_id: uuid.UUID) -> Outcome:
 def _check_plan(state: Dialogue, plan: SessionPlan) -> None:
     _from_parties(state, [plan.host] if plan.host else [], "host")
     _in_order(plan.planned, _launched_on(state), "the planned session")
+    _in_order(plan.planned, plan.agreed_on, "the planned session")
 
 
 def _launched_on(state: Dialogue) -> PartialDate | None:
@@ -163,12 +168,15 @@ def _check_terms(state: Dialogue, terms: OutcomeTerms, adopted_on: PartialDate) 
     if not terms.responsible:
         raise InvariantViolated("An outcome needs at least one responsible party")
     _from_parties(state, terms.responsible, "responsible party")
+    _from_parties(state, [p.by for p in terms.pledges if p.by], "pledging party")
+    _from_parties(state, terms.scored, "scored party")
     _in_order(terms.target, adopted_on, "the target window")
 
 
 def _check_assessment(outcome: Outcome, assessment: Assessment) -> None:
-    if assessment.party not in outcome.terms.responsible:
-        raise PartyNotInDialogue(assessment.party, "assessed party (a responsible party)")
+    scored = outcome.terms.scored or outcome.terms.responsible
+    if assessment.party not in scored:
+        raise NotScored(assessment.party, scored, bool(outcome.terms.scored))
     _in_order(assessment.on, outcome.adopted_on, "the assessment")
 
 
@@ -514,6 +522,14 @@ def _adopted(state: Dialogue, ev: e.OutcomeAdopted) -> Dialogue:
     return replace(state, outcomes=with_entry(state.outcomes, ev.outcome_id, outcome))
 
 
+def _record_corrected(state: Dialogue, ev: e.SessionRecordCorrected) -> Dialogue:
+    """A corrected held date moves its outcomes' adoption date too: no stale date survives."""
+    state = _with_session(state, ev.session_id, record=ev.record)
+    for outcome in _outcomes_adopted_at(state, ev.session_id):
+        state = _with_outcome(state, outcome.outcome_id, adopted_on=ev.record.held_on)
+    return state
+
+
 def _renamed(state: Dialogue, ev: e.DialogueRenamed) -> Dialogue:
     assert state.charter is not None
     return replace(state, charter=replace(state.charter, name=ev.name, acronym=ev.acronym))
@@ -543,7 +559,7 @@ _EVOLUTIONS: dict[type, Callable[[Dialogue, Any], Dialogue]] = {
     e.SessionPostponed: lambda s, ev: _with_session(s, ev.session_id, status="postponed"),
     e.SessionCancelled: lambda s, ev: _with_session(s, ev.session_id, status="cancelled"),
     e.SessionHeld: lambda s, ev: _with_session(s, ev.session_id, record=ev.record, status="held"),
-    e.SessionRecordCorrected: lambda s, ev: _with_session(s, ev.session_id, record=ev.record),
+    e.SessionRecordCorrected: _record_corrected,
     e.SessionRetracted: lambda s, ev: _with_session(s, ev.session_id, status="retracted"),
     e.OutcomeAdopted: _adopted,
     e.OutcomeCorrected: lambda s, ev: _with_outcome(s, ev.outcome_id, terms=ev.terms),

@@ -25,6 +25,12 @@ class UnknownParty(InvalidValue):
         self.code = code
 
 
+class UnknownCurrency(InvalidValue):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"Unknown currency {code!r}: expected an ISO 4217 code such as USD")
+        self.code = code
+
+
 class InvalidPartialDate(InvalidValue):
     def __init__(self, text: str, why: str = "not a date this register understands") -> None:
         super().__init__(f"Invalid partial date {text!r}: {why}")
@@ -84,6 +90,27 @@ class TooFewParties(InvariantViolated):
         need = "exactly two" if dialogue_format == "bilateral" else "at least three"
         super().__init__(
             f"A {dialogue_format} dialogue needs {need} distinct parties, {count} given"
+        )
+
+
+class DuplicateParties(InvariantViolated):
+    """A party named twice would let a "bilateral" dialogue have one real party."""
+
+    def __init__(self, duplicates: list[str]) -> None:
+        super().__init__(
+            f"A dialogue's parties are distinct; named more than once: {', '.join(duplicates)}"
+        )
+
+
+class NotScored(InvariantViolated):
+    """Compliance is scored only for the parties an outcome names as scored."""
+
+    def __init__(self, code: str, scored: tuple[str, ...], listed: bool) -> None:
+        which = "its scored parties" if listed else "its responsible parties (no scored parties"
+        which += "" if listed else " listed: add them to terms.scored to score others)"
+        super().__init__(
+            f"Compliance is assessed only for an outcome's scored parties; {code} is not among "
+            f"{which}: {', '.join(scored)}"
         )
 
 

@@ -111,6 +111,9 @@ class _SessionEvent(_DialogueEvent, frozen=True, kw_only=True):
 
 
 class SessionScheduled(_SessionEvent, tag="SessionScheduled", frozen=True, kw_only=True):
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+
+    schema_version: ClassVar[int] = 2
     plan: SessionPlan
 
     def happened(self) -> PartialDate | None:
@@ -118,6 +121,9 @@ class SessionScheduled(_SessionEvent, tag="SessionScheduled", frozen=True, kw_on
 
 
 class SessionRescheduled(_SessionEvent, tag="SessionRescheduled", frozen=True, kw_only=True):
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+
+    schema_version: ClassVar[int] = 2
     plan: SessionPlan
     reason: str
 
@@ -126,6 +132,9 @@ class SessionRescheduled(_SessionEvent, tag="SessionRescheduled", frozen=True, k
 
 
 class SessionPlanCorrected(_SessionEvent, tag="SessionPlanCorrected", frozen=True, kw_only=True):
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+
+    schema_version: ClassVar[int] = 2
     plan: SessionPlan
     reason: str
 
@@ -248,6 +257,9 @@ class _VisitEvent(_Event, frozen=True, kw_only=True):
 
 
 class VisitPlanned(_VisitEvent, tag="VisitPlanned", frozen=True, kw_only=True):
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+
+    schema_version: ClassVar[int] = 2
     plan: VisitPlan
 
     def happened(self) -> PartialDate | None:
@@ -255,7 +267,12 @@ class VisitPlanned(_VisitEvent, tag="VisitPlanned", frozen=True, kw_only=True):
 
 
 class VisitLogged(_VisitEvent, tag="VisitLogged", frozen=True, kw_only=True):
-    """A visit the register learns of only after it took place."""
+    """A visit the register learns of only after it took place.
+
+    v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none).
+    """
+
+    schema_version: ClassVar[int] = 2
 
     plan: VisitPlan
     dates: PartialDate
@@ -292,6 +309,9 @@ class VisitCancelled(_VisitEvent, tag="VisitCancelled", frozen=True, kw_only=Tru
 
 
 class VisitCorrected(_VisitEvent, tag="VisitCorrected", frozen=True, kw_only=True):
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+
+    schema_version: ClassVar[int] = 2
     plan: VisitPlan
     dates: PartialDate | None = None
     reason: str

@@ -11,8 +11,9 @@ from typing import Literal
 
 import msgspec
 
-from domain.errors import InvalidScore
+from domain.errors import InvalidScore, InvalidValue
 from domain.values import (
+    CurrencyCode,
     Link,
     OutcomeRef,
     PartialDate,
@@ -23,6 +24,7 @@ from domain.values import (
     Statement,
     check_figure,
     check_parties,
+    currency_code,
     party_code,
 )
 
@@ -42,6 +44,17 @@ OutcomeStatus = Literal[
 FINAL_OUTCOME_STATUSES: frozenset[str] = frozenset(
     {"fulfilled", "partially fulfilled", "lapsed", "superseded", "withdrawn"}
 )
+
+
+def is_final(status: str) -> bool:
+    """A final status is left only by correction; everything else is still open.
+
+    The read models store this decision (`outcomes.is_final`) so listings and reports
+    filter on it and never restate the list of final statuses.
+    """
+    return status in FINAL_OUTCOME_STATUSES
+
+
 Score = Literal[-1, 0, 1]
 Approximation = Literal["exact", "about", "nearly", "more than", "less than"]
 IndicatorKind = Literal["measured", "target", "rank"]
@@ -50,7 +63,7 @@ MilestoneKind = Literal[
 ]
 
 
-class Charter(msgspec.Struct, frozen=True, kw_only=True):
+class Charter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What a dialogue is: its name, its parties and how often it meets."""
 
     name: str
@@ -65,8 +78,15 @@ class Charter(msgspec.Struct, frozen=True, kw_only=True):
         check_parties(self.parties)
 
 
-class SessionPlan(msgspec.Struct, frozen=True, kw_only=True):
+class SessionPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A session as planned; ``agreed_on`` is when the plan was agreed or announced.
+
+    A plan is a fact in the world from that day (valid time); without it the plan holds
+    from the dialogue's launch (see docs/DOMAIN-MODEL.md "Valid time").
+    """
+
     planned: PartialDate
+    agreed_on: PartialDate | None = None
     place: Place | None = None
     host: PartyCode | None = None
     format: SessionFormat = "in person"
@@ -76,7 +96,7 @@ class SessionPlan(msgspec.Struct, frozen=True, kw_only=True):
             party_code(self.host)
 
 
-class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What happened at a held session, as the sources report it."""
 
     held_on: PartialDate
@@ -89,25 +109,48 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     sources: tuple[Source, ...] = ()
 
 
-class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True):
+class Pledge(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Money an outcome commits: a decimal amount in an ISO 4217 currency, to a programme
+    or facility, by a party of the dialogue (or by the dialogue as a whole when none)."""
+
+    amount: Decimal
+    currency: CurrencyCode
+    programme: str = ""
+    by: PartyCode | None = None
+
+    def __post_init__(self) -> None:
+        currency_code(self.currency)
+        check_figure(self.amount)
+        if self.amount <= 0:
+            raise InvalidValue(f"A pledge is a positive amount, {self.amount} given")
+        if self.by is not None:
+            party_code(self.by)
+
+
+class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: OutcomeKind
     text: str
     responsible: tuple[PartyCode, ...]
     target: PartialDate | None = None
     leads_to: tuple[Link, ...] = ()
     frameworks: tuple[str, ...] = ()
+    pledges: tuple[Pledge, ...] = ()
+    scored: tuple[PartyCode, ...] = ()
+    """Parties whose compliance is scored; none means the responsible parties. The G7/G20
+    Research Group method scores every member on every commitment: list them all here."""
 
     def __post_init__(self) -> None:
         check_parties(self.responsible)
+        check_parties(self.scored)
 
 
-class Progress(msgspec.Struct, frozen=True, kw_only=True):
+class Progress(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     note: str
     on: PartialDate | None = None
     evidence: tuple[Source, ...] = ()
 
 
-class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+class Assessment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A compliance score for one party, on the G7/G20 Research Group scale."""
 
     party: PartyCode
@@ -122,11 +165,14 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidScore(self.score)
 
 
-class VisitPlan(msgspec.Struct, frozen=True, kw_only=True):
+class VisitPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A visit as planned; ``agreed_on`` (announced) starts the plan's valid time."""
+
     visitor: Person
     host: PartyCode
     destination: Place
     window: PartialDate
+    agreed_on: PartialDate | None = None
     purpose: str = ""
     outcome: OutcomeRef | None = None
 
@@ -134,7 +180,7 @@ class VisitPlan(msgspec.Struct, frozen=True, kw_only=True):
         party_code(self.host)
 
 
-class Indicator(msgspec.Struct, frozen=True, kw_only=True):
+class Indicator(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A figure for a relationship and period; 'nearly 600' keeps its 'nearly'."""
 
     name: str
@@ -153,7 +199,7 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True):
             party_code(self.subject)
 
 
-class Milestone(msgspec.Struct, frozen=True, kw_only=True):
+class Milestone(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: MilestoneKind
     on: PartialDate
     description: str

@@ -14,7 +14,13 @@ from typing import Annotated, Literal
 import msgspec
 import pycountry
 
-from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
+from domain.errors import (
+    InvalidPartialDate,
+    InvalidValue,
+    MissingReason,
+    UnknownCurrency,
+    UnknownParty,
+)
 
 PartyCode = Annotated[
     str,
@@ -39,6 +45,26 @@ def party_code(code: str) -> str:
     """Accept a party only if ISO 3166-1 knows it, so "XX" can never enter the record."""
     if not _is_country(code):
         raise UnknownParty(code)
+    return code
+
+
+CurrencyCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[A-Z]{3}$", description="ISO 4217 currency code", examples=["USD", "EUR"]
+    ),
+]
+
+
+@lru_cache(maxsize=256)
+def _is_currency(code: str) -> bool:
+    return len(code) == 3 and pycountry.currencies.get(alpha_3=code) is not None
+
+
+def currency_code(code: str) -> str:
+    """Accept a currency only if ISO 4217 knows it: "USS" is a typo, not money."""
+    if not _is_currency(code):
+        raise UnknownCurrency(code)
     return code
 
 
@@ -117,7 +143,7 @@ _THIRDS = {"early": 37, "mid": 38, "middle": 38, "late": 39}
 _SEASONS = {"spring": 21, "summer": 22, "autumn": 23, "fall": 23, "winter": 24}
 
 
-class PartialDate(msgspec.Struct, frozen=True, kw_only=True):
+class PartialDate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A date as the world reports it: an interval [start, end) with a precision.
 
     Sources rarely give a day ("early 2022", "first half of 2022"), so the register keeps
@@ -287,7 +313,7 @@ _READERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], _Reading]], ...
 # ---------------------------------------------------------------- people, places, sources
 
 
-class Person(msgspec.Struct, frozen=True, kw_only=True):
+class Person(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Someone acting for a party; the title and organization are as the source gives them."""
 
     name: str
@@ -299,7 +325,7 @@ class Person(msgspec.Struct, frozen=True, kw_only=True):
         party_code(self.party)
 
 
-class Place(msgspec.Struct, frozen=True, kw_only=True):
+class Place(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     city: str
     country: PartyCode
 
@@ -307,7 +333,7 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
         party_code(self.country)
 
 
-class Source(msgspec.Struct, frozen=True, kw_only=True):
+class Source(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where a fact comes from; auditors need to reach it again."""
 
     title: str
@@ -317,7 +343,7 @@ class Source(msgspec.Struct, frozen=True, kw_only=True):
     reporting: str | None = None
 
 
-class Statement(msgspec.Struct, frozen=True, kw_only=True):
+class Statement(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Something said at a session, by one party or jointly by several."""
 
     by: tuple[PartyCode, ...]
@@ -334,14 +360,14 @@ class Statement(msgspec.Struct, frozen=True, kw_only=True):
 LinkKind = Literal["session", "visit", "dialogue"]
 
 
-class Link(msgspec.Struct, frozen=True, kw_only=True):
+class Link(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What an outcome leads to: a next session, a visit or a new dialogue."""
 
     kind: LinkKind
     target_id: uuid.UUID
 
 
-class OutcomeRef(msgspec.Struct, frozen=True, kw_only=True):
+class OutcomeRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An outcome lives in its dialogue's stream, so naming it takes both ids."""
 
     dialogue_id: uuid.UUID

@@ -17,6 +17,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
+from domain.facts import is_final
 from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
@@ -102,6 +103,8 @@ def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "compliance": to_builtins(outcome.compliance),
                 "leads_to": to_builtins(terms.leads_to),
                 "frameworks": list(terms.frameworks),
+                "pledges": to_builtins(terms.pledges),
+                "is_final": is_final(outcome.status),
             }
         )
     return rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -96,6 +97,8 @@ outcomes = Table(
     Column("compliance", JSONB, nullable=False),
     Column("leads_to", JSONB, nullable=False),
     Column("frameworks", ARRAY(Text), nullable=False),
+    Column("pledges", JSONB, nullable=False, server_default="[]"),
+    Column("is_final", Boolean, nullable=False, server_default="false"),
 )
 
 outcome_progress = Table(

@@ -194,6 +194,36 @@ async def _commitments(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     return _typed("Commitments status", COMMITMENTS_COLUMNS, rows)
 
 
+MONEY_SCALE = 2
+"""Pledged amounts are exported to 2 decimals (the commitments report rounds them so)."""
+
+COMMITMENT_ROW_COLUMNS = tuple(
+    Column(name=c.name, type=c.type, scale=MONEY_SCALE) if c.name == "amount" else c
+    for c in _declared(
+        ("outcome_id", "uuid"),
+        ("dialogue_id", "uuid"),
+        ("dialogue", "text"),
+        ("session_id", "uuid"),
+        ("adopted_on", "date"),
+        ("kind", "text"),
+        ("text", "text"),
+        ("responsible", "text_list"),
+        ("amount", "decimal"),
+        ("currency", "text"),
+        ("target_from", "date"),
+        ("target_to", "date"),
+        ("status", "text"),
+        ("is_final", "boolean"),
+        ("latest_assessments", "json"),
+    )
+)
+
+
+async def _commitment_rows(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.commitment_rows(c, dialogue_id=p.dialogue_id, party=p.party)
+    return _typed("Commitments", COMMITMENT_ROW_COLUMNS, rows)
+
+
 async def _activity(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.activity_per_year(
         c, year_from=p.year_from, year_to=p.year_to, dialogue_id=p.dialogue_id
@@ -231,6 +261,16 @@ CATALOGUE: dict[str, Report] = {
             ("as_of", "dialogue_id", "party"),
             _commitments,
             COMMITMENTS_COLUMNS,
+        ),
+        Report(
+            "commitments",
+            "Commitments",
+            "One row per outcome: dialogue, session, date adopted, text, responsible parties, "
+            "money pledged and its currency, target window, current status and the latest "
+            "assessment per party.",
+            ("dialogue_id", "party"),
+            _commitment_rows,
+            COMMITMENT_ROW_COLUMNS,
         ),
         Report(
             "dialogue-activity",

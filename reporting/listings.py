@@ -37,8 +37,6 @@ from projections.tables import (
 )
 from reporting.paging import MAX_LIMIT, after_cursor, decode_cursor, encode_cursor
 
-FINAL_STATUSES = ("fulfilled", "partially fulfilled", "lapsed", "superseded", "withdrawn")
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -171,7 +169,7 @@ def _conditions(listing: Listing, f: Filters) -> list[ColumnElement[bool]]:
     if listing.when is not None and f.valid_to:
         found.append(listing.when < f.valid_to)
     if "target_to" in table_columns:
-        open_ = table_columns["status"].not_in(FINAL_STATUSES)
+        open_ = ~table_columns["is_final"]
         if f.due_before:
             found.append(and_(open_, table_columns["target_to"] <= f.due_before))
         if f.overdue_as_of:

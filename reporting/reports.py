@@ -1,5 +1,5 @@
 """Report definitions over the read models: commitments, activity, fulfilment, compliance,
-frameworks.
+frameworks, pledges.
 
 Each is one parameterised query. "As of" a date means: outcomes adopted by that date,
 judged against their target windows on that date, with their latest recorded status
@@ -15,15 +15,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-FINAL = "('fulfilled', 'partially fulfilled', 'lapsed', 'superseded', 'withdrawn')"
-
-COMMITMENTS = f"""
+COMMITMENTS = """
 SELECT o.dialogue_id, d.name AS dialogue, d.acronym, p.party,
        count(*) AS adopted,
-       count(*) FILTER (WHERE o.status NOT IN {FINAL}) AS open,
-       count(*) FILTER (WHERE o.status NOT IN {FINAL} AND o.target_from <= :as_of
+       count(*) FILTER (WHERE NOT o.is_final) AS open,
+       count(*) FILTER (WHERE NOT o.is_final AND o.target_from <= :as_of
                         AND o.target_to > :as_of) AS due,
-       count(*) FILTER (WHERE o.status NOT IN {FINAL} AND o.target_to <= :as_of) AS overdue,
+       count(*) FILTER (WHERE NOT o.is_final AND o.target_to <= :as_of) AS overdue,
        count(*) FILTER (WHERE o.status = 'fulfilled') AS fulfilled,
        count(*) FILTER (WHERE o.status = 'partially fulfilled') AS partially_fulfilled
 FROM reporting.outcomes o
@@ -62,15 +60,16 @@ WHERE (CAST(:year_from AS int) IS NULL OR k.year >= :year_from)
   AND (CAST(:dialogue_id AS uuid) IS NULL OR k.dialogue_id = CAST(:dialogue_id AS uuid))
 ORDER BY k.year, d.name NULLS LAST"""
 
-FULFILMENT = f"""
+FULFILMENT = """
 WITH per_party AS (
-    SELECT o.dialogue_id, p.party, o.status, o.compliance -> p.party AS assessment
+    SELECT o.dialogue_id, p.party, o.status, o.is_final,
+           o.compliance -> p.party AS assessment
     FROM reporting.outcomes o CROSS JOIN LATERAL unnest(o.responsible) AS p(party))
 SELECT x.dialogue_id, d.name AS dialogue, d.acronym, x.party,
        count(*) AS adopted,
        count(*) FILTER (WHERE x.status = 'fulfilled') AS fulfilled,
        count(*) FILTER (WHERE x.status = 'partially fulfilled') AS partially_fulfilled,
-       count(*) FILTER (WHERE x.status IN {FINAL}) AS closed,
+       count(*) FILTER (WHERE x.is_final) AS closed,
        round(count(*) FILTER (WHERE x.status = 'fulfilled')::numeric / count(*), 4)
            AS fulfilment_rate,
        count(x.assessment) AS assessments,
@@ -81,7 +80,7 @@ WHERE (CAST(:dialogue_id AS uuid) IS NULL OR x.dialogue_id = CAST(:dialogue_id A
 GROUP BY x.dialogue_id, d.name, d.acronym, x.party
 ORDER BY d.name, x.party"""
 
-FRAMEWORKS = f"""
+FRAMEWORKS = """
 WITH named AS (
     SELECT f.framework, o.*
     FROM reporting.outcomes o CROSS JOIN LATERAL unnest(o.frameworks) AS f(framework)
@@ -89,7 +88,7 @@ WITH named AS (
       AND (CAST(:party AS text) IS NULL OR CAST(:party AS text) = ANY(o.responsible)))
 SELECT n.framework,
        count(*) AS outcomes,
-       count(*) FILTER (WHERE n.status NOT IN {FINAL}) AS open,
+       count(*) FILTER (WHERE NOT n.is_final) AS open,
        count(*) FILTER (WHERE n.status = 'fulfilled') AS fulfilled,
        count(DISTINCT n.dialogue_id) AS dialogues,
        ARRAY(SELECT DISTINCT p FROM named m CROSS JOIN LATERAL unnest(m.responsible) AS p
@@ -99,6 +98,43 @@ SELECT n.framework,
 FROM named n
 GROUP BY n.framework
 ORDER BY n.framework"""
+
+
+PLEDGES = """
+SELECT coalesce(p.by, '') AS party, p.currency, p.programme,
+       coalesce(f.framework, '') AS framework,
+       extract(year FROM o.adopted_from)::int AS year,
+       count(*) AS pledges, count(DISTINCT o.outcome_id) AS outcomes,
+       sum(p.amount) AS total
+FROM reporting.outcomes o
+CROSS JOIN LATERAL jsonb_to_recordset(o.pledges)
+    AS p(amount numeric, currency text, programme text, by text)
+LEFT JOIN LATERAL unnest(o.frameworks) AS f(framework) ON true
+WHERE o.status <> 'retracted'
+  AND (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
+  AND (CAST(:party AS text) IS NULL OR p.by = :party)
+  AND (CAST(:currency AS text) IS NULL OR p.currency = :currency)
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY year, party, currency, programme, framework"""
+
+
+COMMITMENT_ROWS = """
+SELECT o.outcome_id, o.dialogue_id, d.name AS dialogue, o.session_id,
+       o.adopted_from AS adopted_on, o.kind, o.text, o.responsible,
+       m.amount, m.currency, o.target_from, o.target_to, o.status, o.is_final,
+       o.compliance AS latest_assessments
+FROM reporting.outcomes o
+JOIN reporting.dialogues d USING (dialogue_id)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN count(DISTINCT p.currency) = 1 THEN round(sum(p.amount), 2) END
+               AS amount,
+           CASE WHEN count(DISTINCT p.currency) = 1 THEN min(p.currency)
+                WHEN count(*) > 1 THEN 'several' END AS currency
+    FROM jsonb_to_recordset(o.pledges) AS p(amount numeric, currency text)) m
+WHERE o.status <> 'retracted'
+  AND (CAST(:dialogue_id AS uuid) IS NULL OR o.dialogue_id = CAST(:dialogue_id AS uuid))
+  AND (CAST(:party AS text) IS NULL OR CAST(:party AS text) = ANY(o.responsible))
+ORDER BY o.adopted_from, d.name, o.outcome_id"""
 
 
 async def _rows(connection: AsyncConnection, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -158,3 +194,31 @@ async def frameworks_referred_to(
     that party is responsible for.
     """
     return await _rows(connection, FRAMEWORKS, dialogue_id=dialogue_id, party=party)
+
+
+async def pledges_totals(
+    connection: AsyncConnection,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+    currency: str | None = None,
+) -> list[dict[str, Any]]:
+    """Money pledged in outcomes, totalled by pledging party, currency, programme,
+    framework and year of adoption; never summed across currencies.
+
+    An outcome under two frameworks counts under each (as in the frameworks report); a
+    pledge by no party (the dialogue as a whole) has party "".
+    """
+    return await _rows(connection, PLEDGES, dialogue_id=dialogue_id, party=party, currency=currency)
+
+
+async def commitment_rows(
+    connection: AsyncConnection,
+    *,
+    dialogue_id: uuid.UUID | None = None,
+    party: str | None = None,
+) -> list[dict[str, Any]]:
+    """One row per outcome on record: where and when adopted, its text, who is responsible,
+    the money pledged (to 2 decimals, one currency; "several" when they differ), its target
+    window, its current status and the latest assessment per party."""
+    return await _rows(connection, COMMITMENT_ROWS, dialogue_id=dialogue_id, party=party)

@@ -48,6 +48,8 @@ class Schedule(msgspec.Struct, frozen=True, kw_only=True):
     next_run_at: dt.datetime
     created_at: dt.datetime
     updated_at: dt.datetime
+    upcoming: list[dt.datetime] = msgspec.field(default_factory=list)
+    """The next run instants (UTC), when asked for: DST shows before it happens."""
 
 
 class Run(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,6 +18,7 @@ from domain.codec import decode_event, encode_event
 from domain.commands import Command
 from domain.events import Event, valid_time
 from domain.streams import decider_for, entity_id_of, stream_id_for
+from domain.validity import in_force
 from store.entity_ids import claim_entity_ids
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
 from store.event_store import EventStore
@@ -50,14 +51,6 @@ def domain_events(records: Sequence[RecordedEvent]) -> list[Event]:
     return [decode_event(r.type, r.schema_version, r.data) for r in records]
 
 
-def in_force_at(records: Sequence[RecordedEvent], valid_at: dt.date) -> list[RecordedEvent]:
-    """The events whose valid time had begun by `valid_at` (undated ones always count).
-
-    "As valid at V" folds only what had happened, or been planned, in the world by V.
-    """
-    return [r for r in records if r.valid_from is None or r.valid_from <= valid_at]
-
-
 async def load(
     store: EventStore,
     stream_id: str,
@@ -66,14 +59,20 @@ async def load(
     recorded_until: dt.datetime | None = None,
     valid_at: dt.date | None = None,
 ) -> Loaded:
-    """Fold a stream, optionally as recorded at a past moment and/or as valid at a date."""
+    """Fold a stream, optionally as recorded at a past moment and/or as valid at a date.
+
+    `events` stays the whole stream as recorded (the audit trail); only the state is
+    evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time").
+    """
     records = await store.read_stream(stream_id, recorded_until=recorded_until)
     version = records[-1].version if records else 0
+    events = domain_events(records)
     if valid_at is not None:
-        records = in_force_at(records, valid_at)
+        # everything known by then, corrections included, evaluated at valid_at
+        events = in_force(events, valid_at)
     return Loaded(
         stream_id=stream_id,
-        state=decider.fold(domain_events(records)),
+        state=decider.fold(events),
         version=version,
         events=records,
     )

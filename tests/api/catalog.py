@@ -106,7 +106,10 @@ def scenario(prefix: str) -> list[Any]:
         c.RetractSession(dialogue_id=d, session_id=s3, reason="never planned"),
         c.AdoptOutcome(dialogue_id=d, session_id=s1, outcome_id=o1, terms=b.terms()),
         c.CorrectOutcome(
-            dialogue_id=d, outcome_id=o1, terms=b.terms("Meet again soon"), reason="wording"
+            dialogue_id=d,
+            outcome_id=o1,
+            terms=b.terms("Meet again soon", pledges=(b.pledge(),)),
+            reason="wording",
         ),
         c.RecordProgress(dialogue_id=d, outcome_id=o1, progress_id=p1, progress=b.progress()),
         c.CorrectProgress(

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from api.demo import DEMO_ACTOR, load_demo
 from domain import commands as c
 from domain.demo import ESPD_ID, golden_scenario
+from domain.facts import SessionPlan
 from domain.values import PartialDate
 from reporting.disclosure import AUDIT_FIELDS
 from tests.api.catalog import Driver, ids
@@ -104,6 +105,49 @@ async def test_valid_at_combines_with_as_of(client, tokens, pool):
     assert both.status_code == 200, both.text
     assert both.json()["state"]["charter"]["name"] == "ESPD"
     assert both.json()["version"] == 1
+
+
+async def test_a_corrected_session_day_never_comes_back_at_any_valid_time(client, tokens, pool):
+    """Issue 12: held "on the 18th", corrected to the 19th; the plan was agreed on the 5th."""
+    i = ids("valid-corrected")
+    driver = Driver(client, tokens["writer"])
+    launch = c.LaunchDialogue(
+        dialogue_id=i["d"], charter=b.charter(launched_on=PartialDate.parse("2021-01-01"))
+    )
+    plan = SessionPlan(
+        planned=PartialDate.parse("2022-01"), agreed_on=PartialDate.parse("2022-01-05")
+    )
+    for command in (
+        launch,
+        c.ScheduleSession(dialogue_id=i["d"], session_id=i["s1"], plan=plan),
+        c.HoldSession(dialogue_id=i["d"], session_id=i["s1"], record=b.record(when="2022-01-18")),
+    ):
+        assert (await driver.send(command)).is_success
+    await asyncio.sleep(0.05)
+    correct = c.CorrectSessionRecord(
+        dialogue_id=i["d"], session_id=i["s1"], record=b.record(when="2022-01-19"), reason="19th"
+    )
+    assert (await driver.send(correct)).is_success
+    before_correction = await _recorded_at(pool, f"dialogue-{i['d']}", 3)
+    reader = auth(tokens["reader"])
+    url = f"/dialogues/{i['d']}"
+
+    async def session(query: str) -> dict[str, Any] | None:
+        response = await client.get(f"{url}?{query}", headers=reader)
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] | None = response.json()["state"]["sessions"].get(str(i["s1"]))
+        return found
+
+    assert await session("valid_at=2022-01-04") is None
+    assert (await session("valid_at=2022-01-10"))["status"] == "scheduled"  # type: ignore[index]
+    at_18 = await session("valid_at=2022-01-18")
+    assert at_18 is not None and (at_18["status"], at_18["record"]) == ("scheduled", None)
+    at_19 = await session("valid_at=2022-01-19")
+    assert at_19["record"]["held_on"]["start"] == "2022-01-19"  # type: ignore[index]
+    then = await session(f"as_of={_q(before_correction)}")
+    assert then["record"]["held_on"]["start"] == "2022-01-18"  # type: ignore[index]
+    then_at_18 = await session(f"as_of={_q(before_correction)}&valid_at=2022-01-18")
+    assert then_at_18["status"] == "held"  # type: ignore[index]
 
 
 async def test_the_kz_us_history_lists_the_articles_events_in_recorded_order(client, tokens, pool):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -518,3 +520,28 @@ async def test_renaming_a_schedule_to_a_taken_name_is_a_409(client, tokens, pool
     )
     assert_problem(again, 409, "already-exists")
     assert await _register_state(pool) == before
+
+
+async def test_a_schedule_shows_its_upcoming_runs_across_daylight_saving(client, tokens):
+    admin = _auth(tokens["admin"])
+    created = await client.post(
+        "/schedules",
+        headers=admin,
+        json={
+            **SCHEDULE,
+            "cron": "0 9 * * *",
+            "timezone": "Europe/Berlin",
+            "name": "daily-berlin",
+            "destination": "berlin",
+        },
+    )
+    assert created.status_code == 201, created.text
+    url = f"/schedules/{created.json()['schedule_id']}"
+    found = await client.get(url, params={"upcoming": 3}, headers=admin)
+    assert found.status_code == 200, found.text
+    runs = [dt.datetime.fromisoformat(r) for r in found.json()["upcoming"]]
+    assert len(runs) == 3 and runs == sorted(runs)
+    assert runs[0] == dt.datetime.fromisoformat(found.json()["next_run_at"])
+    berlin = ZoneInfo("Europe/Berlin")
+    assert {r.astimezone(berlin).hour for r in runs} == {9}
+    assert (await client.get(url, params={"upcoming": 101}, headers=admin)).status_code == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from domain import commands as c
@@ -12,6 +13,7 @@ from domain.facts import (
     Indicator,
     Milestone,
     OutcomeTerms,
+    Pledge,
     Progress,
     SessionPlan,
     SessionRecord,
@@ -72,6 +74,10 @@ def adopt(outcome_id: uuid.UUID = O, session_id: uuid.UUID = S, **kw: object) ->
         outcome_id=outcome_id,
         terms=terms(**kw),  # type: ignore[arg-type]
     )
+
+
+def pledge(amount: str = "1000000", currency: str = "USD", by: str | None = "US") -> Pledge:
+    return Pledge(amount=Decimal(amount), currency=currency, programme="Green Central Asia", by=by)
 
 
 def progress(note: str = "Dates agreed", on: str | None = "2022-03") -> Progress:

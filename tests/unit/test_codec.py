@@ -82,3 +82,50 @@ def test_routing_of_commands():
     assert decider_for(commands[-1]) is relationship.decider
     for stream_id, events in replay(commands).items():
         assert {stream_id_of(ev) for ev in events} == {stream_id}
+
+
+# Payloads exactly as a v1 writer stored them (before plans carried ``agreed_on``).
+STORED_V1: dict[str, dict[str, object]] = {
+    "SessionScheduled": {
+        "dialogue_id": "00000000-0000-0000-0000-0000000000d1",
+        "plan": {
+            "format": "in person",
+            "host": "US",
+            "place": None,
+            "planned": {
+                "end": "2023-01-01",
+                "precision": "year",
+                "start": "2022-01-01",
+                "wording": "2022",
+            },
+        },
+        "session_id": "00000000-0000-0000-0000-0000000000a1",
+    },
+    "VisitPlanned": {
+        "plan": {
+            "destination": {"city": "Astana", "country": "KZ"},
+            "host": "KZ",
+            "outcome": None,
+            "purpose": "",
+            "visitor": {"name": "V", "organization": "DoS", "party": "US", "title": "Secretary"},
+            "window": {
+                "end": "2022-07-01",
+                "precision": "half",
+                "start": "2022-01-01",
+                "wording": "first half of 2022",
+            },
+        },
+        "visit_id": "00000000-0000-0000-0000-0000000000e1",
+    },
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(STORED_V1))
+def test_plans_stored_before_agreed_on_are_upcast(event_type):
+    event = codec.decode_event(event_type, 1, STORED_V1[event_type])
+    assert event.plan.agreed_on is None  # type: ignore[union-attr]
+    stored_type, version, data = codec.encode_event(event)
+    assert (stored_type, version) == (event_type, 2)
+    assert data["plan"]["agreed_on"] is None  # type: ignore[index]
+    # the v2 form of the same fact decodes to the same event
+    assert codec.decode_event(event_type, 2, data) == event

@@ -14,12 +14,14 @@ from domain.errors import (
     AlreadyExists,
     DatesOutOfOrder,
     DomainError,
+    DuplicateParties,
     InvalidScore,
     InvalidTransition,
     InvariantViolated,
     MissingReason,
     NotFound,
     NothingChanges,
+    NotScored,
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
@@ -231,9 +233,23 @@ REFUSALS = [
     (
         "bilateral with one party",
         (),
-        launch(parties=("KZ", "KZ")),
+        launch(parties=("KZ",), format="bilateral"),
         TooFewParties,
         "A bilateral dialogue needs exactly two distinct parties, 1 given",
+    ),
+    (
+        "bilateral with a party twice",
+        (),
+        launch(parties=("KZ", "KZ")),
+        DuplicateParties,
+        "A dialogue's parties are distinct; named more than once: KZ",
+    ),
+    (
+        "multilateral with a party twice",
+        (),
+        launch(parties=("KZ", "US", "KZ")),
+        DuplicateParties,
+        "A dialogue's parties are distinct; named more than once: KZ",
     ),
     (
         "bilateral with three",
@@ -611,9 +627,10 @@ REFUSALS = [
         "assess a party not responsible",
         ADOPTED,
         c.AssessCompliance(dialogue_id=D, outcome_id=O, assessment=assessment(party="UZ")),
-        PartyNotInDialogue,
-        "The assessed party (a responsible party) must come from the dialogue's parties, "
-        "UZ is not one",
+        NotScored,
+        "Compliance is assessed only for an outcome's scored parties; UZ is not among its "
+        "responsible parties (no scored parties listed: add them to terms.scored to score "
+        "others): KZ, US",
     ),
     (
         "correct an absent assessment",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from domain.facts import (
     Indicator,
     Milestone,
     OutcomeTerms,
+    Pledge,
     Progress,
     SessionPlan,
     SessionRecord,
@@ -63,7 +65,7 @@ charters = st.builds(
     parties=st.sampled_from([("KZ", "US"), ("KZ", "US", "UZ"), ("KZ", "KZ"), ("US", "UZ")]),
     launched_on=st.none() | st.just(PartialDate.parse("2021")),
 )
-plans = st.builds(SessionPlan, planned=dates, host=st.none() | parties)
+plans = st.builds(SessionPlan, planned=dates, host=st.none() | parties, agreed_on=maybe_dates)
 records = st.builds(
     SessionRecord,
     held_on=dates,
@@ -80,6 +82,16 @@ terms = st.builds(
     text=st.sampled_from(["a", "b"]),
     responsible=st.lists(parties, min_size=0, max_size=2, unique=True).map(tuple),
     target=maybe_dates,
+    pledges=st.lists(
+        st.builds(
+            Pledge,
+            amount=st.sampled_from([Decimal("2.5"), Decimal("1000000"), Decimal("0.000001")]),
+            currency=st.sampled_from(["USD", "EUR"]),
+            programme=st.sampled_from(["", "Green Central Asia"]),
+            by=st.none() | parties,
+        ),
+        max_size=2,
+    ).map(tuple),
 )
 progresses = st.builds(Progress, note=st.sampled_from(["n", "m"]), on=maybe_dates)
 assessments = st.builds(
