@@ -523,10 +523,13 @@ def _adopted(state: Dialogue, ev: e.OutcomeAdopted) -> Dialogue:
 
 
 def _record_corrected(state: Dialogue, ev: e.SessionRecordCorrected) -> Dialogue:
-    """A corrected held date moves its outcomes' adoption date too: no stale date survives."""
+    """A corrected held date moves its outcomes' adoption date too, retracted ones included
+    (a retraction hides an outcome, it does not freeze the wrong date): no stale date
+    survives."""
     state = _with_session(state, ev.session_id, record=ev.record)
-    for outcome in _outcomes_adopted_at(state, ev.session_id):
-        state = _with_outcome(state, outcome.outcome_id, adopted_on=ev.record.held_on)
+    for outcome in list(state.outcomes.values()):
+        if outcome.session_id == ev.session_id:
+            state = _with_outcome(state, outcome.outcome_id, adopted_on=ev.record.held_on)
     return state
 
 

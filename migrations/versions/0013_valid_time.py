@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from migrations.sql_script import run
 
 revision: str = "0013_valid_time"
-down_revision: str | None = "0009_transparency_log"
+down_revision: str | None = "0010_subscriptions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
