@@ -144,18 +144,25 @@ async def create_schedule(pool: Any, spec: ScheduleSpec, now: dt.datetime) -> Sc
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
             RETURNING {SCHEDULE_COLUMNS}""",
             uuid.uuid4(),
-            spec.name,
-            spec.cron,
-            spec.timezone,
-            spec.report,
-            spec.format,
-            spec.destination,
-            spec.retention,
-            _parameters(spec),
-            spec.paused,
+            *_columns_of(spec),
             first,
         )
     return _schedule(row)
+
+
+def _columns_of(spec: ScheduleSpec) -> tuple[Any, ...]:
+    """name … paused, in the order both the INSERT and the UPDATE number them ($2-$10)."""
+    return (
+        spec.name,
+        spec.cron,
+        spec.timezone,
+        spec.report,
+        spec.format,
+        spec.destination,
+        spec.retention,
+        _parameters(spec),
+        spec.paused,
+    )
 
 
 async def replace_schedule(
@@ -170,15 +177,7 @@ async def replace_schedule(
                 paused = $10, next_run_at = $11, updated_at = now()
             WHERE schedule_id = $1 RETURNING {SCHEDULE_COLUMNS}""",
             schedule_id,
-            spec.name,
-            spec.cron,
-            spec.timezone,
-            spec.report,
-            spec.format,
-            spec.destination,
-            spec.retention,
-            _parameters(spec),
-            spec.paused,
+            *_columns_of(spec),
             next_runs(spec.cron, spec.timezone, now)[0],
         )
     return _schedule(row) if row else None
