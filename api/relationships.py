@@ -5,21 +5,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from api.commanding import IfMatch, command_route
 from api.conditional import REVALIDATE
-from api.paging import PAGE_LIMIT, EventPage, page_of
+from api.freshness import wait_for_position
+from api.paging import PAGE_LIMIT, page_of
 from api.parameters import moment
 from api.problems import problem, problem_responses
+from api.representation import EventView
 from api.state import state_response
 from domain import commands as c
 from domain import relationship
 from domain.errors import InvalidValue
 from domain.values import pair_of
 from store.records import START, Cursor
-from store.relationship_history import pair_stream, relationship_history
+from store.relationship_history import (
+    PairStream,
+    pair_stream,
+    pair_streams,
+    relationship_history,
+)
 
 R = "/relationships/{pair:str}"
 TAG = "relationships"
@@ -74,24 +82,92 @@ def parse_pair(pair: str) -> tuple[str, str]:
     return first, second
 
 
+MULTILATERAL = Parameter(
+    description=(
+        "Include events of dialogues of more than two parties (default true); false keeps"
+        " bilateral dialogues, visits and the pair's own indicators and milestones"
+    )
+)
+
+
+class DialogueSource(msgspec.Struct, frozen=True, kw_only=True):
+    """The dialogue an event of a relationship's history came through."""
+
+    dialogue_id: str
+    party_count: int
+    multilateral: bool
+
+
+class RelationshipEventView(EventView, frozen=True, kw_only=True):
+    """An event of a pair's history; `dialogue` is null for visits and the pair's own facts."""
+
+    dialogue: DialogueSource | None
+
+
+class RelationshipHistoryPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of a pair's merged history; pass `next_cursor` as `cursor` to continue."""
+
+    events: list[RelationshipEventView]
+    next_cursor: str | None
+
+
+def dialogue_source(stream: PairStream) -> DialogueSource | None:
+    """Which dialogue (and how many parties it has) a stream of the pair is, if any."""
+    if stream.dialogue_id is None:
+        return None
+    return DialogueSource(
+        dialogue_id=stream.dialogue_id,
+        party_count=stream.party_count,
+        multilateral=stream.party_count > 2,
+    )
+
+
 @get(
     R,
-    summary="The pair's indicators and milestones (replayed)",
+    summary="The pair's indicators, milestones and shared dialogues (replayed)",
     tags=[TAG],
     opt={"permission": "read", "cache_control": REVALIDATE},
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
 async def get_relationship(
     request: Request[Any, Any, Any],
     pair: str,
     as_of: dt.datetime | None = None,
     valid_at: dt.date | None = None,
+    multilateral: Annotated[bool, MULTILATERAL] = True,
+    after_position: str | None = None,
 ) -> Response[dict[str, Any]]:
-    """Replayed from the pair's own stream."""
+    """The pair's own stream replayed, and the dialogues and visits through which the pair
+    has history (found in the timeline read model). Any pair with history answers, also one
+    that only met in a multilateral dialogue (version 0: no indicator or milestone yet);
+    404 when the pair has no history at all by `as_of`."""
     a, b = parse_pair(pair)
-    return await state_response(
-        request, pair_stream(a, b), relationship.decider, as_of=as_of, valid_at=valid_at
+    await wait_for_position(request, after_position)
+    streams = await pair_streams(
+        request.app.state.pool,
+        a,
+        b,
+        recorded_until=moment(as_of, "as_of"),
+        multilateral=multilateral,
     )
+    response = await state_response(
+        request,
+        pair_stream(a, b),
+        relationship.decider,
+        as_of=as_of,
+        valid_at=valid_at,
+        absent_ok=bool(streams),
+    )
+    assert isinstance(response.content, dict)
+    if response.content["version"] == 0:
+        response.content["state"]["parties"] = [a, b]
+    response.content["dialogues"] = [
+        msgspec.to_builtins(source) for s in streams if (source := dialogue_source(s))
+    ]
+    response.content["visits"] = [
+        s.stream_id.removeprefix("visit-") for s in streams if s.stream_id.startswith("visit-")
+    ]
+    return response
 
 
 @get(
@@ -99,7 +175,7 @@ async def get_relationship(
     summary="Every change between the two parties, in recorded order",
     tags=[TAG, "audit"],
     opt={"permission": "audit"},
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def get_relationship_history(
     request: Request[Any, Any, Any],
@@ -108,9 +184,13 @@ async def get_relationship_history(
     limit: Annotated[int, Parameter(ge=1, le=1000)] = PAGE_LIMIT,
     recorded_from: dt.datetime | None = None,
     recorded_until: dt.datetime | None = None,
-) -> EventPage:
-    """Dialogues, visits and the pair's own facts merged, each event with who and why."""
+    multilateral: Annotated[bool, MULTILATERAL] = True,
+    after_position: str | None = None,
+) -> RelationshipHistoryPage:
+    """Dialogues (bilateral and, unless `multilateral=false`, multilateral), visits and the
+    pair's own facts merged, each event with who and why and the dialogue it came through."""
     a, b = parse_pair(pair)
+    await wait_for_position(request, after_position)
     page = await relationship_history(
         request.app.state.pool,
         a,
@@ -119,8 +199,17 @@ async def get_relationship_history(
         limit=limit,
         recorded_from=moment(recorded_from, "recorded_from"),
         recorded_until=moment(recorded_until, "recorded_until"),
+        multilateral=multilateral,
     )
-    return page_of(page.events, page.cursor.encode(), limit)
+    records = [record for record, _ in page.events]
+    served = page_of(records, page.cursor.encode(), limit)
+    return RelationshipHistoryPage(
+        events=[
+            RelationshipEventView(**msgspec.structs.asdict(view), dialogue=dialogue_source(stream))
+            for view, (_, stream) in zip(served.events, page.events, strict=True)
+        ],
+        next_cursor=served.next_cursor,
+    )
 
 
 routes += [get_relationship, get_relationship_history]

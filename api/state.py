@@ -20,8 +20,10 @@ async def state_response(
     *,
     as_of: dt.datetime | None,
     valid_at: dt.date | None,
+    absent_ok: bool = False,
 ) -> Response[dict[str, Any]]:
-    """The folded state with its version as ETag; 404 when nothing was recorded by then."""
+    """The folded state with its version as ETag; 404 when nothing was recorded by then,
+    unless `absent_ok` (a relationship with history elsewhere answers version 0)."""
     as_of = moment(as_of, "as_of")
     loaded = await load(
         request.app.state.store,
@@ -30,7 +32,7 @@ async def state_response(
         recorded_until=as_of,
         valid_at=valid_at,
     )
-    if loaded.version == 0:
+    if loaded.version == 0 and not absent_ok:
         raise problem(
             404,
             f"nothing is recorded for {stream_id}"

@@ -45,7 +45,36 @@ def _plan_agreed_on_v1_to_v2(data: Payload) -> Payload:
     return {**data, "plan": {**data["plan"], "agreed_on": None}}
 
 
+def _stated(part: str, **added: object) -> Upcaster:
+    """Fields added to a fact (``part`` of the payload) with a default: an old payload
+    states them with that default, so every version decodes to the same shape."""
+
+    def upcaster(data: Payload) -> Payload:
+        return {**data, part: {**added, **data[part]}}
+
+    return upcaster
+
+
+_REGISTER_DEPTH: dict[tuple[str, int], Upcaster] = {
+    ("DialogueLaunched", 1): _stated("charter", cadence_wording="", launched_in=None),
+    ("DialogueCorrected", 1): _stated("charter", cadence_wording="", launched_in=None),
+    ("SessionScheduled", 2): _stated("plan", level=None),
+    ("SessionRescheduled", 2): _stated("plan", level=None),
+    ("SessionPlanCorrected", 2): _stated("plan", level=None),
+    ("SessionHeld", 2): _stated("record", level=None),
+    ("SessionRecordCorrected", 1): _stated("record", level=None),
+    ("OutcomeAdopted", 1): _stated("terms", framework_dialogues=[]),
+    ("OutcomeCorrected", 1): _stated("terms", framework_dialogues=[]),
+    **{
+        (event_type, 2): _stated("plan", dialogue_id=None, session_id=None)
+        for event_type in ("VisitPlanned", "VisitLogged", "VisitCorrected")
+    },
+}
+"""Session levels, a dialogue's launch place and cadence in words, frameworks that are
+dialogues of the register, visits that belong to a dialogue and session."""
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    **_REGISTER_DEPTH,
     ("SessionHeld", 1): _session_held_v1_to_v2,
     **{
         (event_type, 1): _plan_agreed_on_v1_to_v2

@@ -7,6 +7,7 @@ session of this dialogue, and a suspended or concluded dialogue holds no session
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
@@ -45,6 +46,7 @@ from domain.facts import (
     OutcomeStatus,
     OutcomeTerms,
     Progress,
+    SessionLevel,
     SessionPlan,
     SessionRecord,
 )
@@ -59,6 +61,16 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     status: SessionStatus
     plan: SessionPlan | None = None
     record: SessionRecord | None = None
+    first_at_level: bool = False
+    """Decided by the domain on every session change: this is the dialogue's earliest held
+    session at its level (see `level_of`), by the start of its held date."""
+
+
+def level_of(session: Session) -> SessionLevel | None:
+    """The level a session was held at, else the level it was planned at."""
+    if session.record is not None and session.record.level is not None:
+        return session.record.level
+    return session.plan.level if session.plan is not None else None
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -577,9 +589,44 @@ _EVOLUTIONS: dict[type, Callable[[Dialogue, Any], Dialogue]] = {
 }
 
 
+def _held_at_level(state: Dialogue) -> list[tuple[Session, SessionLevel, dt.date]]:
+    return [
+        (session, level, session.record.held_on.start)
+        for session in state.sessions.values()
+        if session.status == "held"
+        and session.record is not None
+        and (level := level_of(session)) is not None
+    ]
+
+
+def _firsts_marked(state: Dialogue) -> Dialogue:
+    """Mark each level's first held session ("the first ministerial meeting"), unmark the
+    rest: a correction or retraction can move the first."""
+    held = _held_at_level(state)
+    earliest: dict[str, dt.date] = {}
+    for _, level, day in held:
+        earliest[level] = min(earliest.get(level, day), day)
+    firsts = {session.session_id for session, level, day in held if day == earliest[level]}
+    for session in list(state.sessions.values()):
+        first = session.session_id in firsts
+        if session.first_at_level != first:
+            state = _with_session(state, session.session_id, first_at_level=first)
+    return state
+
+
 def evolve(state: Dialogue, event: e.DialogueEvent) -> Dialogue:
     """Apply a recorded event; never refuses, because the past cannot be refused."""
-    return dispatch(_EVOLUTIONS, event)(state, event)  # type: ignore[no-any-return]
+    evolved: Dialogue = dispatch(_EVOLUTIONS, event)(state, event)
+    if isinstance(event, e._SessionEvent) and _touches_levels(state, evolved, event.session_id):
+        return _firsts_marked(evolved)
+    return evolved
+
+
+def _touches_levels(before: Dialogue, after: Dialogue, session_id: uuid.UUID) -> bool:
+    """Only a session with a level (or the first at one) can move the firsts; skipping the
+    rest keeps a replay linear in the number of events."""
+    touched = (before.sessions.get(session_id), after.sessions.get(session_id))
+    return any(s is not None and (s.first_at_level or level_of(s)) for s in touched)
 
 
 decider: Decider[Dialogue, c.DialogueCommand, e.DialogueEvent] = Decider(

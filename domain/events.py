@@ -43,6 +43,9 @@ class _DialogueEvent(_Event, frozen=True, kw_only=True):
 
 
 class DialogueLaunched(_DialogueEvent, tag="DialogueLaunched", frozen=True, kw_only=True):
+    """v2: the charter carries ``cadence_wording`` and ``launched_in``."""
+
+    schema_version: ClassVar[int] = 2
     charter: Charter
 
     def happened(self) -> PartialDate | None:
@@ -50,6 +53,9 @@ class DialogueLaunched(_DialogueEvent, tag="DialogueLaunched", frozen=True, kw_o
 
 
 class DialogueCorrected(_DialogueEvent, tag="DialogueCorrected", frozen=True, kw_only=True):
+    """v2: the charter carries ``cadence_wording`` and ``launched_in``."""
+
+    schema_version: ClassVar[int] = 2
     charter: Charter
     reason: str
 
@@ -111,9 +117,10 @@ class _SessionEvent(_DialogueEvent, frozen=True, kw_only=True):
 
 
 class SessionScheduled(_SessionEvent, tag="SessionScheduled", frozen=True, kw_only=True):
-    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``level``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     plan: SessionPlan
 
     def happened(self) -> PartialDate | None:
@@ -121,9 +128,10 @@ class SessionScheduled(_SessionEvent, tag="SessionScheduled", frozen=True, kw_on
 
 
 class SessionRescheduled(_SessionEvent, tag="SessionRescheduled", frozen=True, kw_only=True):
-    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``level``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     plan: SessionPlan
     reason: str
 
@@ -132,9 +140,10 @@ class SessionRescheduled(_SessionEvent, tag="SessionRescheduled", frozen=True, k
 
 
 class SessionPlanCorrected(_SessionEvent, tag="SessionPlanCorrected", frozen=True, kw_only=True):
-    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``level``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     plan: SessionPlan
     reason: str
 
@@ -151,9 +160,10 @@ class SessionCancelled(_SessionEvent, tag="SessionCancelled", frozen=True, kw_on
 
 
 class SessionHeld(_SessionEvent, tag="SessionHeld", frozen=True, kw_only=True):
-    """v2: ``record.held_on`` is a PartialDate (v1 stored a bare ISO day)."""
+    """v2: ``record.held_on`` is a PartialDate (v1 stored a bare ISO day);
+    v3: the record carries ``level``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     record: SessionRecord
 
     def happened(self) -> PartialDate | None:
@@ -163,6 +173,9 @@ class SessionHeld(_SessionEvent, tag="SessionHeld", frozen=True, kw_only=True):
 class SessionRecordCorrected(
     _SessionEvent, tag="SessionRecordCorrected", frozen=True, kw_only=True
 ):
+    """v2: the record carries ``level``."""
+
+    schema_version: ClassVar[int] = 2
     record: SessionRecord
     reason: str
 
@@ -179,6 +192,9 @@ class _OutcomeEvent(_DialogueEvent, frozen=True, kw_only=True):
 
 
 class OutcomeAdopted(_OutcomeEvent, tag="OutcomeAdopted", frozen=True, kw_only=True):
+    """v2: the terms carry ``framework_dialogues``."""
+
+    schema_version: ClassVar[int] = 2
     session_id: uuid.UUID
     terms: OutcomeTerms
     adopted_on: PartialDate
@@ -188,6 +204,9 @@ class OutcomeAdopted(_OutcomeEvent, tag="OutcomeAdopted", frozen=True, kw_only=T
 
 
 class OutcomeCorrected(_OutcomeEvent, tag="OutcomeCorrected", frozen=True, kw_only=True):
+    """v2: the terms carry ``framework_dialogues``."""
+
+    schema_version: ClassVar[int] = 2
     terms: OutcomeTerms
     reason: str
 
@@ -257,9 +276,10 @@ class _VisitEvent(_Event, frozen=True, kw_only=True):
 
 
 class VisitPlanned(_VisitEvent, tag="VisitPlanned", frozen=True, kw_only=True):
-    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``dialogue_id`` and ``session_id``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     plan: VisitPlan
 
     def happened(self) -> PartialDate | None:
@@ -269,10 +289,11 @@ class VisitPlanned(_VisitEvent, tag="VisitPlanned", frozen=True, kw_only=True):
 class VisitLogged(_VisitEvent, tag="VisitLogged", frozen=True, kw_only=True):
     """A visit the register learns of only after it took place.
 
-    v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none).
+    v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``dialogue_id`` and ``session_id``.
     """
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
 
     plan: VisitPlan
     dates: PartialDate
@@ -309,9 +330,10 @@ class VisitCancelled(_VisitEvent, tag="VisitCancelled", frozen=True, kw_only=Tru
 
 
 class VisitCorrected(_VisitEvent, tag="VisitCorrected", frozen=True, kw_only=True):
-    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none)."""
+    """v2: the plan carries ``agreed_on`` (v1 payloads are upcast with none);
+    v3: the plan carries ``dialogue_id`` and ``session_id``."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     plan: VisitPlan
     dates: PartialDate | None = None
     reason: str

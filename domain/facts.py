@@ -6,6 +6,7 @@ speak of the same structure and nothing is edited in place.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Literal
 
@@ -30,6 +31,8 @@ from domain.values import (
 
 DialogueFormat = Literal["bilateral", "multilateral"]
 Cadence = Literal["annual", "semiannual", "biennial", "quarterly", "ad hoc"]
+SessionLevel = Literal["expert", "working", "senior officials", "ministerial", "leaders"]
+"""How senior a session's heads are; "leaders" is a leaders' meeting or summit."""
 SessionFormat = Literal["in person", "virtual", "hybrid"]
 OutcomeKind = Literal["agreement", "commitment", "decision", "joint statement", "commendation"]
 OutcomeStatus = Literal[
@@ -71,7 +74,12 @@ class Charter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     format: DialogueFormat
     parties: tuple[PartyCode, ...]
     cadence: Cadence | None = None
+    cadence_wording: str = ""
+    """The cadence as the sources say it ("about yearly at ministerial level"), beside the
+    enum, which cannot hold such nuance."""
     launched_on: PartialDate | None = None
+    launched_in: Place | None = None
+    """Where the dialogue was launched (v2 of DialogueLaunched/DialogueCorrected)."""
     launched_by: OutcomeRef | None = None
 
     def __post_init__(self) -> None:
@@ -90,6 +98,7 @@ class SessionPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     place: Place | None = None
     host: PartyCode | None = None
     format: SessionFormat = "in person"
+    level: SessionLevel | None = None
 
     def __post_init__(self) -> None:
         if self.host is not None:
@@ -107,6 +116,8 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     statements: tuple[Statement, ...] = ()
     summary: str = ""
     sources: tuple[Source, ...] = ()
+    level: SessionLevel | None = None
+    """The level the session was held at; when none, the plan's level is taken."""
 
 
 class Pledge(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -134,6 +145,9 @@ class OutcomeTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     target: PartialDate | None = None
     leads_to: tuple[Link, ...] = ()
     frameworks: tuple[str, ...] = ()
+    framework_dialogues: tuple[uuid.UUID, ...] = ()
+    """Frameworks that are dialogues of the register, by id (beside or instead of a name in
+    ``frameworks``); the id is not checked against the register (another stream)."""
     pledges: tuple[Pledge, ...] = ()
     scored: tuple[PartyCode, ...] = ()
     """Parties whose compliance is scored; none means the responsible parties. The G7/G20
@@ -175,9 +189,20 @@ class VisitPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     agreed_on: PartialDate | None = None
     purpose: str = ""
     outcome: OutcomeRef | None = None
+    dialogue_id: uuid.UUID | None = None
+    """The dialogue the visit belongs to, if any (v3 of the visit plan events)."""
+    session_id: uuid.UUID | None = None
+    """The session of that dialogue the visit was made for, if any; needs ``dialogue_id``."""
 
     def __post_init__(self) -> None:
         party_code(self.host)
+        if self.session_id is not None and self.dialogue_id is None:
+            raise InvalidValue("A visit's session_id needs the dialogue_id it belongs to")
+        if self.outcome and self.dialogue_id and self.outcome.dialogue_id != self.dialogue_id:
+            raise InvalidValue(
+                f"The visit's outcome is of dialogue {self.outcome.dialogue_id},"
+                f" not of {self.dialogue_id}"
+            )
 
 
 class Indicator(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

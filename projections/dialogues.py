@@ -72,6 +72,8 @@ def session_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "statements": to_builtins(record.statements) if record else [],
                 "summary": record.summary if record else None,
                 "sources": to_builtins(record.sources) if record else [],
+                "level": dialogue.level_of(session),
+                "first_at_level": session.first_at_level,
             }
         )
     return rows
@@ -102,7 +104,8 @@ def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "progress_count": len(progress),
                 "compliance": to_builtins(outcome.compliance),
                 "leads_to": to_builtins(terms.leads_to),
-                "frameworks": list(terms.frameworks),
+                # a framework named or a dialogue of the register (by id): ?framework= finds both
+                "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
                 "pledges": to_builtins(terms.pledges),
                 "is_final": is_final(outcome.status),
             }

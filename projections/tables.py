@@ -77,6 +77,8 @@ sessions = Table(
     Column("statements", JSONB, nullable=False),
     Column("summary", Text),
     Column("sources", JSONB, nullable=False),
+    Column("level", Text),  # migration 0015
+    Column("first_at_level", Boolean, nullable=False, server_default="false"),
 )
 
 outcomes = Table(
@@ -127,6 +129,8 @@ visits = Table(
     *_window("dates"),
     Column("purpose", Text),
     Column("outcome_id", Uuid),
+    Column("dialogue_id", Uuid),  # migration 0015
+    Column("session_id", Uuid),
 )
 
 indicators = Table(

@@ -32,6 +32,8 @@ def visit_row(state: visit.Visit) -> dict[str, Any]:
         **window("dates", state.dates),
         "purpose": plan.purpose,
         "outcome_id": plan.outcome.outcome_id if plan.outcome else None,
+        "dialogue_id": plan.dialogue_id,
+        "session_id": plan.session_id,
     }
 
 

@@ -10,6 +10,7 @@ JSON="Content-Type: application/json"
 D=${TOUR_DIALOGUE:-$(python3 -c 'import uuid; print(uuid.uuid4())')}
 S=$(python3 -c 'import uuid; print(uuid.uuid4())')
 O=$(python3 -c 'import uuid; print(uuid.uuid4())')
+RUN=$(date +%s)-$(python3 -c 'import uuid; print(uuid.uuid4())')  # a fresh Idempotency-Key per run
 DAY='{"start":"2026-11-20","end":"2026-11-21","precision":"day","wording":"20 November 2026"}'
 PLACE='{"city":"Tashkent","country":"UZ"}'
 HEAD_KZ='{"name":"Akan Rakhmetullin","title":"Deputy Minister of Foreign Affairs","organization":"Ministry of Foreign Affairs of Kazakhstan","party":"KZ"}'
@@ -26,13 +27,13 @@ expect() {  # expect STATUS curl-args… : run curl, check the HTTP status, prin
 }
 
 step "1. launch a dialogue (201, ETag \"1\")"
-expect 201 -X POST "$BASE/dialogues" -H "$AUTH" -H "$JSON" -H "Idempotency-Key: tour-$D" \
+expect 201 -X POST "$BASE/dialogues" -H "$AUTH" -H "$JSON" -H "Idempotency-Key: tour-$RUN" \
   -d "{\"dialogue_id\":\"$D\",\"charter\":{\"name\":\"Tour Strategic Dialogue\",\"acronym\":\"TSD\",\"format\":\"bilateral\",\"parties\":[\"KZ\",\"UZ\"],\"cadence\":\"annual\"}}"
 
 step "2. schedule a session (201)"
 expect 201 -X POST "$BASE/dialogues/$D/sessions" -H "$AUTH" -H "$JSON" \
   -d "{\"dialogue_id\":\"$D\",\"session_id\":\"$S\",\"plan\":{\"planned\":$DAY,\"place\":$PLACE,\"host\":\"UZ\"}}"
-BEFORE_HOLD=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+BEFORE_HOLD=$(python3 -c 'import datetime as d; print(d.datetime.now(d.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))')
 sleep 1
 
 step "3. hold it (200, ETag \"3\")"

@@ -65,8 +65,8 @@ def test_session_held_v1_is_upcast_and_folds_to_the_same_state():
 def test_unknown_types_and_future_versions_are_refused():
     with pytest.raises(UnknownEventType, match="Unknown event type 'Nope' \\(schema version 1\\)"):
         codec.decode_event("Nope", 1, {})
-    with pytest.raises(UnknownEventType, match="'SessionHeld' \\(schema version 3\\)"):
-        codec.decode_event("SessionHeld", 3, {})
+    with pytest.raises(UnknownEventType, match="'SessionHeld' \\(schema version 4\\)"):
+        codec.decode_event("SessionHeld", 4, {})
 
 
 def test_routing_of_commands():
@@ -125,7 +125,7 @@ def test_plans_stored_before_agreed_on_are_upcast(event_type):
     event = codec.decode_event(event_type, 1, STORED_V1[event_type])
     assert event.plan.agreed_on is None  # type: ignore[union-attr]
     stored_type, version, data = codec.encode_event(event)
-    assert (stored_type, version) == (event_type, 2)
+    assert (stored_type, version) == (event_type, 3)  # v3 added the plan's level
     assert data["plan"]["agreed_on"] is None  # type: ignore[index]
-    # the v2 form of the same fact decodes to the same event
-    assert codec.decode_event(event_type, 2, data) == event
+    # the current form of the same fact decodes to the same event
+    assert codec.decode_event(event_type, 3, data) == event
