@@ -18,6 +18,7 @@ from domain import commands as c
 from domain.facts import Charter
 from domain.streams import stream_id_for
 from domain.values import PartialDate, Person
+from store.records import Cursor
 from tests.unit import builders as b
 
 NS = uuid.UUID("0e5f3f9c-6b0a-4c8e-9a51-2d6f1c3b7a10")
@@ -160,6 +161,16 @@ def scenario(prefix: str) -> list[Any]:
 async def event_count(pool: Any) -> int:
     """Rows in the event log."""
     return int(await pool.fetchval("SELECT count(*) FROM event_store.events"))
+
+
+async def last_position(pool: Any) -> str:
+    """The position token of the log's last event, for `after_position`: a read that sends
+    it waits until the read models have applied everything written so far."""
+    row = await pool.fetchrow(
+        "SELECT transaction_id::text::bigint AS transaction_id, position"
+        " FROM event_store.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+    )
+    return Cursor(row["transaction_id"], row["position"]).encode()
 
 
 class Driver:

@@ -1,10 +1,13 @@
-"""Issue 12, must-show 2 (as far as built): a six-party dialogue through the API.
+"""Issue 12, must-show 2: a six-party dialogue through the API.
 
-C5+1 (the five Central Asian states and the United States): a session planned for "2023",
+C5+1 (the five Central Asian states and the United States), launched in Samarkand and
+meeting "about yearly at ministerial level": a ministerial session planned for "2023",
 rescheduled to 19 September 2023, held with a head per party but first recorded on the
-18th and corrected with a reason; an outcome pledging money to a named programme under a
-named framework; compliance scored for every party; a visit logged after the fact and
-linked to the outcome; the pledges report totals.
+18th and corrected with a reason (the dialogue's first at ministerial level); an outcome
+pledging money to a named programme under a named framework (by name, and as the
+register's own C5+1 dialogue by id); compliance scored for every party; a visit logged
+after the fact and linked to the dialogue, the session and the outcome; the pledges report
+totals; every pair of the six parties answers /relationships/{pair} and its history.
 """
 
 from __future__ import annotations
@@ -67,7 +70,13 @@ async def scenario(client: Any, tokens: dict[str, str], pool: Any) -> dict[str, 
     d, s, o = i["d"], i["s1"], i["o1"]
     driver = Driver(client, tokens["writer"])
     charter = Charter(
-        name="C5+1", format="multilateral", parties=PARTIES, launched_on=_day("2015-11-01")
+        name="C5+1",
+        format="multilateral",
+        parties=PARTIES,
+        launched_on=_day("2015-11-01"),
+        launched_in=Place(city="Samarkand", country="UZ"),
+        cadence="annual",
+        cadence_wording="about yearly at ministerial level",
     )
     terms = OutcomeTerms(
         kind="commitment",
@@ -75,6 +84,7 @@ async def scenario(client: Any, tokens: dict[str, str], pool: Any) -> dict[str, 
         responsible=("US",),
         scored=PARTIES,  # every member scored, as the G7/G20 Research Group method does
         frameworks=("C5+1",),
+        framework_dialogues=(d,),  # the framework is this very dialogue of the register
         pledges=(
             Pledge(
                 amount=Decimal("20000000"), currency="USD", programme="Green Central Asia", by="US"
@@ -87,12 +97,16 @@ async def scenario(client: Any, tokens: dict[str, str], pool: Any) -> dict[str, 
         c.ScheduleSession(
             dialogue_id=d,
             session_id=s,
-            plan=SessionPlan(planned=_day("2023"), agreed_on=_day("2022-11-10")),
+            plan=SessionPlan(
+                planned=_day("2023"), agreed_on=_day("2022-11-10"), level="ministerial"
+            ),
         ),
         c.RescheduleSession(
             dialogue_id=d,
             session_id=s,
-            plan=SessionPlan(planned=_day("2023-09-19"), agreed_on=_day("2023-06-01")),
+            plan=SessionPlan(
+                planned=_day("2023-09-19"), agreed_on=_day("2023-06-01"), level="ministerial"
+            ),
             reason="dates fixed at the UN General Assembly",
         ),
         c.HoldSession(dialogue_id=d, session_id=s, record=_record("2023-09-18")),
@@ -136,6 +150,8 @@ async def scenario(client: Any, tokens: dict[str, str], pool: Any) -> dict[str, 
         destination=Place(city="Astana", country="KZ"),
         window=_day("2024-03"),
         outcome=OutcomeRef(dialogue_id=d, outcome_id=o),
+        dialogue_id=d,
+        session_id=s,
     )
     logged = await driver.send(c.LogVisit(visit_id=i["v1"], plan=visit, dates=_day("2024-03-12")))
     assert logged.is_success, logged.text
@@ -210,6 +226,16 @@ async def test_the_visit_logged_after_the_fact_links_to_the_outcome(client, toke
     state = (await client.get(f"/visits/{v}", headers=reader)).json()["state"]
     assert state["status"] == "completed"
     assert state["plan"]["outcome"]["dialogue_id"] == str(scenario["ids"]["d"])
+    assert state["plan"]["dialogue_id"] == str(scenario["ids"]["d"])
+    assert state["plan"]["session_id"] == str(scenario["ids"]["s1"])
+    listed = await client.get(
+        "/visits", params={"after_position": scenario["position"]}, headers=reader
+    )
+    row = next(r for r in _items(listed) if r["visit_id"] == str(v))
+    assert (row["dialogue_id"], row["session_id"]) == (
+        str(scenario["ids"]["d"]),
+        str(scenario["ids"]["s1"]),
+    )
     before = (await client.get(f"/visits/{v}?valid_at=2024-03-11", headers=reader)).json()
     assert before["state"]["status"] == "unrecorded"
 
@@ -263,3 +289,103 @@ async def test_the_commitments_export_opens_in_pandas_typed(client, tokens, scen
     assert len(csv) == 2
     assert pd.api.types.is_datetime64_any_dtype(csv["adopted_on"])
     assert sorted(a for a in csv["amount"] if a is not None) == [Decimal("25000000.50")]
+
+
+def _items(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+    return items
+
+
+async def test_the_charter_keeps_its_launch_place_and_cadence_in_words(client, tokens, scenario):
+    d = scenario["ids"]["d"]
+    charter = (await client.get(f"/dialogues/{d}", headers=auth(tokens["reader"]))).json()["state"][
+        "charter"
+    ]
+    assert charter["launched_in"] == {"city": "Samarkand", "country": "UZ"}
+    assert (charter["cadence"], charter["cadence_wording"]) == (
+        "annual",
+        "about yearly at ministerial level",
+    )
+
+
+async def test_the_summit_is_the_first_at_ministerial_level(client, tokens, scenario):
+    d, s = scenario["ids"]["d"], scenario["ids"]["s1"]
+    reader = auth(tokens["reader"])
+    held = await _session(client, reader, d, "")
+    assert held["first_at_level"] is True
+    assert held["plan"]["level"] == "ministerial"
+    before = await _session(client, reader, d, "valid_at=2023-07-01")
+    assert before["first_at_level"] is False  # only scheduled then
+    listed = await client.get(
+        "/sessions",
+        params={"dialogue_id": str(d), "after_position": scenario["position"]},
+        headers=reader,
+    )
+    row = next(r for r in _items(listed) if r["session_id"] == str(s))
+    assert (row["level"], row["first_at_level"]) == ("ministerial", True)
+
+
+async def test_a_framework_is_found_by_its_name_or_its_dialogue(client, tokens, scenario):
+    """`+` in a query string means a space: a name with a plus is sent URL-encoded (%2B)."""
+    d, o = scenario["ids"]["d"], scenario["ids"]["o1"]
+    reader = auth(tokens["reader"])
+    settled = scenario["position"]
+
+    async def outcomes(query: str) -> set[str]:
+        response = await client.get(f"/outcomes?{query}&after_position={settled}", headers=reader)
+        return {row["outcome_id"] for row in _items(response)}
+
+    assert str(o) in await outcomes("framework=C5%2B1")
+    assert str(o) in await outcomes(f"framework={d}")
+    assert str(o) not in await outcomes("framework=C5+1")  # read as "C5 1"
+    assert str(scenario["ids"]["o2"]) not in await outcomes(f"framework={d}")
+
+
+async def test_every_pair_of_the_parties_answers(client, tokens, scenario):
+    d = str(scenario["ids"]["d"])
+    reader, auditor = auth(tokens["reader"]), auth(tokens["auditor"])
+    settled = {"after_position": scenario["position"]}
+    pairs = [(a, b) for i, a in enumerate(PARTIES) for b in PARTIES[i + 1 :]]
+    assert len(pairs) == 15
+    for a, b in pairs:
+        state = await client.get(f"/relationships/{a}-{b}", params=settled, headers=reader)
+        assert state.status_code == 200, (a, b, state.text)
+        body = state.json()
+        assert sorted(body["state"]["parties"]) == sorted((a, b))
+        assert body["dialogues"] == [{"dialogue_id": d, "party_count": 6, "multilateral": True}]
+        history = await client.get(
+            f"/relationships/{b}-{a}/history", params={"limit": 1000}, headers=auditor
+        )
+        assert history.status_code == 200, history.text
+        events = history.json()["events"]
+        through = [e for e in events if e["stream_id"] == f"dialogue-{d}"]
+        assert {e["type"] for e in through} >= {"DialogueLaunched", "SessionHeld"}
+        assert all(
+            e["dialogue"] == {"dialogue_id": d, "party_count": 6, "multilateral": True}
+            for e in through
+        )
+
+
+async def test_multilateral_dialogues_can_be_left_out(client, tokens, scenario):
+    reader, auditor = auth(tokens["reader"]), auth(tokens["auditor"])
+    bilateral = {"multilateral": "false", "after_position": scenario["position"]}
+    # KG and TJ meet only in C5+1 here: leaving multilateral dialogues out leaves nothing
+    assert (
+        await client.get("/relationships/KG-TJ", params=bilateral, headers=reader)
+    ).status_code == 404
+    history = await client.get("/relationships/KG-TJ/history", params=bilateral, headers=auditor)
+    assert history.status_code == 200 and history.json()["events"] == []
+    # US and KZ also have the envoy's visit: it stays, the dialogue goes
+    state = await client.get("/relationships/US-KZ", params=bilateral, headers=reader)
+    assert state.status_code == 200, state.text
+    assert state.json()["dialogues"] == []
+    assert state.json()["visits"] == [str(scenario["ids"]["v1"])]
+    events = (
+        await client.get("/relationships/US-KZ/history", params=bilateral, headers=auditor)
+    ).json()["events"]
+    assert {e["stream_id"] for e in events} == {f"visit-{scenario['ids']['v1']}"}
+    assert all(e["dialogue"] is None for e in events)
+    # a pair with no history at all is still a 404
+    assert (await client.get("/relationships/FR-KZ", headers=reader)).status_code == 404
