@@ -124,7 +124,7 @@ def dialogue_source(stream: PairStream) -> DialogueSource | None:
 
 @get(
     R,
-    summary="The pair's indicators, milestones and shared dialogues (replayed)",
+    summary="The pair's indicators and milestones (replayed)",
     tags=[TAG],
     opt={"permission": "read", "cache_control": REVALIDATE},
     responses=problem_responses(400, 401, 403, 404, 422, 503),
@@ -137,10 +137,12 @@ async def get_relationship(
     multilateral: Annotated[bool, MULTILATERAL] = True,
     after_position: str | None = None,
 ) -> Response[dict[str, Any]]:
-    """The pair's own stream replayed, and the dialogues and visits through which the pair
-    has history (found in the timeline read model). Any pair with history answers, also one
-    that only met in a multilateral dialogue (version 0: no indicator or milestone yet);
-    404 when the pair has no history at all by `as_of`."""
+    """The pair's own stream replayed. Any pair with history answers, also one that only
+    met in a multilateral dialogue or a visit (version 0: no indicator or milestone yet;
+    the history and the timeline say through which dialogues); 404 when the pair has no
+    history at all by `as_of` (with `multilateral=false`, none outside multilateral
+    dialogues). The body depends only on the pair's own stream, so its version stays the
+    ETag that If-Match takes back and a 304 is never stale."""
     a, b = parse_pair(pair)
     await wait_for_position(request, after_position)
     streams = await pair_streams(
@@ -161,12 +163,6 @@ async def get_relationship(
     assert isinstance(response.content, dict)
     if response.content["version"] == 0:
         response.content["state"]["parties"] = [a, b]
-    response.content["dialogues"] = [
-        msgspec.to_builtins(source) for s in streams if (source := dialogue_source(s))
-    ]
-    response.content["visits"] = [
-        s.stream_id.removeprefix("visit-") for s in streams if s.stream_id.startswith("visit-")
-    ]
     return response
 
 
