@@ -5,10 +5,12 @@ Why this stack (measured beside plain asyncio + h11 and granian, docs/OPERATIONS
 C event loop and parser take most of the server's own cost off each request, and uvicorn
 keeps the logging set-up and the stream-closing shutdown the service already relies on.
 
-Several processes: the parent binds the port once and starts N spawned children that all
-accept on that socket; the kernel hands each new connection to whichever child accepts
-first, so a busy child takes fewer. Each child builds its own app (pools, event store,
-metrics) after it starts. When a child exits by itself the parent stops the others and
+Several processes: the parent binds the port once and forks N children that all accept
+on that socket (forked before any event loop, thread or connection exists in the parent,
+so a child inherits nothing it could share by mistake, and starts in a moment where a
+spawned interpreter would import everything again); the kernel hands each new connection
+to whichever child accepts first, so a busy child takes fewer. Each child builds its
+own app (pools, event store, metrics) after it starts. When a child exits by itself the parent stops the others and
 exits non-zero, leaving restarts to the process manager (systemd, Docker, Kubernetes)
 rather than looping on a broken start.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -25,7 +28,6 @@ import threading
 from typing import Any
 
 import uvicorn
-from uvicorn._subprocess import get_subprocess
 
 from api.feed import close_streams
 from api.log_redaction import logging_config
@@ -101,7 +103,11 @@ def _serve_in_processes(config: uvicorn.Config, workers: int) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    children = [get_subprocess(config, Server(config).run, [sock]) for _ in range(workers)]
+    fork = multiprocessing.get_context("fork")
+    children = [
+        fork.Process(target=Server(config).run, kwargs={"sockets": [sock]}, daemon=False)
+        for _ in range(workers)
+    ]
     for child in children:
         child.start()
     log.info("serving on %s:%d in %d processes", config.host, config.port, workers)

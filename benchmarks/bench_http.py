@@ -332,34 +332,42 @@ def server_command(stack: str, url: str, port: int) -> list[str] | None:
 
 
 @contextmanager
-def serving(command: list[str], port: int) -> Iterator[tuple[str, list[int]]]:
-    """(base URL, pids of the server's processes) while the server runs."""
-    import httpx
+def serving(command: list[str], port: int, processes: int) -> Iterator[tuple[str, list[int]]]:
+    """(base URL, pids of the server's processes) once `processes` have started the app."""
 
-    server = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
-        command,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ENTENTE_LOG_FORMAT": "json"},
-    )
+    log = ROOT / ".data" / "bench-http-server.log"
+    with log.open("w") as err:
+        server = subprocess.Popen(  # noqa: S603 -- our own interpreter and arguments
+            command,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "ENTENTE_LOG_FORMAT": "json"},
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        deadline = time.monotonic() + 300  # spawned interpreters start slowly on a busy host
+        while not _started(base, log, processes):
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start: {' '.join(command[:4])}")
-            time.sleep(0.3)
-        time.sleep(1.0)  # every worker process up, not only the first to answer
+                raise SystemExit(f"the server did not start: see {log}")
+            time.sleep(0.5)
         yield base, process_tree(server.pid)
     finally:
         server.terminate()  # every stack stops its workers on SIGTERM
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+
+
+def _started(base: str, log: Path, processes: int) -> bool:
+    """Whether the server answers and (uvicorn) each process has said its app started."""
+    import httpx
+
+    try:
+        if httpx.get(f"{base}/health", timeout=2).status_code != 200:
+            return False
+    except httpx.TransportError:
+        return False
+    said = log.read_text().count("Application startup complete")
+    return said >= processes or "uvicorn" not in log.read_text()
 
 
 def _load(extra: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -486,7 +494,8 @@ def main() -> None:
                 print(f"{stack}: not installed here, skipped", flush=True)
                 continue
             side = f"http {stack}" + (f" x{WORKERS}" if stack != "h11" else " x1")
-            with serving(command, PORT) as (base, pids):
+            processes = 1 if stack == "h11" else WORKERS
+            with serving(command, PORT, processes) as (base, pids):
                 extra = {"base": base, "token": token, "server_pids": pids}
                 rows += measure(side, url, functools.partial(_load, extra))
         _summary(rows)
