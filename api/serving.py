@@ -7,12 +7,12 @@ keeps the logging set-up and the stream-closing shutdown the service already rel
 
 Several processes: the parent binds the port once and forks N children that all accept
 on that socket (forked before any event loop, thread or connection exists in the parent,
-so a child inherits nothing it could share by mistake, and starts in a moment where a
-spawned interpreter would import everything again); the kernel hands each new connection
-to whichever child accepts first, so a busy child takes fewer. Each child builds its
-own app (pools, event store, metrics) after it starts. When a child exits by itself the parent stops the others and
-exits non-zero, leaving restarts to the process manager (systemd, Docker, Kubernetes)
-rather than looping on a broken start.
+so a child inherits nothing it could share by mistake, and starts at once where a spawned
+interpreter would import everything again); the kernel hands each new connection to
+whichever child accepts first, so a busy child takes fewer. Each child builds its own app
+(pools, event store, metrics) after it starts. When a child exits by itself the parent
+stops the others and exits non-zero, leaving restarts to the process manager (systemd,
+Docker, Kubernetes) rather than looping on a broken start.
 """
 
 from __future__ import annotations
