@@ -44,7 +44,7 @@ bench-feed: install
 bench-audit: install
 	$(BIN)/python -m benchmarks.bench_audit
 
-bench: bench-store bench-projections bench-feed bench-audit
+bench: bench-store bench-projections bench-feed bench-audit bench-http
 
 clean-data:
 	rm -rf .data
