@@ -3,6 +3,10 @@
 Roles are additive and narrow: readers read the register, writers change it (and read it,
 since a change needs the version it applies to), auditors read history and verification,
 admins manage keys. Every route names one permission; only health and docs name none.
+
+A key is checked against the table at most once per ENTENTE_KEY_CACHE_SECONDS (default 5)
+in each process (store/api_keys.py KeyCache): a key revoked elsewhere is refused here
+within that bound.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import os
@@ -87,29 +86,13 @@ async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
         await pool.close()
 
 
-def serve(url: str, host: str, port: int, *, with_worker: bool = False) -> None:
-    """Serve the API with uvicorn (and the projections in-process when asked); every log
-    line goes through RedactSecrets, so no key or token reaches the logs."""
-    import uvicorn
+def serve(url: str, host: str, port: int, *, with_worker: bool = False, workers: int = 1) -> None:
+    """Serve the API with uvicorn on uvloop and httptools, in `workers` processes sharing
+    the port (api/serving.py), and the projections in each when asked; every log line
+    goes through RedactSecrets, so no key or token reaches the logs."""
+    from api.serving import serve as serve_api
 
-    from api.app import create_app
-    from api.feed import close_streams
-    from api.log_redaction import logging_config
-
-    class Server(uvicorn.Server):
-        """uvicorn, ending the live event streams first when asked to stop: it waits for
-        open connections before shutting the app down, and a stream would never end."""
-
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # no loop running: nothing streams
-                asyncio.get_running_loop().call_soon_threadsafe(close_streams, app)
-            super().handle_exit(sig, frame)
-
-    app = create_app(url, run_projections=with_worker)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="info", log_config=logging_config()
-    )
-    Server(config).run()
+    serve_api(url, host, port, with_worker=with_worker, workers=workers)
 
 
 async def _ensure_local_key(pool: Any) -> str:
@@ -454,6 +437,14 @@ def schedules_command(args: argparse.Namespace) -> None:
     asyncio.run(_with_pool(url, work))
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, one sub-command per job."""
     top = argparse.ArgumentParser(prog="entente", description=__doc__)
@@ -472,7 +463,7 @@ def parser() -> argparse.ArgumentParser:
             name,
             help="migrate, load the demo, make a local key and serve (make run)"
             if name == "run"
-            else "serve the API with uvicorn",
+            else "serve the API (uvicorn on uvloop and httptools, --workers N processes)",
             description=run.__doc__ if name == "run" else serve.__doc__,
         )
         p.add_argument(
@@ -491,6 +482,14 @@ def parser() -> argparse.ArgumentParser:
             if name == "serve"
             else "do not run the projections here (run `entente worker` instead)",
         )
+        if name == "serve":
+            p.add_argument(
+                "--workers",
+                type=_positive,
+                default=int(os.environ.get("ENTENTE_WORKERS", "1")),
+                help="API processes sharing the port (default: ENTENTE_WORKERS or 1);"
+                " see docs/OPERATIONS.md 'Several API processes'",
+            )
     sub.add_parser(
         "migrate",
         help="migrate the database to the latest schema (as the owner)",
@@ -623,7 +622,13 @@ def command(args: argparse.Namespace) -> None:
     if args.command == "run":
         run(args)
     elif args.command == "serve":
-        serve(serving_url(args), args.host, args.port, with_worker=args.with_worker)
+        serve(
+            serving_url(args),
+            args.host,
+            args.port,
+            with_worker=args.with_worker,
+            workers=args.workers,
+        )
     elif args.command == "migrate":
         migrate(args)
         print("migrated to head")

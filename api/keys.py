@@ -74,7 +74,8 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def revoke(request: Request[Any, Any, Any], name: KeyName) -> None:
-    """Revocation takes effect on the next request made with the key. The last live admin
+    """Revocation takes effect at once in the API process that answers this, and within
+    ENTENTE_KEY_CACHE_SECONDS (default 5 s) in any other. The last live admin
     key cannot be revoked (409): create another admin key first."""
     try:
         revoked = await revoke_key(request.app.state.pool, name, actor=caller(request).name)

@@ -1,4 +1,7 @@
-"""Request and correlation ids: taken from the caller when sane, echoed on every response."""
+"""Request and correlation ids: taken from the caller when sane, echoed on every response.
+
+Sane: a short run of safe characters that the log redaction leaves alone, so the ids can
+go on every log line as they are (api/structured_logs.py does not redact them again)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.log_redaction import redact
 from api.structured_logs import bind_request, unbind_request
 
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -18,7 +22,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             text = value.decode("latin-1")
-            return text if _SANE.match(text) else None
+            return text if _SANE.match(text) and redact(text) == text else None
     return None
 
 

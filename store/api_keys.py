@@ -3,13 +3,22 @@
 A key reads `ent_<key_id>_<secret>`; the key id finds the row, the secret is compared by
 SHA-256 in constant time. Secrets are 256 random bits, so a fast hash is enough: there is
 no low-entropy password for a slow hash to protect.
+
+A key found live is remembered by the process for at most ENTENTE_KEY_CACHE_SECONDS
+(default 5; 0 turns the cache off), so a busy API does not read the key table on every
+request: a revocation made in another process (the CLI, another API process) is
+honoured by this one within that bound, one made in this process at once. Only the
+SHA-256 of the secret is kept, as in the table, and refusals are never remembered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -102,19 +111,86 @@ async def revoke_key(pool: Any, name: str, *, actor: str | None = None) -> bool:
         )
         if "admin" in roles and not other_admins:
             raise LastAdminKey(name)
-        return bool(await connection.fetchval("SELECT access.revoke_key($1, $2)", name, actor))
+        revoked = bool(await connection.fetchval("SELECT access.revoke_key($1, $2)", name, actor))
+    KEYS.forget(name)  # after the commit; a lookup that raced it keeps its own deadline
+    return revoked
 
 
-async def authenticate(pool: Any, token: str) -> ApiKey | None:
+CACHE_SECONDS_ENV = "ENTENTE_KEY_CACHE_SECONDS"
+DEFAULT_CACHE_SECONDS = 5.0
+CACHE_ENTRIES = 1024
+"""Keys remembered at once; past that the oldest entry goes (a refill is one lookup)."""
+
+
+class KeyCache:
+    """Keys found live lately, by key id, each with the SHA-256 of its secret and the
+    moment it must be looked up again.
+
+    An entry's deadline counts from before the lookup that found the key live, so no
+    answer outlives a revocation by more than `seconds`, however slow that lookup was.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[bytes, ApiKey, float]] = {}
+
+    @classmethod
+    def from_env(cls) -> KeyCache:
+        """The bound ENTENTE_KEY_CACHE_SECONDS sets (default 5 s; 0 or less: no cache)."""
+        return cls(float(os.environ.get(CACHE_SECONDS_ENV, DEFAULT_CACHE_SECONDS)))
+
+    def now(self) -> float:
+        """The cache's clock (monotonic), read before a lookup to date its answer."""
+        return self._clock()
+
+    def get(self, key_id: str, secret_hash: bytes) -> ApiKey | None:
+        """The key, while its entry is fresh and the secret matches; else None."""
+        entry = self._entries.get(key_id)
+        if entry is None:
+            return None
+        stored, key, deadline = entry
+        if self._clock() >= deadline:
+            del self._entries[key_id]
+            return None
+        return key if hmac.compare_digest(stored, secret_hash) else None
+
+    def put(self, secret_hash: bytes, key: ApiKey, looked_up_at: float) -> None:
+        """Remember a key found live by a lookup that started at `looked_up_at`."""
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= CACHE_ENTRIES and key.key_id not in self._entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key.key_id] = (secret_hash, key, looked_up_at + self.seconds)
+
+    def forget(self, name: str | None = None) -> None:
+        """Drop the key called `name` (every key when None): it was revoked here."""
+        for key_id, (_, key, _) in list(self._entries.items()):
+            if name is None or key.name == name:
+                del self._entries[key_id]
+
+
+KEYS = KeyCache.from_env()
+"""This process's cache; revoke_key empties the revoked key's entry at once."""
+
+
+async def authenticate(pool: Any, token: str, cache: KeyCache = KEYS) -> ApiKey | None:
     """The live key a bearer token belongs to, or None."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "ent" or len(token) > 200 or "\x00" in token:
         return None
+    secret_hash = _hash(parts[2])
+    cached = cache.get(parts[1], secret_hash)
+    if cached is not None:
+        return cached
+    looked_up_at = cache.now()
     row = await pool.fetchrow(
         "SELECT name, key_id, roles, created_at, revoked_at, secret_hash FROM access.api_keys"
         " WHERE key_id = $1 AND revoked_at IS NULL",
         parts[1],
     )
-    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), _hash(parts[2])):
+    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), secret_hash):
         return None
-    return ApiKey(**{k: row[k] for k in ("name", "key_id", "roles", "created_at", "revoked_at")})
+    key = ApiKey(**{k: row[k] for k in ("name", "key_id", "roles", "created_at", "revoked_at")})
+    cache.put(secret_hash, key, looked_up_at)
+    return key
