@@ -67,7 +67,9 @@ async def _probe(store: EventStore, replica: EventStore, until: float) -> list[f
         written = await store.append("probe", [_event(len(lags))], -1)
         committed = time.monotonic()
         assert written.cursor is not None
-        while (await replica.horizon()).transaction_id <= written.cursor.transaction_id:
+        while True:  # as api/freshness.py waits, polling more often
+            if (await replica.horizon()).transaction_id > written.cursor.transaction_id:
+                break
             await asyncio.sleep(0.001)
         lags.append(time.monotonic() - committed)
         await asyncio.sleep(PROBE_INTERVAL)
