@@ -95,10 +95,9 @@ async def lag_under_writes(url: str, replica_url: str) -> None:
         store, replica = EventStore(pool), EventStore(replica_pool)
         until = time.monotonic() + SECONDS
         started = time.monotonic()
-        *counts, lags, distances = await asyncio.gather(
-            *(_writer(store, w, until) for w in range(WRITERS)),
-            _probe(store, replica, until),
-            _replay_distance(pool, replica_pool, until),
+        writing = asyncio.gather(*(_writer(store, w, until) for w in range(WRITERS)))
+        counts, lags, distances = await asyncio.gather(
+            writing, _probe(store, replica, until), _replay_distance(pool, replica_pool, until)
         )
         elapsed = time.monotonic() - started
         print(
