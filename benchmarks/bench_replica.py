@@ -62,7 +62,7 @@ async def _writer(store: EventStore, w: int, until: float) -> int:
 
 async def _probe(store: EventStore, replica: EventStore, until: float) -> list[float]:
     """Seconds from a probe's commit on the primary to its visibility on the standby."""
-    lags = []
+    lags: list[float] = []
     while time.monotonic() < until:
         written = await store.append("probe", [_event(len(lags))], -1)
         committed = time.monotonic()
@@ -76,14 +76,14 @@ async def _probe(store: EventStore, replica: EventStore, until: float) -> list[f
     return lags
 
 
-async def _replay_distance(primary: Any, replica: Any, until: float) -> list[int]:
-    samples = []
+async def _replay_distance(primary: Any, replica: Any, until: float) -> list[float]:
+    samples: list[float] = []
     while time.monotonic() < until:
         head = await primary.fetchval("SELECT pg_current_wal_lsn()::text")
         distance = await replica.fetchval(
             "SELECT pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn())::bigint", head
         )
-        samples.append(max(0, int(distance)))
+        samples.append(max(0.0, float(distance)))
         await asyncio.sleep(0.05)
     return samples
 
