@@ -79,7 +79,8 @@ def on_replica(url: str, socket_dir: Path) -> str:
 @contextlib.contextmanager
 def streaming_replica(primary_url: str, major: int) -> Iterator[Path]:
     """Start a hot standby of the server at `primary_url` (a superuser URL); yield its
-    socket folder (see `on_replica`); stop and remove it afterwards."""
+    socket folder, which is also its data folder (see `on_replica`, `stop_replica`); stop
+    and remove it afterwards."""
     folder = binaries(major)
     user = _run_as()
     pgdata = DEFAULT_DATA_DIR / f"test-replica-{os.getpid()}"
@@ -126,5 +127,16 @@ def streaming_replica(primary_url: str, major: int) -> Iterator[Path]:
         yield pgdata
     finally:
         with contextlib.suppress(Exception):
-            run(str(folder / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop")
+            stop_replica(pgdata, major)
         shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def stop_replica(pgdata: Path, major: int) -> None:
+    """Stop the standby in `pgdata` at once (as a crash would)."""
+    subprocess.run(
+        [str(binaries(major) / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+        user=_run_as(),
+        capture_output=True,
+        timeout=START_TIMEOUT,
+        check=True,
+    )

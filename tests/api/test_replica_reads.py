@@ -28,7 +28,7 @@ from store.database import asyncpg_dsn, create_pool
 from store.event_store import EventStore
 from store.records import START
 from tests.api.conftest import auth
-from tests.replica import on_replica, streaming_replica
+from tests.replica import on_replica, stop_replica, streaming_replica
 
 SHORT_WAIT = 0.3
 """How long a read waits for the paused standby in these tests before its 503."""
@@ -195,13 +195,24 @@ async def test_read_models_on_the_replica_wait_for_its_own_checkpoints(
     assert await _dialogue_rows(replica_pool, second) == 1
 
 
-async def test_the_replica_serves_proofs_and_verification(client, tokens):
+async def test_the_replica_verifies_the_chains_it_holds(client, tokens, store):
+    _, position = await _launch(client, tokens["writer"], "Verified Dialogue")
+    headers = auth(tokens["auditor"], **{"X-After-Position": position})
+    assert (await client.get("/events", headers=headers)).status_code == 200  # replayed
     verified = await client.get("/verify", headers=auth(tokens["auditor"]))
     assert verified.status_code == 200, verified.text
-    assert verified.json()["broken"] == []
-    ready = await client.get("/health/ready")
-    assert ready.status_code in (200, 503)
-    assert "read database" not in ready.text
+    report = verified.json()
+    assert report["broken"] == []
+    assert report["events_checked"] >= len((await store.read_all(START, limit=1000)).events)
+
+
+async def test_readiness_asks_the_replica_too(client, replica, postgres_url):
+    assert (await client.get("/health/ready")).status_code == 200
+    major = int(await _fetchval(postgres_url, "SHOW server_version_num")) // 10000
+    stop_replica(replica, major)  # the last test of the module: the standby is gone
+    not_ready = await client.get("/health/ready")
+    assert not_ready.status_code == 503
+    assert "the read database does not answer" in not_ready.json()["detail"]
 
 
 async def _dialogue_rows(replica_pool: Any, dialogue_id: uuid.UUID) -> int:
