@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica clean-data
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -44,7 +44,12 @@ bench-feed: install
 bench-audit: install
 	$(BIN)/python -m benchmarks.bench_audit
 
-bench: bench-store bench-projections bench-feed bench-audit bench-http
+## Reads on a streaming replica: its lag under writes, its read throughput beside the
+## primary's (BENCH_REPLICA_SECONDS, _WRITERS, _READERS, _STREAMS to change the sizes).
+bench-replica: install
+	$(BIN)/python -m benchmarks.bench_replica
+
+bench: bench-store bench-projections bench-feed bench-audit bench-http bench-replica
 
 clean-data:
 	rm -rf .data

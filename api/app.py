@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,22 +34,22 @@ from api import (
 from api.auth import require_permission
 from api.conditional import conditional_get
 from api.contract import EnforcedJsonRenderPlugin
+from api.dependencies import (
+    DEPENDENCIES,
+    close_streams,
+    keep_loops,
+    new_state,
+    serving_resources,
+)
+from api.dependencies import SYNC_EXPORTS as SYNC_EXPORTS  # tests and operators read it here
 from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
 from delivery.targets import TargetPolicy
-from projections.catalog import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
-from store.database import create_pool
-from store.event_store import EventStore
 from store.sealing import key_from_env
-from store.subscription import Subscription
-
-SYNC_EXPORTS = 2
-"""On-demand exports one API process produces at once (each replays the log up to its
-position); a request beyond that is a 429, a job waits its turn at the workers."""
 
 
 def create_app(
@@ -60,6 +59,7 @@ def create_app(
     run_projections: bool = False,
     export_root: Path = DEFAULT_ROOT,
     webhook_policy: TargetPolicy | None = None,
+    read_database_url: str | None = None,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
@@ -67,6 +67,9 @@ def create_app(
     `make run` does so that the local setup stays one command; production runs
     `entente worker` processes instead (docs/SCALING.md). `webhook_policy` says which
     webhook targets subscriptions may name (default: from the environment).
+    `read_database_url` names a streaming replica (a least-privilege login, like
+    `database_url`) for the reads that may run there (api/dependencies.py); without it
+    every read goes to the primary.
     """
 
     log_outages_in_one_line()
@@ -74,28 +77,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(database_url, max_size=pool_size)
-        app.state.store = EventStore(app.state.pool)  # one per process: appends combine
-        app.state.database_url = database_url
-        app.state.export_root = str(export_root)
-        app.state.export_slots = asyncio.Semaphore(SYNC_EXPORTS)
-        app.state.webhook_policy = webhook_policy or TargetPolicy.from_env()
-        app.state.engine = create_engine(database_url, pool_size=pool_size)
-        app.state.loops = []  # this process's supervised loops, for /health/ready
-        app.state.wake = Subscription(app.state.store, database_url)  # for live streams
-        try:
-            async with app.state.wake:
-                if run_projections:
-                    async with background_work(database_url, export_root) as loops:
-                        app.state.loops = loops
-                        yield
-                else:
+        async with serving_resources(
+            app.state,
+            database_url,
+            read_database_url=read_database_url,
+            pool_size=pool_size,
+            export_root=export_root,
+            webhook_policy=webhook_policy,
+        ):
+            if run_projections:
+                async with background_work(database_url, export_root) as loops:
+                    keep_loops(app.state, loops)
                     yield
-                feed.close_streams(app)
-        finally:
-            await app.state.store.settle()
-            await app.state.pool.close()
-            await app.state.engine.dispose()
+            else:
+                yield
+            close_streams(app)
 
     route_handlers: list[Any] = [
         *dialogues.routes,
@@ -119,6 +115,8 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
+        dependencies=DEPENDENCIES,
+        state=new_state(),
         guards=[require_permission],
         before_request=request_checks,
         middleware=[request_ids, metrics.HTTP_METRICS.middleware, conditional_get],
@@ -137,5 +135,4 @@ def create_app(
         ),
         debug=False,
     )
-    app.state.streams_closing = asyncio.Event()
     return app

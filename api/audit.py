@@ -1,4 +1,9 @@
-"""Audit: the raw history of any stream, the global change feed, and chain verification."""
+"""Audit: the raw history of any stream, the global change feed, and chain verification.
+
+All three read the read database (a streaming replica when one is configured): a page
+there may be behind the primary, never wrong. A caller that sends the `X-After-Position`
+header of its own write gets that write or a 503 with Retry-After (api/freshness.py).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from api.auth import sees_audit_trail
+from api.freshness import ReadYourWrites
 from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.parameters import moment, text
 from api.problems import problem_responses
 from delivery.envelope import BATCH_MEDIA_TYPE, batch_body, source
+from store.database import Pool
+from store.event_store import EventStore
 from store.records import START, Cursor
 from store.verification import VerificationReport, verify
 
@@ -33,7 +41,8 @@ AfterVersion = Annotated[int, Parameter(ge=0, le=MAX_VERSION)]
     responses=problem_responses(400, 401, 403),
 )
 async def stream_events(
-    request: Request[Any, Any, Any],
+    read_store: EventStore,
+    read_your_writes: ReadYourWrites,
     stream_id: str,
     after_version: AfterVersion = 0,
     limit: Limit = PAGE_LIMIT,
@@ -41,7 +50,8 @@ async def stream_events(
 ) -> EventPage:
     """Version order; `next_cursor` is the last version returned, for `after_version`."""
     text(stream_id, "stream_id")
-    events = await request.app.state.store.read_stream(
+    await read_your_writes.log(None)
+    events = await read_store.read_stream(
         stream_id,
         from_version=after_version + 1,
         to_version=after_version + limit,
@@ -60,6 +70,8 @@ async def stream_events(
 )
 async def change_feed(
     request: Request[Any, Any, Any],
+    read_store: EventStore,
+    read_your_writes: ReadYourWrites,
     cursor: str | None = None,
     limit: Limit = PAGE_LIMIT,
     stream_prefix: str | None = None,
@@ -69,7 +81,8 @@ async def change_feed(
     to auditors only. With `Accept: application/cloudevents-batch+json`, the page is a
     JSON array of CloudEvents (as webhooks carry them, never with audit metadata) and
     `next_cursor` is in the `X-Next-Cursor` header."""
-    page = await request.app.state.store.read_all(
+    await read_your_writes.log(None)
+    page = await read_store.read_all(
         Cursor.decode(cursor) if cursor else START,
         limit=limit,
         stream_prefix=text(stream_prefix, "stream_prefix") or None,
@@ -92,11 +105,9 @@ async def change_feed(
     opt={"permission": "audit"},
     responses=problem_responses(400, 401, 403),
 )
-async def verify_chains(
-    request: Request[Any, Any, Any], stream_id: str | None = None
-) -> VerificationReport:
+async def verify_chains(read_pool: Pool, stream_id: str | None = None) -> VerificationReport:
     """One stream, or every stream when stream_id is omitted."""
-    return await verify(request.app.state.pool, text(stream_id, "stream_id"))
+    return await verify(read_pool, text(stream_id, "stream_id"))
 
 
 routes = [stream_events, change_feed, verify_chains]

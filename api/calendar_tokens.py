@@ -17,6 +17,7 @@ from api.auth import caller
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from store.calendar_tokens import CalendarToken, create_token, list_tokens, revoke_token
+from store.database import Pool
 
 TAG = "exports"
 SUBSCRIBE = {"permission": "subscribe"}
@@ -53,11 +54,11 @@ def _owner_scope(request: Request[Any, Any, Any]) -> str | None:
     responses=problem_responses(400, 401, 403, 413, 422),
 )
 async def make_token(
-    request: Request[Any, Any, Any], data: NewCalendarToken
+    request: Request[Any, Any, Any], pool: Pool, data: NewCalendarToken
 ) -> CreatedCalendarToken:
     """Subscribe to `feed` (`/calendar.ics?token=…`); the secret is shown only now."""
     made, token = await create_token(
-        request.app.state.pool, data.name, caller(request).name, party_filter(data.party)
+        pool, data.name, caller(request).name, party_filter(data.party)
     )
     return CreatedCalendarToken(
         calendar_token=made, token=token, feed=f"/calendar.ics?token={token}"
@@ -71,9 +72,9 @@ async def make_token(
     opt=SUBSCRIBE,
     responses=problem_responses(401, 403),
 )
-async def tokens(request: Request[Any, Any, Any]) -> list[CalendarToken]:
+async def tokens(request: Request[Any, Any, Any], pool: Pool) -> list[CalendarToken]:
     """The caller's own tokens (an admin's: every token), revoked ones included."""
-    return await list_tokens(request.app.state.pool, _owner_scope(request))
+    return await list_tokens(pool, _owner_scope(request))
 
 
 @delete(
@@ -84,12 +85,9 @@ async def tokens(request: Request[Any, Any, Any]) -> list[CalendarToken]:
     status_code=204,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def revoke(request: Request[Any, Any, Any], token_id: str) -> None:
+async def revoke(request: Request[Any, Any, Any], pool: Pool, token_id: str) -> None:
     """The caller's own token (an admin: anyone's); the feed refuses it from now on."""
-    if not (
-        TOKEN_ID.match(token_id)
-        and await revoke_token(request.app.state.pool, token_id, _owner_scope(request))
-    ):
+    if not (TOKEN_ID.match(token_id) and await revoke_token(pool, token_id, _owner_scope(request))):
         raise problem(404, f"no live calendar token {token_id[:32]!r} of yours")
 
 

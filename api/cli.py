@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from api.log_redaction import redact
 from store.api_keys import ROLES, LastAdminKey, create_key, list_keys, revoke_key
 from store.availability import database_unavailable, summary
-from store.database import create_pool
+from store.database import READ_URL_ENV, create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
 from store.migrate import upgrade
 from store.roles import (
@@ -60,6 +60,15 @@ def serving_url(args: argparse.Namespace, owner: str | None = None) -> str:
     return url
 
 
+def read_serving_url(args: argparse.Namespace) -> str | None:
+    """--read-database-url, else ENTENTE_READ_DATABASE_URL: a streaming replica for reads,
+    refused like the serving URL when its login is privileged; None when not given."""
+    url = args.read_database_url or os.environ.get(READ_URL_ENV)
+    if url:
+        asyncio.run(check_serving_role(url))
+    return url or None
+
+
 def migrate(args: argparse.Namespace) -> str:
     """Migrate as the owner, then make the serving login role when the owner may."""
     owner = database_url(args)
@@ -86,13 +95,21 @@ async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
         await pool.close()
 
 
-def serve(url: str, host: str, port: int, *, with_worker: bool = False, workers: int = 1) -> None:
+def serve(
+    url: str,
+    host: str,
+    port: int,
+    *,
+    with_worker: bool = False,
+    workers: int = 1,
+    read_url: str | None = None,
+) -> None:
     """Serve the API with uvicorn on uvloop and httptools, in `workers` processes sharing
     the port (api/serving.py), and the projections in each when asked; every log line
     goes through RedactSecrets, so no key or token reaches the logs."""
     from api.serving import serve as serve_api
 
-    serve_api(url, host, port, with_worker=with_worker, workers=workers)
+    serve_api(url, host, port, with_worker=with_worker, workers=workers, read_url=read_url)
 
 
 async def _ensure_local_key(pool: Any) -> str:
@@ -457,6 +474,12 @@ def parser() -> argparse.ArgumentParser:
         help="the least-privilege login everything else uses; default ENTENTE_APP_DATABASE_URL,"
         " else the owner URL as user entente_service",
     )
+    top.add_argument(
+        "--read-database-url",
+        default=None,
+        help=f"serve: a streaming replica for reads (a least-privilege login); default"
+        f" {READ_URL_ENV}, else every read goes to the primary",
+    )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in ("run", "serve"):
         p = sub.add_parser(
@@ -628,6 +651,7 @@ def command(args: argparse.Namespace) -> None:
             args.port,
             with_worker=args.with_worker,
             workers=args.workers,
+            read_url=read_serving_url(args),
         )
     elif args.command == "migrate":
         migrate(args)

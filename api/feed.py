@@ -12,6 +12,10 @@ proxies keep the connection open and clients notice a dead one.
 Streams end by themselves when the server shuts down (`close_streams`, called by
 `entente serve` on SIGTERM/SIGINT before uvicorn waits for open connections): a client
 sees the stream end and reconnects elsewhere with its Last-Event-ID.
+
+The stream reads the read database (a streaming replica when one is configured); the
+wake-up LISTENs on the primary and asks the replica whether anything new is readable
+there, so a replay that lags only delays an event, by at most one poll after it lands.
 """
 
 from __future__ import annotations
@@ -20,18 +24,22 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar, Request, get
+from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from api.auth import sees_audit_trail
+from api.dependencies import close_streams as close_streams  # `entente serve` calls it here
 from api.parameters import text
 from api.problems import problem_responses
 from api.representation import event_view
+from store.event_store import EventStore
 from store.records import START, Cursor
+from store.subscription import Subscription
 
 TAG = "audit"
 HEARTBEAT = float(os.environ.get("ENTENTE_SSE_HEARTBEAT_SECONDS", "15"))
@@ -43,21 +51,23 @@ EVENT_STREAM = "text/event-stream"
 _encode = msgspec.json.Encoder().encode
 
 
-def close_streams(app: Litestar) -> None:
-    """End every open stream of `app` (within CHECK_CLOSING seconds)."""
-    app.state.streams_closing.set()
+@dataclass(frozen=True)
+class _Source:
+    """Where a live stream reads, what wakes it and what ends it."""
+
+    store: EventStore
+    wake: Subscription
+    closing: asyncio.Event
 
 
 async def _events(
-    request: Request[Any, Any, Any], after: Cursor, stream_prefix: str | None, follow: bool
+    source: _Source, after: Cursor, stream_prefix: str | None, follow: bool, audit: bool
 ) -> AsyncIterator[bytes]:
-    state = request.app.state
-    closing: asyncio.Event = state.streams_closing
-    audit = sees_audit_trail(request)
+    closing = source.closing
     yield b"retry: 1000\n\n"
     sent_at = time.monotonic()
     while not closing.is_set():
-        page = await state.store.read_all(after, limit=PAGE, stream_prefix=stream_prefix)
+        page = await source.store.read_all(after, limit=PAGE, stream_prefix=stream_prefix)
         for event in page.events:
             view = _encode(event_view(event, audit=audit))
             yield b"id: " + event.cursor.encode().encode() + b"\ndata: " + view + b"\n\n"
@@ -69,7 +79,7 @@ async def _events(
         if not follow:
             return
         while not closing.is_set():
-            if await state.wake.wait_for_new(after, CHECK_CLOSING):
+            if await source.wake.wait_for_new(after, CHECK_CLOSING):
                 break
             if time.monotonic() - sent_at >= HEARTBEAT:
                 yield b": heartbeat\n\n"
@@ -86,6 +96,9 @@ async def _events(
 )
 async def event_stream(
     request: Request[Any, Any, Any],
+    read_store: EventStore,
+    wake: Subscription,
+    streams_closing: asyncio.Event,
     cursor: str | None = None,
     stream_prefix: str | None = None,
     follow: Annotated[
@@ -101,7 +114,13 @@ async def event_stream(
     after = Cursor.decode(resume) if resume else START
     prefix = text(stream_prefix, "stream_prefix") or None
     return Stream(
-        _events(request, after, prefix, follow),
+        _events(
+            _Source(read_store, wake, streams_closing),
+            after,
+            prefix,
+            follow,
+            sees_audit_trail(request),
+        ),
         media_type=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -8,14 +8,14 @@ ENTENTE_READY_MAX_LAG_SECONDS. /health is the database check alone, as before.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 
 from api.problems import database_unavailable_problem, problem, problem_responses
 from projections.catalog import NAMES
 from projections.status import max_lag_seconds, worst_lag_seconds
+from store.database import Pool
 from store.supervision import LoopStatus, SupervisedLoop
 
 PUBLIC = {"permission": "public"}
@@ -32,9 +32,9 @@ class Readiness(msgspec.Struct, frozen=True, kw_only=True):
     loops: list[LoopStatus]
 
 
-async def _database_answers(request: Request[Any, Any, Any]) -> bool:
+async def _database_answers(pool: Pool) -> bool:
     try:
-        await asyncio.wait_for(request.app.state.pool.fetchval("SELECT 1"), DATABASE_TIMEOUT)
+        await asyncio.wait_for(pool.fetchval("SELECT 1"), DATABASE_TIMEOUT)
     except Exception:
         return False
     return True
@@ -47,9 +47,9 @@ async def _database_answers(request: Request[Any, Any, Any]) -> bool:
     opt=PUBLIC,
     responses=problem_responses(503),
 )
-async def health(request: Request[Any, Any, Any]) -> dict[str, str]:
+async def health(pool: Pool) -> dict[str, str]:
     """A 503 problem when the database does not answer (see /health/ready for more)."""
-    if not await _database_answers(request):
+    if not await _database_answers(pool):
         raise database_unavailable_problem("PostgreSQL does not answer")
     return {"status": "ok"}
 
@@ -67,11 +67,12 @@ async def live() -> dict[str, str]:
     opt=PUBLIC,
     responses=problem_responses(503),
 )
-async def ready(request: Request[Any, Any, Any]) -> Readiness:
+async def ready(pool: Pool, read_pool: Pool, loops: list[SupervisedLoop]) -> Readiness:
     """A 503 problem naming every reason when the process should get no traffic."""
-    if not await _database_answers(request):
+    if not await _database_answers(pool):
         raise database_unavailable_problem("not ready: PostgreSQL does not answer")
-    loops: list[SupervisedLoop] = request.app.state.loops
+    if read_pool is not pool and not await _database_answers(read_pool):
+        raise database_unavailable_problem("not ready: the read database does not answer")
     reasons = [
         f"the {s.loop} loop is {s.state} since {s.since.isoformat()}"
         + (f" ({s.last_error})" if s.last_error else "")
@@ -81,9 +82,7 @@ async def ready(request: Request[Any, Any, Any]) -> Readiness:
     ]
     bound = max_lag_seconds()
     try:
-        lag = await asyncio.wait_for(
-            worst_lag_seconds(request.app.state.pool, NAMES), DATABASE_TIMEOUT
-        )
+        lag = await asyncio.wait_for(worst_lag_seconds(pool, NAMES), DATABASE_TIMEOUT)
     except Exception:
         raise database_unavailable_problem("not ready: PostgreSQL does not answer") from None
     if bound > 0 and lag > bound:

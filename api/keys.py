@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from api.auth import caller
 from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, LastAdminKey, create_key, list_keys, revoke_key
+from store.database import Pool
 
 TAG = "keys"
 Role = Literal["reader", "writer", "auditor", "admin"]
@@ -42,12 +43,10 @@ class CreatedKey(msgspec.Struct, frozen=True, kw_only=True):
     status_code=201,
     responses=problem_responses(400, 401, 403, 409, 413, 422),
 )
-async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
+async def create(request: Request[Any, Any, Any], pool: Pool, data: NewKey) -> CreatedKey:
     """The token is returned once and stored only as a hash."""
     try:
-        key, token = await create_key(
-            request.app.state.pool, data.name, list(data.roles), actor=caller(request).name
-        )
+        key, token = await create_key(pool, data.name, list(data.roles), actor=caller(request).name)
     except KeyExists:
         raise problem(409, f"a key named {data.name!r} exists", kind="already-exists") from None
     return CreatedKey(key=key, token=token)
@@ -60,9 +59,9 @@ async def create(request: Request[Any, Any, Any], data: NewKey) -> CreatedKey:
     opt={"permission": "admin"},
     responses=problem_responses(401, 403),
 )
-async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
+async def index(pool: Pool) -> list[ApiKey]:
     """Revoked keys included, with when they were revoked."""
-    return await list_keys(request.app.state.pool)
+    return await list_keys(pool)
 
 
 @delete(
@@ -73,12 +72,12 @@ async def index(request: Request[Any, Any, Any]) -> list[ApiKey]:
     status_code=204,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def revoke(request: Request[Any, Any, Any], name: KeyName) -> None:
+async def revoke(request: Request[Any, Any, Any], pool: Pool, name: KeyName) -> None:
     """Revocation takes effect at once in the API process that answers this, and within
     ENTENTE_KEY_CACHE_SECONDS (default 5 s) in any other. The last live admin
     key cannot be revoked (409): create another admin key first."""
     try:
-        revoked = await revoke_key(request.app.state.pool, name, actor=caller(request).name)
+        revoked = await revoke_key(pool, name, actor=caller(request).name)
     except LastAdminKey:
         raise problem(
             409, f"{name!r} is the last live admin key; create another first", kind="last-admin-key"

@@ -18,11 +18,12 @@ import asyncio
 import logging
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import REGISTRY, generate_latest
 
 from projections.status import projection_status
+from store.database import Pool
 from store.metrics import (
     LOOP_RESTARTS,
     LOOP_RUNNING,
@@ -73,13 +74,13 @@ def _read_loops(loops: list[SupervisedLoop]) -> None:
     opt={"permission": "public"},
     media_type=CONTENT_TYPE,
 )
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def metrics(pool: Pool, loops: list[SupervisedLoop]) -> Response[bytes]:
     """Refresh the gauges read at scrape time, then render every metric."""
     try:
-        await _read_projections(request.app.state.pool)
+        await _read_projections(pool)
     except Exception as error:  # an outage or a slow database must not fail the scrape
         log.warning("metrics: projection lag not read (%s)", type(error).__name__)
-    _read_loops(getattr(request.app.state, "loops", []))
+    _read_loops(loops)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE)
 
 

@@ -35,6 +35,8 @@ from api.log_redaction import logging_config
 URL_ENV = "ENTENTE_SERVE_DATABASE_URL"
 """How the serving URL reaches the app factory, which uvicorn imports by name in every
 process (it cannot be handed an app object across a spawn)."""
+READ_URL_ENV = "ENTENTE_SERVE_READ_DATABASE_URL"
+"""The read database (a streaming replica) for every serving process, if any."""
 WITH_WORKER_ENV = "ENTENTE_SERVE_WITH_WORKER"
 """`1`: each serving process also runs the background loops (`serve --with-worker`)."""
 
@@ -45,7 +47,11 @@ def served_app() -> Any:
     """The app one server process serves, built in that process."""
     from api.app import create_app
 
-    return create_app(os.environ[URL_ENV], run_projections=os.environ.get(WITH_WORKER_ENV) == "1")
+    return create_app(
+        os.environ[URL_ENV],
+        run_projections=os.environ.get(WITH_WORKER_ENV) == "1",
+        read_database_url=os.environ.get(READ_URL_ENV) or None,
+    )
 
 
 def _litestar_app(config: uvicorn.Config) -> Any:
@@ -86,9 +92,18 @@ def server_config(url: str, host: str, port: int, **stack: Any) -> uvicorn.Confi
     )
 
 
-def serve(url: str, host: str, port: int, *, with_worker: bool = False, workers: int = 1) -> None:
+def serve(
+    url: str,
+    host: str,
+    port: int,
+    *,
+    with_worker: bool = False,
+    workers: int = 1,
+    read_url: str | None = None,
+) -> None:
     """Serve until SIGTERM/SIGINT, in `workers` processes on one port."""
     os.environ[WITH_WORKER_ENV] = "1" if with_worker else "0"
+    os.environ[READ_URL_ENV] = read_url or ""
     config = server_config(url, host, port)
     if workers <= 1:
         Server(config).run()

@@ -24,6 +24,8 @@ from api.read_models import party_filter
 from delivery.targets import TargetPolicy, TargetRefused, check_target
 from domain.events import EVENT_TYPES
 from projections.timeline import DECIDERS
+from store.database import Pool
+from store.event_store import EventStore
 from store.records import START, Cursor
 from store.webhook_subscriptions import (
     DeliveryAttempt,
@@ -149,9 +151,10 @@ def filters_of(given: FiltersIn) -> Filters:
     )
 
 
-async def position_of(request: Request[Any, Any, Any], given: str) -> Cursor:
-    """A start or replay position: 400 if it is no cursor, 422 beyond the head of the log."""
-    head = await request.app.state.store.horizon()
+async def position_of(store: EventStore, given: str) -> Cursor:
+    """A start or replay position: 400 if it is no cursor, 422 beyond the head of the log
+    (the primary's: a replica's head may be behind a position a client already saw)."""
+    head = await store.horizon()
     if given == "now":
         return Cursor(head.transaction_id, 0)
     if given == "beginning":
@@ -166,8 +169,7 @@ async def position_of(request: Request[Any, Any, Any], given: str) -> Cursor:
     return position
 
 
-async def _target(request: Request[Any, Any, Any], url: str) -> str:
-    policy: TargetPolicy = request.app.state.webhook_policy
+async def _target(policy: TargetPolicy, url: str) -> str:
     try:
         await check_target(url, policy)
     except TargetRefused as refused:
@@ -182,9 +184,9 @@ def _owner_scope(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def _found(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+    request: Request[Any, Any, Any], pool: Pool, subscription_id: uuid.UUID
 ) -> WebhookSubscription:
-    found = await get_subscription(request.app.state.pool, subscription_id, _owner_scope(request))
+    found = await get_subscription(pool, subscription_id, _owner_scope(request))
     if found is None:
         raise problem(404, f"no subscription {subscription_id} of yours")
     return found
@@ -198,14 +200,20 @@ async def _found(
     status_code=201,
     responses=problem_responses(400, 401, 403, 413, 422),
 )
-async def subscribe(request: Request[Any, Any, Any], data: NewSubscription) -> CreatedSubscription:
+async def subscribe(
+    request: Request[Any, Any, Any],
+    pool: Pool,
+    store: EventStore,
+    webhook_policy: TargetPolicy,
+    data: NewSubscription,
+) -> CreatedSubscription:
     """Delivery starts after `start`; the signing secret is shown only now."""
-    target = await _target(request, data.target_url)
+    target = await _target(webhook_policy, data.target_url)
     filters = filters_of(data.filters)
-    start = await position_of(request, data.start)
+    start = await position_of(store, data.start)
     admin = caller(request).name
     made, secret = await create_subscription(
-        request.app.state.pool,
+        pool,
         owner=data.owner or admin,
         target_url=target,
         filters=filters,
@@ -222,9 +230,9 @@ async def subscribe(request: Request[Any, Any, Any], data: NewSubscription) -> C
     opt=OWNER,
     responses=problem_responses(401, 403),
 )
-async def subscriptions(request: Request[Any, Any, Any]) -> list[SubscriptionView]:
+async def subscriptions(request: Request[Any, Any, Any], pool: Pool) -> list[SubscriptionView]:
     """The caller's own subscriptions (an admin's: every one)."""
-    found = await list_subscriptions(request.app.state.pool, _owner_scope(request))
+    found = await list_subscriptions(pool, _owner_scope(request))
     return [view(s) for s in found]
 
 
@@ -236,11 +244,11 @@ async def subscriptions(request: Request[Any, Any, Any]) -> list[SubscriptionVie
     responses=problem_responses(400, 401, 403, 404),
 )
 async def subscription(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID
+    request: Request[Any, Any, Any], pool: Pool, subscription_id: uuid.UUID
 ) -> SubscriptionView:
     """`state` is active, paused or failing (paused by the worker after repeated failures:
     resume it with PATCH once the target is fixed)."""
-    return view(await _found(request, subscription_id))
+    return view(await _found(request, pool, subscription_id))
 
 
 @patch(
@@ -251,14 +259,12 @@ async def subscription(
     responses=problem_responses(400, 401, 403, 404, 413, 422),
 )
 async def change(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: SubscriptionChange
+    pool: Pool, subscription_id: uuid.UUID, data: SubscriptionChange
 ) -> SubscriptionView:
     """A resume forgets past failures and retries at once; new filters apply from the
     cursor on."""
     filters = filters_of(data.filters) if data.filters is not None else None
-    changed = await change_subscription(
-        request.app.state.pool, subscription_id, state=data.state, filters=filters
-    )
+    changed = await change_subscription(pool, subscription_id, state=data.state, filters=filters)
     if changed is None:
         raise problem(404, f"no subscription {subscription_id}")
     return view(changed)
@@ -272,9 +278,9 @@ async def change(
     status_code=204,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def unsubscribe(request: Request[Any, Any, Any], subscription_id: uuid.UUID) -> None:
+async def unsubscribe(pool: Pool, subscription_id: uuid.UUID) -> None:
     """Deliveries stop within a second."""
-    if not await delete_subscription(request.app.state.pool, subscription_id):
+    if not await delete_subscription(pool, subscription_id):
         raise problem(404, f"no subscription {subscription_id}")
 
 
@@ -287,13 +293,17 @@ async def unsubscribe(request: Request[Any, Any, Any], subscription_id: uuid.UUI
     responses=problem_responses(400, 401, 403, 404, 413, 422),
 )
 async def replay(
-    request: Request[Any, Any, Any], subscription_id: uuid.UUID, data: Replay
+    request: Request[Any, Any, Any],
+    pool: Pool,
+    store: EventStore,
+    subscription_id: uuid.UUID,
+    data: Replay,
 ) -> SubscriptionView:
     """Moves the cursor to `position` (`beginning`, or any cursor up to the head); the
     events after it are delivered again, in order, with their original ids."""
-    await _found(request, subscription_id)
-    position = await position_of(request, data.position)
-    changed = await change_subscription(request.app.state.pool, subscription_id, cursor=position)
+    await _found(request, pool, subscription_id)
+    position = await position_of(store, data.position)
+    changed = await change_subscription(pool, subscription_id, cursor=position)
     if changed is None:
         raise problem(404, f"no subscription {subscription_id}")
     return view(changed)
@@ -308,6 +318,7 @@ async def replay(
 )
 async def deliveries(
     request: Request[Any, Any, Any],
+    pool: Pool,
     subscription_id: uuid.UUID,
     before: Annotated[int | None, Parameter(ge=1, description="attempts before this id")] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
@@ -315,8 +326,8 @@ async def deliveries(
     """Each POST: the webhook id, the positions it carried, the status (null when no
     answer came), the latency and the error. Pass the last `attempt_id` as `before` for
     older ones; attempts are kept 7 days."""
-    await _found(request, subscription_id)
-    return await list_attempts(request.app.state.pool, subscription_id, before=before, limit=limit)
+    await _found(request, pool, subscription_id)
+    return await list_attempts(pool, subscription_id, before=before, limit=limit)
 
 
 routes = [subscribe, subscriptions, subscription, change, unsubscribe, replay, deliveries]

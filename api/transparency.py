@@ -1,7 +1,9 @@
 """The transparency log for auditors: checkpoints, proofs, the key, and audit bundles.
 
 Everything here answers from stored subtrees and signed checkpoints (store/transparency.py);
-an auditor checks it with entente_verify and the public key alone (docs/AUDIT.md).
+an auditor checks it with entente_verify and the public key alone (docs/AUDIT.md). It is
+all read from the read database (a streaming replica when one is configured): a replica
+may know fewer checkpoints than the primary, never different ones.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 
 from api.parameters import text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from reporting.bundles import relationship_events
+from store.database import Pool
+from store.event_store import EventStore
 from store.records import MAX_BIGINT, RecordedEvent
 from store.transparency import (
     CheckpointView,
@@ -73,9 +77,9 @@ async def _size_or_latest(connection: Any, tree_size: int | None) -> int:
     opt=AUDIT,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def log_key(request: Request[Any, Any, Any]) -> LogKey:
+async def log_key(read_pool: Pool) -> LogKey:
     """Compare it with the key you were given out of band: the database could lie."""
-    async with request.app.state.pool.acquire() as connection:
+    async with read_pool.acquire() as connection:
         keys = await signing_keys(connection)
         latest = await latest_checkpoint(connection)
     if latest is None or not keys:
@@ -92,13 +96,13 @@ async def log_key(request: Request[Any, Any, Any]) -> LogKey:
     responses=problem_responses(400, 401, 403, 404),
 )
 async def checkpoint(
-    request: Request[Any, Any, Any], at_least: int | None = None, position: int | None = None
+    read_pool: Pool, at_least: int | None = None, position: int | None = None
 ) -> CheckpointView:
     """`at_least`: a tree of at least that many leaves; `position`: one that holds the
     event at that log position. `note` is the signed note to keep."""
     _count(at_least, "at_least")
     _count(position, "position")
-    async with request.app.state.pool.acquire() as connection:
+    async with read_pool.acquire() as connection:
         if position is not None:
             found = await checkpoint_covering(connection, position)
         elif at_least is not None:
@@ -118,7 +122,7 @@ async def checkpoint(
     responses=problem_responses(400, 401, 403, 404),
 )
 async def inclusion(
-    request: Request[Any, Any, Any],
+    read_pool: Pool,
     event_id: uuid.UUID | None = None,
     position: int | None = None,
     tree_size: int | None = None,
@@ -128,7 +132,7 @@ async def inclusion(
         raise problem(400, "name the event by event_id or by position (one of them)")
     _count(position, "position")
     _count(tree_size, "tree_size", minimum=1)
-    async with request.app.state.pool.acquire() as connection:
+    async with read_pool.acquire() as connection:
         size = await _size_or_latest(connection, tree_size)
         try:
             return await inclusion_proof(
@@ -145,13 +149,11 @@ async def inclusion(
     opt=AUDIT,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def consistency(
-    request: Request[Any, Any, Any], first: int, second: int | None = None
-) -> ConsistencyProof:
+async def consistency(read_pool: Pool, first: int, second: int | None = None) -> ConsistencyProof:
     """RFC 9162 consistency proof; `second` defaults to the latest checkpoint's size."""
     _count(first, "first", minimum=1)
     _count(second, "second", minimum=1)
-    async with request.app.state.pool.acquire() as connection:
+    async with read_pool.acquire() as connection:
         size = await _size_or_latest(connection, second)
         if first > size:
             raise problem(400, f"first ({first}) is larger than second ({size})")
@@ -162,7 +164,7 @@ async def consistency(
 
 
 async def _bundle_response(
-    request: Request[Any, Any, Any],
+    pool: Pool,
     subject: str,
     events: Callable[[], Awaitable[list[RecordedEvent]]],
     known_size: list[int] | None,
@@ -173,7 +175,7 @@ async def _bundle_response(
     for size in sizes:
         _count(size, "known_size", minimum=1)
     try:
-        content = await bundle(request.app.state.pool, subject, events, sizes)
+        content = await bundle(pool, subject, events, sizes)
     except TreeUnavailable as error:
         raise _missing(error) from None
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in subject)[:100]
@@ -193,7 +195,7 @@ async def _bundle_response(
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def relationship_bundle(
-    request: Request[Any, Any, Any], pair: str, known_size: list[int] | None = None
+    read_pool: Pool, pair: str, known_size: list[int] | None = None
 ) -> Response[bytes]:
     """NDJSON: a header with the signed checkpoint (and consistency proofs from each
     `known_size`), then every event of the pair's streams in that tree. Check it offline
@@ -201,9 +203,9 @@ async def relationship_bundle(
     a, b = parse_pair(pair)
 
     async def events() -> list[RecordedEvent]:
-        return await relationship_events(request.app.state.pool, a, b)
+        return await relationship_events(read_pool, a, b)
 
-    return await _bundle_response(request, f"{a}-{b}", events, known_size)
+    return await _bundle_response(read_pool, f"{a}-{b}", events, known_size)
 
 
 @get(
@@ -215,16 +217,15 @@ async def relationship_bundle(
     responses=problem_responses(400, 401, 403, 404),
 )
 async def stream_bundle(
-    request: Request[Any, Any, Any], stream_id: str, known_size: list[int] | None = None
+    read_pool: Pool, read_store: EventStore, stream_id: str, known_size: list[int] | None = None
 ) -> Response[bytes]:
     """Like the relationship bundle, for one stream."""
     text(stream_id, "stream_id")
 
     async def events() -> list[RecordedEvent]:
-        events: list[RecordedEvent] = await request.app.state.store.read_stream(stream_id)
-        return events
+        return await read_store.read_stream(stream_id)
 
-    return await _bundle_response(request, stream_id, events, known_size)
+    return await _bundle_response(read_pool, stream_id, events, known_size)
 
 
 routes = [log_key, checkpoint, inclusion, consistency, relationship_bundle, stream_bundle]

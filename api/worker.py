@@ -19,6 +19,7 @@ from litestar import Litestar
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from api import health, metrics
+from api.dependencies import DEPENDENCIES, probe_lifespan
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
 from delivery.worker import running_deliveries
@@ -79,18 +80,10 @@ def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
     """/health/live, /health/ready and /metrics of a worker process, for its
     orchestrator and scraper: the same checks as the API's, over this process's loops."""
 
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(url, min_size=0, max_size=2)
-        app.state.loops = loops
-        try:
-            yield
-        finally:
-            await app.state.pool.close()
-
     return Litestar(
         route_handlers=[health.live, health.ready, metrics.metrics],
-        lifespan=[lifespan],
+        lifespan=[probe_lifespan(url, loops)],
+        dependencies=DEPENDENCIES,
         middleware=[request_ids],
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))

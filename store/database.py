@@ -7,6 +7,13 @@ from typing import Any
 
 import asyncpg
 
+Pool = asyncpg.Pool
+"""The asyncpg pool, as handlers and adapters name it."""
+
+READ_URL_ENV = "ENTENTE_READ_DATABASE_URL"
+"""A streaming replica for the reads that may be stale (docs/SCALING.md); a least-privilege
+login like the serving URL. Unset: every read goes to the primary."""
+
 IDLE_IN_TRANSACTION_TIMEOUT = "30s"
 """An idle transaction holds back the global-order horizon for every reader; cap it."""
 
