@@ -22,6 +22,8 @@ from tests.api.serving import served_api
 
 INSTALL_TIMEOUT = 900
 """Seconds for `apt-get update` and the install together, on a slow mirror."""
+HTTP_TIMEOUT = 120
+"""Seconds: the first request for the document builds it, slow on a loaded machine."""
 RENDER_BUDGET_MS = 30_000
 """Virtual time the page gets to load and render (it needs about a second)."""
 
@@ -99,7 +101,7 @@ async def test_docs_render_every_operation_with_no_network(
     chromium: str, database_url: str, tmp_path: Path
 ) -> None:
     async with served_api(database_url) as (base, _):
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
             page = (await http.get(f"{base}/docs")).text
             document = (await http.get(f"{base}/docs/openapi.json")).json()
         dom = rendered_dom(chromium, f"{base}/docs", tmp_path / "profile")

@@ -21,6 +21,7 @@ import pytest
 from api.examples import BODIES, DIALOGUE_ID, SESSION_ID
 from store.api_keys import create_key
 from tests.api.serving import served_api
+from tests.api.test_docs_page import HTTP_TIMEOUT
 
 PACKAGE = "entente_client"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
@@ -74,10 +75,12 @@ async def test_a_generated_client_launches_schedules_and_reads_back(
 ) -> None:
     _, token = await create_key(pool, "generated-client", ["writer", "reader"])
     async with served_api(database_url, with_worker=True) as (base, _):
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
             generate((await http.get(f"{base}/docs/openapi.json")).content, importable)
 
-        client = _module("client").AuthenticatedClient(base_url=base, token=token)
+        client = _module("client").AuthenticatedClient(
+            base_url=base, token=token, timeout=httpx.Timeout(HTTP_TIMEOUT)
+        )
         models = _module("models")
         launched = await _module("api.dialogues.launch_dialogue").asyncio(
             client=client, body=models.LaunchDialogue.from_dict(BODIES["LaunchDialogue"])
