@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica clean-data swagger-ui
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -57,3 +57,7 @@ clean-data:
 ## Commands over HTTP beside in-process (BENCH_HTTP_COMMANDS, _CLIENTS, _WORKERS, _STACKS).
 bench-http: install
 	$(BIN)/python -m benchmarks.bench_http
+## Re-fetch the Swagger UI files /docs serves (api/static/swagger-ui) with npm;
+## SWAGGER_UI_VERSION=5.x.y to change the version recorded in its README.
+swagger-ui:
+	scripts/fetch_swagger_ui.sh $(SWAGGER_UI_VERSION)

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from api import (
@@ -33,7 +31,7 @@ from api import (
 )
 from api.auth import require_permission
 from api.conditional import conditional_get
-from api.contract import EnforcedJsonRenderPlugin
+from api.contract import openapi_config
 from api.dependencies import (
     DEPENDENCIES,
     close_streams,
@@ -125,14 +123,7 @@ def create_app(
         ],
         exception_handlers={Exception: unexpected},
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(
-            title="Entente",
-            version="0.1.0",
-            description="An event-sourced register of diplomatic dialogues. Send API keys as "
-            "`Authorization: Bearer <key>`; errors are RFC 9457 problem+json.",
-            path="/docs",
-            render_plugins=[SwaggerRenderPlugin(), EnforcedJsonRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )
     return app

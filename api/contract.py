@@ -1,4 +1,4 @@
-"""The OpenAPI document, made to say what the server enforces.
+"""The OpenAPI document, made to say what the server enforces, and the docs page.
 
 Litestar describes request bodies from their types but drops what msgspec's own schema
 keeps (constraints inside arrays and tuples, closed objects), and it cannot know the checks
@@ -14,6 +14,10 @@ partial date's start before its end, opaque cursors and position tokens. Nor are
 that a schema could state but that make generated cases crawl (text without NUL, the
 1,000-item cap on lists, the ISO list in the `pair` path parameter): the server refuses
 those as before.
+
+The document also carries an example for every request body (api/examples.py) and the
+bearer scheme, and /docs serves Swagger UI from the package's own files, not a CDN, so
+the page works with no network (api/static/swagger-ui/README.md).
 """
 
 from __future__ import annotations
@@ -22,12 +26,17 @@ import copy
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request
-from litestar.openapi.plugins import JsonRenderPlugin
+from litestar import Litestar, Request, Router
+from litestar.datastructures import CacheControlHeader
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
+from api.examples import BODIES, PATH_PARAMETERS
 from api.parameters import MAX_TEXT as MAX_QUERY_TEXT
 from api.representation import MAX_TEXT
 from reporting.catalogue import CATALOGUE
@@ -37,6 +46,11 @@ PARTY_PATTERN = "^[A-Z]{2}$"
 """What msgspec's PartyCode says; the register also wants ISO 3166-1 to know the code."""
 NOT_BLANK = "\\S"
 """A reason must say something: not empty, not only white space."""
+ASSETS = Path(__file__).parent / "static" / "swagger-ui"
+ASSETS_PATH = "/assets"
+"""Under the docs path: /docs/assets/swagger-ui-bundle.js and the rest."""
+ASSETS_MAX_AGE = 86_400
+"""A day: the files change only with a new Swagger UI version (a new deployment)."""
 TEXT_QUERIES = ("status", "kind", "topic", "name", "framework", "stream_prefix", "stream_id")
 
 
@@ -76,9 +90,20 @@ def _body_types(app: Litestar) -> list[Any]:
     ]
 
 
+def _fixed_length_array(node: dict[str, Any]) -> None:
+    """A tuple of one item type (a pair of parties) as an array of that type and fixed
+    length: the same values, in a form generated clients read (`items: false` after
+    `prefixItems` stops openapi-python-client)."""
+    prefix = node.get("prefixItems")
+    if node.get("items") is False and prefix and all(item == prefix[0] for item in prefix):
+        del node["prefixItems"]
+        node["items"] = prefix[0]
+
+
 def _tighten_body(schema: dict[str, Any]) -> None:
     """Add to one request component each check the server makes on every body value."""
     for node in _walk(schema):
+        _fixed_length_array(node)
         if node.get("pattern") == PARTY_PATTERN:
             del node["pattern"]
             node["enum"] = party_codes()
@@ -191,6 +216,22 @@ def _typed_headers(paths: dict[str, Any]) -> None:
                         header["schema"] = {"type": "string"}
 
 
+def _examples(paths: dict[str, Any]) -> None:
+    """Every request body gets its example (api/examples.py), and path parameters the ids
+    those examples name, so Swagger UI's "Try it out" starts from a request that fits."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                name = str(media.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
+                if name in BODIES:
+                    media["example"] = BODIES[name]
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") in PATH_PARAMETERS:
+                    parameter["example"] = PATH_PARAMETERS[parameter["name"]]
+
+
 def enforced(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
     """A copy of Litestar's document that states the server's checks (see the module)."""
     document = copy.deepcopy(document)
@@ -205,19 +246,83 @@ def enforced(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
     _tighten_named(components)
     _tighten_parameters(document.get("paths", {}))
     _typed_headers(document.get("paths", {}))
+    _examples(document.get("paths", {}))
     _secure(app, document)
     return document
 
 
-class EnforcedJsonRenderPlugin(JsonRenderPlugin):
-    """Serves /docs/openapi.json as `enforced` rewrites it, computed once per app."""
+class ServedDocument:
+    """The document as `enforced` rewrites it, computed once for the one app whose
+    OpenAPI config holds this object, and shared by /docs and /docs/openapi.json."""
 
     def __init__(self) -> None:
+        self._document: dict[str, Any] | None = None
+        self.json: bytes | None = None
+
+    def of(self, app: Litestar, openapi_schema: dict[str, Any]) -> dict[str, Any]:
+        if self._document is None:
+            self._document = enforced(app, openapi_schema)
+        return self._document
+
+
+class EnforcedJsonRenderPlugin(JsonRenderPlugin):
+    """Serves /docs/openapi.json as `enforced` rewrites it."""
+
+    def __init__(self, document: ServedDocument) -> None:
         super().__init__()
-        self._rendered: dict[int, bytes] = {}
+        self._document = document
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        key = id(request.app)
-        if key not in self._rendered:
-            self._rendered[key] = self.render_json(request, enforced(request.app, openapi_schema))
-        return self._rendered[key]
+        if self._document.json is None:
+            served = self._document.of(request.app, openapi_schema)
+            self._document.json = self.render_json(request, served)
+        return self._document.json
+
+
+class OfflineSwaggerRenderPlugin(SwaggerRenderPlugin):
+    """Swagger UI 5 from the app's own files (api/static/swagger-ui, see its README), so
+    /docs works with no network; it shows the enforced document (bearer scheme, examples)."""
+
+    def __init__(self, document: ServedDocument, docs_path: str) -> None:
+        assets = f"{docs_path}{ASSETS_PATH}"
+        super().__init__(
+            js_url=f"{assets}/swagger-ui-bundle.js",
+            css_url=f"{assets}/swagger-ui.css",
+            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+        )
+        self._document = document
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, self._document.of(request.app, openapi_schema))
+
+    def receive_router(self, router: Router) -> None:
+        """Serve the assets beside the page, public like it (no `permission`)."""
+        super().receive_router(router)
+        router.register(
+            create_static_files_router(
+                path=ASSETS_PATH,
+                directories=[ASSETS],
+                name="docs-assets",
+                cache_control=CacheControlHeader(max_age=ASSETS_MAX_AGE, public=True),
+                include_in_schema=False,
+            )
+        )
+
+
+def openapi_config(docs_path: str = "/docs") -> OpenAPIConfig:
+    """The OpenAPI set-up of one app: the document (descriptions from the handlers'
+    docstrings), Swagger UI at `docs_path` and the JSON at `docs_path`/openapi.json."""
+    document = ServedDocument()
+    return OpenAPIConfig(
+        title="Entente",
+        version="0.1.0",
+        description="An event-sourced register of diplomatic dialogues. Send API keys as "
+        "`Authorization: Bearer <key>`; errors are RFC 9457 problem+json.",
+        path=docs_path,
+        use_handler_docstrings=True,
+        render_plugins=[
+            OfflineSwaggerRenderPlugin(document, docs_path),
+            EnforcedJsonRenderPlugin(document),
+        ],
+    )
