@@ -40,7 +40,7 @@ from api.request_checks import request_checks
 from api.request_context import request_ids
 from api.worker import background_work
 from delivery.targets import TargetPolicy
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
 from store.database import create_pool

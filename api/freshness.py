@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request
 
 from api.problems import problem
-from projections.catalog import NAMES
+from projections.registry import NAMES
 from projections.status import wait_until_reached
 from store.errors import InvalidCursor
 from store.records import Cursor

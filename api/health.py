@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request, get
 
 from api.problems import database_unavailable_problem, problem, problem_responses
-from projections.catalog import NAMES
+from projections.registry import NAMES
 from projections.status import max_lag_seconds, worst_lag_seconds
 from store.supervision import LoopStatus, SupervisedLoop
 
