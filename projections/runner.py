@@ -88,6 +88,36 @@ class Target:
         prefixes = self.projection.stream_prefixes
         return [e for e in past(page, after) if e.stream_id.startswith(prefixes)]
 
+    async def apply(self, tx: AsyncConnection, after: Cursor, page: Page) -> None:
+        """Apply a page's events past `after` and move the checkpoint to the page's end."""
+        self.states.follow(after)
+        wanted = self.wanted(page, after)
+        if wanted:
+            await self.projection.apply(await self.bind(tx), wanted, self.states)
+            await self.states.flush(tx)
+        recorded = [e.recorded_at for e in past(page, after)[-1:]]
+        await checkpoints.advance(
+            tx,
+            self.name,
+            page.cursor,
+            applied=len(wanted),
+            state="rebuilding" if self.shadow else "running",
+            last_recorded=recorded[-1] if recorded else None,
+        )
+
+
+async def read_page(
+    store: EventStore, after: Cursor, targets: Sequence[Target], limit: int, until: Cursor | None
+) -> Page:
+    """The next page of the log after `after` (up to `until`), of the event types the
+    targets follow."""
+    types = followed_types([t.projection for t in targets])
+    page = await store.read_all(after, limit=limit, types=types)
+    if until is not None and page.cursor > until:
+        events = [e for e in page.events if e.cursor <= until]
+        return Page(events=events, cursor=max(until, after))
+    return page
+
 
 def past(page: Page, after: Cursor) -> list[RecordedEvent]:
     """The page's events after `after` (all of them unless a target is partly through it)."""
@@ -106,6 +136,30 @@ class Pass(NamedTuple):
     read: int
     failures: dict[str, Exception]
     waiting: list[Target]
+
+
+class Failures:
+    """Which projections failed their last batch. Each failure is recorded on the
+    projection's checkpoint (`last_error`, shown by `projections status`); its traceback
+    is logged when the error first appears, not again every round while it stays."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.failed: set[str] = set()
+        self._last: dict[str, str] = {}
+
+    async def note(self, name: str, error: Exception | None) -> None:
+        """How a projection's last batch went."""
+        if error is None:
+            self._last.pop(name, None)
+            return
+        if self._last.get(name) != summary(error):
+            log.error("projection %s: batch failed", name, exc_info=error)
+        self._last[name] = summary(error)
+        self.failed.add(name)
+        with contextlib.suppress(Exception):  # best effort: the database may be the problem
+            async with self._engine.begin() as tx:
+                await checkpoints.record_failure(tx, name, str(error))
 
 
 class Runner:
@@ -128,14 +182,17 @@ class Runner:
         self._live = {p.name: Target(p, store) for p in projections}
         self._shadow = {p.name: Target(p, store, shadow=True) for p in projections}
         self._ownership = AdvisoryOwnership(database_url, LOCK_CLASS)
-        self.failed: set[str] = set()
-        """The projections whose batch failed in the last `step`."""
-        self._last_failure: dict[str, str] = {}
+        self._failures = Failures(engine)
 
     @property
     def owned(self) -> set[str]:
         """The projections this process holds the lock of."""
         return self._ownership.owned
+
+    @property
+    def failed(self) -> set[str]:
+        """The projections whose batch failed in the last `step`."""
+        return self._failures.failed
 
     async def ensure_checkpoints(self) -> None:
         """A checkpoint row at the start of the log for every projection that has none."""
@@ -173,7 +230,8 @@ class Runner:
         try:
             async with self._engine.begin() as tx:
                 points = await checkpoints.lock(tx, [t.name for t in targets])
-                page = await self._read(min(p.cursor for p in points.values()), targets, until)
+                start = min(p.cursor for p in points.values())
+                page = await read_page(self._store, start, targets, self._batch_size, until)
                 for target in targets:
                     after = points[target.name].cursor
                     if page.cursor <= after:
@@ -182,7 +240,7 @@ class Runner:
                     target.states.shared = shared
                     try:
                         async with tx.begin_nested():
-                            await self._apply(tx, target, after, page)
+                            await target.apply(tx, after, page)
                         moved.append(target)
                     except Exception as error:
                         target.states.forget()
@@ -197,32 +255,6 @@ class Runner:
             target.states.committed(page.cursor)
             PROJECTION_BATCHES.labels(target.name).inc()
         return Pass(len(page.events), failures, waiting)
-
-    async def _read(self, after: Cursor, targets: Sequence[Target], until: Cursor | None) -> Page:
-        """The next page of the log after `after`, of the event types the targets follow."""
-        types = followed_types([t.projection for t in targets])
-        page = await self._store.read_all(after, limit=self._batch_size, types=types)
-        if until is not None and page.cursor > until:
-            events = [e for e in page.events if e.cursor <= until]
-            return Page(events=events, cursor=max(until, after))
-        return page
-
-    async def _apply(self, tx: AsyncConnection, target: Target, after: Cursor, page: Page) -> None:
-        """Apply a page's events to one target and move its checkpoint to the page's end."""
-        target.states.follow(after)
-        wanted = target.wanted(page, after)
-        if wanted:
-            await target.projection.apply(await target.bind(tx), wanted, target.states)
-            await target.states.flush(tx)
-        recorded = [e.recorded_at for e in past(page, after)[-1:]]
-        await checkpoints.advance(
-            tx,
-            target.name,
-            page.cursor,
-            applied=len(wanted),
-            state="rebuilding" if target.shadow else "running",
-            last_recorded=recorded[-1] if recorded else None,
-        )
 
     async def catch_up(self, names: Sequence[str] | None = None) -> int:
         """Apply batches until every (named) projection has read all it can, all of them
@@ -277,10 +309,8 @@ class Runner:
         """One pass over every projection this process owns (or can take), then one over
         the rebuilds asked of them; the events read.
 
-        A projection whose part fails keeps its checkpoint (rolled back), gets the error in
-        its `last_error` (shown by `projections status`) and is tried again next round;
-        the others go on. Its traceback is logged when the error first appears, not again
-        every round while it stays the same.
+        A projection whose part fails keeps its checkpoint (rolled back), its failure is
+        recorded (`Failures`) and it is tried again next round; the others go on.
         """
         self.failed.clear()
         owned = [p for p in self.projections if await self.try_own(p.name)]
@@ -311,25 +341,9 @@ class Runner:
                 done = Pass(0, {t.name: error for t in pending}, [])
             for target in pending:
                 if target not in done.waiting:
-                    await self._note(owner[target.name], done.failures.get(target.name))
+                    await self._failures.note(owner[target.name], done.failures.get(target.name))
             read, pending = read + done.read, done.waiting
         return read
-
-    async def _note(self, name: str, error: Exception | None) -> None:
-        """Remember how a projection's last batch went, and record a failure."""
-        if error is None:
-            self._last_failure.pop(name, None)
-            return
-        if self._last_failure.get(name) != summary(error):
-            log.error("projection %s: batch failed", name, exc_info=error)
-        self._last_failure[name] = summary(error)
-        self.failed.add(name)
-        await self._record_failure(name, error)
-
-    async def _record_failure(self, name: str, error: Exception) -> None:
-        with contextlib.suppress(Exception):  # best effort: the database may be the problem
-            async with self._engine.begin() as tx:
-                await checkpoints.record_failure(tx, name, str(error))
 
     async def run(
         self,
