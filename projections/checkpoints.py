@@ -191,6 +191,26 @@ async def take_over(tx: AsyncConnection, live: str, shadow: str) -> None:
     await tx.execute(delete(checkpoints).where(c.projection == shadow))
 
 
+async def stale_snapshots(connection: AsyncConnection, older_than: dt.timedelta) -> list[str]:
+    """The export snapshots (`snapshot-<tag>`) whose checkpoints have not moved for
+    `older_than`: what exports that died mid-way left behind."""
+    snapshot = func.split_part(c.projection, ":", 1)
+    rows = await connection.execute(
+        select(snapshot)
+        .where(c.state == "snapshot")
+        .group_by(snapshot)
+        .having(func.max(c.updated_at) < func.now() - older_than)
+    )
+    return list(rows.scalars())
+
+
+async def forget_matching(tx: AsyncConnection, pattern: str) -> None:
+    """Drop the checkpoints and stream versions of every name LIKE `pattern` (a finished
+    or abandoned export snapshot's `snapshot-<tag>:%`)."""
+    await tx.execute(delete(stream_versions).where(stream_versions.c.projection.like(pattern)))
+    await tx.execute(delete(checkpoints).where(c.projection.like(pattern)))
+
+
 # ---------------------------------------------------------------- for pool holders
 
 
