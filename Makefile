@@ -34,6 +34,7 @@ unit: install
 bench-store: install
 	$(BIN)/python -m benchmarks.bench_store
 
+## BENCH_EVENTS=1000000 for the target figures (default 200000); BENCH_BATCH events per read.
 bench-projections: install
 	$(BIN)/python -m benchmarks.bench_projections
 

@@ -286,7 +286,7 @@ def demo(args: argparse.Namespace) -> None:
 def projections_command(args: argparse.Namespace) -> None:
     """projections status | rebuild NAME [--wait] | catch-up."""
     from projections import worker
-    from projections.catalog import NAMES
+    from projections.registry import NAMES
     from projections.status import projection_status
 
     url = serving_url(args)
@@ -344,7 +344,7 @@ async def _rebuild_and_wait(url: str, name: str, poll: float = 0.5) -> None:
     """Rebuild `name` (here, or by the worker that owns it) and show the shadow's
     progress until the rebuilt tables are swapped in."""
     from projections import worker
-    from projections.runner import shadow_name
+    from projections.rebuild import shadow_name
     from projections.status import projection_status
 
     progress = Progress(f"rebuild {name}", "events")
@@ -371,7 +371,7 @@ def export_command(args: argparse.Namespace) -> None:
     """export REPORT --format F --out FILE [--param k=v …] [--position TOKEN]."""
     import msgspec
 
-    from projections.catalog import create_engine
+    from projections.registry import create_engine
     from reporting.catalogue import ReportParameters
     from reporting.exporting import produce
     from store.event_store import EventStore

@@ -33,7 +33,7 @@ from litestar.di import Provide
 
 from api.freshness import AFTER_POSITION_HEADER, READ_YOUR_WRITES_WAIT, ReadYourWrites
 from delivery.targets import TargetPolicy
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from store.database import Pool, create_pool
 from store.event_store import EventStore
 from store.subscription import Subscription

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from api.problems import problem
-from projections.catalog import NAMES
+from projections.registry import NAMES
 from projections.status import wait_until_reached
 from store.errors import InvalidCursor
 from store.event_store import EventStore

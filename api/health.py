@@ -13,7 +13,7 @@ import msgspec
 from litestar import get
 
 from api.problems import database_unavailable_problem, problem, problem_responses
-from projections.catalog import NAMES
+from projections.registry import NAMES
 from projections.status import max_lag_seconds, worst_lag_seconds
 from store.database import Pool
 from store.supervision import LoopStatus, SupervisedLoop

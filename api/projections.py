@@ -7,7 +7,8 @@ from typing import Any
 from litestar import Request, Response, get, post
 
 from api.problems import problem, problem_responses
-from projections.catalog import NAMES
+from projections.checkpoints import request_rebuild
+from projections.registry import NAMES
 from projections.status import ProjectionStatus, projection_status
 
 TAG = "projections"
@@ -43,11 +44,7 @@ async def rebuild(request: Request[Any, Any, Any], name: str) -> Response[dict[s
     swaps it in, in one transaction, once it has caught up. Readers never see a gap."""
     if name not in NAMES:
         raise problem(404, f"no projection {name!r}; there are {', '.join(NAMES)}")
-    await request.app.state.pool.execute(
-        "UPDATE projection_state.checkpoints SET rebuild_requested_at = now()"
-        " WHERE projection = $1 AND rebuild_requested_at IS NULL",
-        name,
-    )
+    await request_rebuild(request.app.state.pool, name)
     return Response(
         {"projection": name, "status": "rebuild requested"},
         status_code=202,

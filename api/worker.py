@@ -23,7 +23,7 @@ from api.dependencies import DEPENDENCIES, probe_lifespan
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
 from delivery.worker import running_deliveries
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from projections.worker import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
 from store.availability import log_outages_in_one_line

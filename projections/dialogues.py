@@ -13,12 +13,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
-from projections.projection import window
+from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
 from store.builtins import to_builtins
@@ -142,7 +142,7 @@ async def write_dialogues(tx: AsyncConnection, states: list[dialogue.Dialogue]) 
         (outcome_progress, [r for s in live for r in progress_rows(s)]),
     ):
         if rows:
-            await tx.execute(insert(table), rows)
+            await insert_rows(tx, table, rows)
 
 
 class DialogueProjection:

@@ -6,12 +6,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import relationship
 from domain.facts import Indicator, Milestone
-from projections.projection import window
+from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import indicators, milestones
 from store.builtins import to_builtins
@@ -70,7 +70,7 @@ async def write_changes(
         await tx.execute(delete(table).where(table.c.parties == parties, table.c[key].in_(ids)))
         rows = [row(parties, k, new[k]) for k in ids if k in new]
         if rows:
-            await tx.execute(insert(table), rows)
+            await insert_rows(tx, table, rows)
 
 
 class RelationshipFactsProjection:

@@ -66,12 +66,46 @@ class Change(NamedTuple):
     steps: list[Step]
 
 
+class SharedSteps:
+    """Events decoded and folded during one pass of the log, shared by the projections it
+    feeds: the timeline and the dialogues fold the same dialogue streams, so the second
+    takes each step from here instead of decoding and evolving again.
+
+    Safe because a stream's state after version v is a function of the log: every
+    projection that folds the stream reaches the same one. Lives for one pass only.
+    """
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str, int], tuple[Event, Any]] = {}
+
+    def step(
+        self, decider: Decider[Any, Any, Any], record: RecordedEvent, state: Any
+    ) -> tuple[Event, Any]:
+        """The record's event and the stream's state after it, from `state` before it."""
+        key = (decider.name, record.stream_id, record.version)
+        found = self._steps.get(key)
+        if found is None:
+            found = fold_one(decider, record, state)
+            self._steps[key] = found
+        return found
+
+
+def fold_one(
+    decider: Decider[Any, Any, Any], record: RecordedEvent, state: Any
+) -> tuple[Event, Any]:
+    """Decode one record and evolve `state` with it."""
+    event = decode_event(record.type, record.schema_version, record.data)
+    return event, decider.evolve(state, event)
+
+
 class StreamStates:
     """Per-projection cache of (state, version) by stream, bounded, rebuilt on demand."""
 
     def __init__(self, store: EventStore, projection: str) -> None:
         self._store = store
         self.projection = projection
+        self.shared: SharedSteps | None = None
+        """The current pass's steps, when the runner shares one among projections."""
         self._cache: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._unsaved: dict[str, int] = {}
         self._checkpoint: Cursor | None = None
@@ -143,9 +177,12 @@ class StreamStates:
                 stream_id, from_version=version + 1, to_version=fresh[-1].version
             )
         steps = []
+        shared = self.shared
         for record in fresh:
-            event = decode_event(record.type, record.schema_version, record.data)
-            after = decider.evolve(state, event)
+            if shared is None:
+                event, after = fold_one(decider, record, state)
+            else:
+                event, after = shared.step(decider, record, state)
             steps.append(Step(record, event, state, after))
             state = after
         self._remember(stream_id, state, fresh[-1].version)

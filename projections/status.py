@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from projections import checkpoints
 from store.records import Cursor
 from store.supervision import LoopStatus
 
@@ -22,35 +23,6 @@ def max_lag_seconds() -> float:
     has not applied may be before the projection counts as stalled and the process as
     not ready; 0 turns the check off."""
     return float(os.environ.get("ENTENTE_READY_MAX_LAG_SECONDS", "60"))
-
-
-STATUS_SQL = """
-SELECT c.projection, c.transaction_id, c.position, c.events_applied, c.state,
-       c.updated_at, c.rebuild_requested_at, c.last_error,
-       lag.events AS lag_events,
-       coalesce(extract(epoch FROM now() - lag.oldest), 0)::float8 AS lag_seconds
-FROM projection_state.checkpoints c
-CROSS JOIN LATERAL (
-    SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM event_store.events e
-    WHERE (e.transaction_id, e.position) > (c.transaction_id::text::xid8, c.position)
-) lag
-ORDER BY c.projection"""
-
-WORST_LAG_SQL = """
-SELECT coalesce(max(extract(epoch FROM now() - next.recorded_at)), 0)::float8
-FROM unnest($1::text[]) AS wanted(projection)
-LEFT JOIN projection_state.checkpoints c USING (projection)
-CROSS JOIN LATERAL (
-    SELECT e.recorded_at FROM event_store.events e
-    WHERE (e.transaction_id, e.position)
-        > (coalesce(c.transaction_id, 0)::text::xid8, coalesce(c.position, 0))
-    ORDER BY e.transaction_id, e.position LIMIT 1
-) next"""
-"""A projection without a checkpoint row (its worker never started) lags from the start."""
-
-REACHED_SQL = """
-SELECT bool_and((transaction_id, position) >= ($1::bigint, $2::bigint))
-FROM projection_state.checkpoints WHERE projection = ANY($3::text[])"""
 
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,7 +52,7 @@ async def projection_status(
     stalled_after = max_lag_seconds() if stalled_after is None else stalled_after
     loop_down = loop is not None and loop.state in UNHEALTHY_LOOP_STATES
     found = []
-    for r in await pool.fetch(STATUS_SQL):
+    for r in await checkpoints.status_rows(pool):
         state, last_error = r["state"], r["last_error"]
         if loop_down and loop is not None:
             state, last_error = loop.state, last_error or loop.last_error
@@ -106,7 +78,7 @@ async def projection_status(
 
 async def worst_lag_seconds(pool: Any, projections: Sequence[str]) -> float:
     """Age of the oldest event any of `projections` has not applied yet (0 when none)."""
-    return float(await pool.fetchval(WORST_LAG_SQL, list(projections)))
+    return await checkpoints.worst_lag(pool, projections)
 
 
 async def wait_until_reached(
@@ -115,10 +87,7 @@ async def wait_until_reached(
     """True once every named projection has applied everything up to `cursor`."""
     deadline = time.monotonic() + timeout
     while True:
-        reached = await pool.fetchval(
-            REACHED_SQL, cursor.transaction_id, cursor.position, list(projections)
-        )
-        if reached:
+        if await checkpoints.reached(pool, cursor, projections):
             return True
         if time.monotonic() >= deadline:
             return False

@@ -10,13 +10,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue, relationship, visit
 from domain.decider import Decider
 from domain.events import Event
-from projections.projection import window
+from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import timeline
 from store.records import RecordedEvent
@@ -98,4 +98,4 @@ class TimelineProjection:
                     }
                 )
         if rows:
-            await tx.execute(insert(timeline), rows)
+            await insert_rows(tx, timeline, rows)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
-from projections.projection import window
+from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import visits
 from store.records import RecordedEvent
@@ -57,4 +57,4 @@ class VisitProjection:
         await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
         rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]
         if rows:
-            await tx.execute(insert(visits), rows)
+            await insert_rows(tx, visits, rows)

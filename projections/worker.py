@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import BATCH_SIZE, Runner
 from store.database import create_pool
 from store.event_store import EventStore
@@ -21,11 +20,7 @@ async def running_projections(url: str) -> AsyncIterator[SupervisedLoop]:
     pool = await create_pool(url, max_size=4)
     batch = int(os.environ.get("ENTENTE_BATCH_SIZE", BATCH_SIZE))
     runner = Runner(engine, EventStore(pool), url, PROJECTIONS, batch_size=batch)
-
-    async def body(stop: asyncio.Event, progressed: Callable[[], None]) -> None:
-        await runner.run(stop, progressed=progressed)
-
-    loop = SupervisedLoop("projections", body)
+    loop = SupervisedLoop("projections", runner.run)
     try:
         async with supervised(loop):
             yield loop

@@ -17,8 +17,10 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from projections.catalog import PROJECTIONS
-from projections.runner import ENSURE, WORK_SCHEMA, Runner, Target
+from projections import checkpoints
+from projections.rebuild import create_work_schema
+from projections.registry import PROJECTIONS
+from projections.runner import Runner, Target
 from projections.tables import SCHEMA
 from store.event_store import EventStore
 from store.records import Cursor
@@ -72,7 +74,7 @@ async def read_models_at(
         Target(p, store, name=f"snapshot-{tag}:{p.name}", schema=schema) for p in PROJECTIONS
     ]
     async with engine.begin() as tx:
-        await tx.execute(WORK_SCHEMA, {"name": schema})
+        await create_work_schema(tx, schema)
         for projection in PROJECTIONS:
             for table in projection.tables:
                 await tx.execute(
@@ -81,12 +83,10 @@ async def read_models_at(
                         " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
                     )
                 )
-        for target in targets:
-            await tx.execute(ENSURE, {"name": target.name, "state": "snapshot"})
+        await checkpoints.ensure(tx, [target.name for target in targets], "snapshot")
     try:
         runner = Runner(engine, store, url, PROJECTIONS)
-        for target in targets:
-            await runner.drain(target, until=position)
+        await runner.drain_all(targets, until=position)
         async with engine.connect() as connection:
             yield await connection.execution_options(schema_translate_map={SCHEMA: schema})
     finally:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.demo import load_demo
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner
 from store import EventStore
 from tests.api.conftest import auth

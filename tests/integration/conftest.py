@@ -8,7 +8,7 @@ from typing import Any
 import pytest_asyncio
 
 from api.demo import load_demo
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner
 from store import EventStore
 

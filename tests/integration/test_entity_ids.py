@@ -19,7 +19,7 @@ from sqlalchemy import text
 from domain import commands as c
 from domain.errors import IdInUse
 from domain.streams import replay
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner
 from projections.status import projection_status
 from reporting.listings import get_row

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.demo import load_demo
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.exporting import produce
 from reporting.snapshot import current_position

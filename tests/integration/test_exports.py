@@ -26,7 +26,7 @@ from api.demo import load_demo
 from domain import commands as c
 from domain import demo
 from domain.facts import Progress
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.export_worker import ExportWorker
 from reporting.exporting import deliver, produce

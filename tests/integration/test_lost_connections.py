@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from api.demo import load_demo
-from projections.catalog import PROJECTIONS
+from projections.registry import PROJECTIONS
 from projections.runner import LOCK_CLASS
 from projections.worker import running_projections
 from tests.integration.test_projection_worker import caught_up

@@ -27,8 +27,8 @@ from domain import commands as c
 from domain import events as e
 from domain.errors import DomainError
 from domain.streams import decider_for, stream_id_for
-from projections.catalog import PROJECTIONS, create_engine
 from projections.projection import Projection
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner, Target
 from projections.states import StreamStates
 from store import NO_STREAM, START, Cursor, EventStore

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.demo import load_demo
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner
 from projections.status import projection_status
 from store import NO_STREAM, EventStore, NewEvent

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest_asyncio
 
 from benchmarks.workload import load_workload
-from projections.catalog import PROJECTIONS, create_engine
+from projections.registry import PROJECTIONS, create_engine
 from projections.runner import LOCK_CLASS, Runner
 from store import EventStore
 from tests.integration.read_models import assert_same, reporting_tables, snapshot

@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 from domain import demo
-from projections.catalog import PROJECTIONS
+from projections.registry import PROJECTIONS
 from projections.status import projection_status
 
 

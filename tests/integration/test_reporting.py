@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from domain import demo
-from projections.catalog import create_engine
+from projections.registry import create_engine
 from projections.tables import indicators
 from reporting.listings import Filters, calendar_query, list_rows
 from reporting.reports import activity_per_year, commitments_status, fulfilment_and_compliance
