@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-exports clean-data
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -48,3 +48,7 @@ bench: bench-store bench-projections bench-feed bench-audit
 
 clean-data:
 	rm -rf .data
+
+## The commitments export at 50k, 200k and 1M events (BENCH_EXPORT_SIZES to change them).
+bench-exports: install
+	$(BIN)/python -m benchmarks.bench_exports

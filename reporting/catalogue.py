@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import InvalidValue
 from domain.values import pair_of, party_code
-from projections.tables import indicators, outcomes, sessions, timeline, visits
+from projections.tables import (
+    dialogues,
+    indicators,
+    outcomes,
+    sessions,
+    timeline,
+    visits,
+)
 from reporting import reports
 from reporting.disclosure import AUDIT_FIELDS
 from reporting.formats import Column, ReportTable
@@ -68,6 +75,8 @@ class Report:
     parameters: tuple[str, ...]
     build: Build
     columns: tuple[Column, ...]
+    reads: tuple[Table, ...]
+    """The read-model tables it reads: their projections give an export its position."""
 
 
 REPORT_DECIMAL_SCALE = 4
@@ -261,6 +270,7 @@ CATALOGUE: dict[str, Report] = {
             ("as_of", "dialogue_id", "party"),
             _commitments,
             COMMITMENTS_COLUMNS,
+            (outcomes, dialogues),
         ),
         Report(
             "commitments",
@@ -271,6 +281,7 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _commitment_rows,
             COMMITMENT_ROW_COLUMNS,
+            (outcomes, dialogues),
         ),
         Report(
             "dialogue-activity",
@@ -279,6 +290,7 @@ CATALOGUE: dict[str, Report] = {
             ("year_from", "year_to", "dialogue_id"),
             _activity,
             ACTIVITY_COLUMNS,
+            (sessions, outcomes, visits, dialogues),
         ),
         Report(
             "fulfilment",
@@ -287,6 +299,7 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _fulfilment,
             FULFILMENT_COLUMNS,
+            (outcomes, dialogues),
         ),
         Report(
             "frameworks",
@@ -296,6 +309,7 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _frameworks,
             FRAMEWORKS_COLUMNS,
+            (outcomes,),
         ),
         Report(
             "sessions",
@@ -304,6 +318,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Sessions", "sessions", sessions),
             _columns_of(sessions),
+            (sessions, dialogues),
         ),
         Report(
             "outcomes",
@@ -312,6 +327,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Outcomes", "outcomes", outcomes),
             _columns_of(outcomes),
+            (outcomes,),
         ),
         Report(
             "visits",
@@ -320,6 +336,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "valid_from", "valid_to"),
             _listing("Visits", "visits", visits),
             _columns_of(visits),
+            (visits,),
         ),
         Report(
             "indicators",
@@ -328,6 +345,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "valid_from", "valid_to"),
             _listing("Indicators", "indicators", indicators),
             _columns_of(indicators),
+            (indicators,),
         ),
         Report(
             "relationship-timeline",
@@ -336,6 +354,7 @@ CATALOGUE: dict[str, Report] = {
             ("pair", "party", "valid_from", "valid_to"),
             _listing("Relationship timeline", "timeline", timeline),
             tuple(c for c in _columns_of(timeline) if c.name not in AUDIT_FIELDS),
+            (timeline,),
         ),
     )
 }

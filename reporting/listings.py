@@ -269,6 +269,14 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
     return query.order_by(everything.c.starts_on, everything.c.id)
 
 
+async def calendar_rows(
+    connection: AsyncConnection, start: dt.date, end: dt.date | None, party: str | None
+) -> list[dict[str, Any]]:
+    """The calendar's entries (`calendar_query`), in date order."""
+    rows = await connection.execute(calendar_query(start, end, party))
+    return [dict(r._mapping) for r in rows]
+
+
 async def all_rows(
     connection: AsyncConnection, listing_name: str, filters: Filters
 ) -> list[dict[str, Any]]:
