@@ -38,3 +38,24 @@ def run(script: str) -> None:
     """Execute each statement of `script` in the migration's transaction."""
     for statement in statements(script):
         op.execute(statement)
+
+
+def each_read_model_table(table: str, statement: str) -> str:
+    """`statement` (with %1$s for the table, quotes doubled for format()) for `table` in
+    the live read models and in a rebuild under way, whose tables were made LIKE the live
+    ones and replace them at the swap."""
+    return f"""
+DO $$
+DECLARE
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.oid::regclass AS relation FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = '{table}' AND c.relkind = 'r'
+          AND n.nspname IN ('reporting', 'reporting_rebuild')
+    LOOP
+        EXECUTE format('{statement}', item.relation);
+    END LOOP;
+END $$;
+"""

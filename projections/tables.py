@@ -77,6 +77,7 @@ sessions = Table(
     Column("statements", JSONB, nullable=False),
     Column("summary", Text),
     Column("sources", JSONB, nullable=False),
+    Column("is_upcoming", Boolean, nullable=False, server_default="false"),  # migration 0014
 )
 
 outcomes = Table(
@@ -127,6 +128,7 @@ visits = Table(
     *_window("dates"),
     Column("purpose", Text),
     Column("outcome_id", Uuid),
+    Column("is_open", Boolean, nullable=False, server_default="false"),  # migration 0014
 )
 
 indicators = Table(

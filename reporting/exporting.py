@@ -29,7 +29,7 @@ from reporting.snapshot import (
     live_position,
     projections_reading,
     read_models_at,
-    snapshot_horizon,
+    settled_position,
 )
 from store.event_store import EventStore
 from store.metrics import EXPORTS
@@ -148,7 +148,7 @@ async def _from_live_models(
     deadline = time.monotonic() + LIVE_WAIT
     while True:
         async with consistent_snapshot(engine) as connection:
-            target = target or await snapshot_horizon(connection)
+            target = target or await settled_position(connection)
             at = await live_position(connection, projections, position, at_least=target)
             if at is not None:
                 return at, await report.build(connection, parameters)

@@ -108,6 +108,24 @@ async def snapshot_horizon(connection: AsyncConnection) -> Cursor:
     return Cursor(int((await connection.execute(SNAPSHOT_HORIZON)).scalar_one()), 0)
 
 
+LAST_EVENT_BEFORE = text(
+    "SELECT transaction_id::text::bigint AS transaction_id, position FROM event_store.events"
+    " WHERE transaction_id < CAST(CAST(:horizon AS text) AS xid8)"
+    " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+)
+
+
+async def settled_position(connection: AsyncConnection) -> Cursor:
+    """The last event every reader of this snapshot sees: the log up to it is the log up
+    to the horizon, and it stays the same while nothing is appended (the horizon moves
+    with every transaction on the server), so an export of an unchanged log keeps its
+    position, its file name and its bytes."""
+    horizon = await snapshot_horizon(connection)
+    below = {"horizon": str(horizon.transaction_id)}
+    last = (await connection.execute(LAST_EVENT_BEFORE, below)).first()
+    return Cursor(last.transaction_id, last.position) if last else START
+
+
 async def live_checkpoints(
     connection: AsyncConnection, projections: Sequence[Projection]
 ) -> dict[str, Cursor]:
@@ -135,7 +153,8 @@ async def live_position(
     at = await live_checkpoints(connection, projections)
     if len(at) < len(projections):
         return None
-    candidates = [wanted] if wanted else [horizon, max(at.values()), min(at.values())]
+    now = await settled_position(connection)
+    candidates = [wanted] if wanted else [now, max(at.values()), min(at.values())]
     for candidate in candidates:
         if (
             at_least <= candidate

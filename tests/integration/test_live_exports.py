@@ -60,7 +60,7 @@ async def test_every_report_reads_the_live_models_as_the_log_at_their_position(
         async with read_models_at(engine, store, database_url, at) as connection:
             projected = await report.build(connection, ReportParameters())
         assert live == projected, name
-        assert live.rows or name in ("indicators",), name
+        assert live.rows or name in ("indicators", "pledges"), name  # none in the article
 
 
 async def test_an_export_pinned_to_a_position_keeps_its_bytes_after_more_events(
