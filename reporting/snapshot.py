@@ -158,7 +158,7 @@ async def live_position(
     for candidate in candidates:
         if (
             at_least <= candidate
-            and candidate.transaction_id <= horizon.transaction_id
+            and candidate <= horizon
             and await _all_hold(connection, projections, at, candidate)
         ):
             return candidate
