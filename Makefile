@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica clean-data swagger-ui
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-exports clean-data swagger-ui
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -62,3 +62,6 @@ bench-http: install
 ## SWAGGER_UI_VERSION=5.x.y to change the version recorded in its README.
 swagger-ui:
 	scripts/fetch_swagger_ui.sh $(SWAGGER_UI_VERSION)
+## The commitments export at 50k, 200k and 1M events (BENCH_EXPORT_SIZES to change them).
+bench-exports: install
+	$(BIN)/python -m benchmarks.bench_exports

@@ -95,7 +95,8 @@ async def change_feed(
             headers={"X-Next-Cursor": following},
         )
         return cast(Response[EventPage], batch)
-    return Response(page_of(page.events, following, limit, audit=sees_audit_trail(request)))
+    audit = sees_audit_trail(request)
+    return Response(page_of(page.events, following, limit, audit=audit, tailing=True))
 
 
 @get(

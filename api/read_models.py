@@ -23,7 +23,7 @@ from api.relationships import parse_pair
 from domain.errors import InvalidValue
 from domain.values import party_code
 from reporting.disclosure import disclosed
-from reporting.listings import Filters, calendar_query, get_row, list_rows
+from reporting.listings import Filters, calendar_rows, get_row, list_rows
 
 TAG = "read models"
 
@@ -305,9 +305,9 @@ async def get_calendar(
     await wait_for_position(request, after_position)
     start = valid_from or dt.datetime.now(dt.UTC).date()
     async with request.app.state.engine.connect() as connection:
-        rows = await connection.execute(calendar_query(start, valid_to, party_filter(party)))
-        audit = sees_audit_trail(request)
-        return [disclosed(r._mapping, audit=audit) for r in rows]
+        rows = await calendar_rows(connection, start, valid_to, party_filter(party))
+    audit = sees_audit_trail(request)
+    return [disclosed(r, audit=audit) for r in rows]
 
 
 routes = [

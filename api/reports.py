@@ -1,153 +1,93 @@
-"""Report endpoints over the read models (reader role)."""
+"""Report endpoints over the read models (reader role), one GET route per catalogue
+report that has a `Route` (reporting/catalogue.py), made here as commands are made by
+`command_route`: the catalogue names the path, parameters and typed columns once."""
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Request, get
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.freshness import wait_for_position
 from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
-from api.read_models import party_filter
-from domain.values import currency_code
-from reporting import reports
+from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_type
 
 TAG = "reports"
 READ = {"permission": "read"}
-Rows = list[dict[str, Any]]
 Year = Annotated[int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)]
+Currency = Annotated[str | None, Parameter(pattern="^[A-Z]{3}$")]
+
+QUERY_TYPES: dict[str, Any] = {
+    "as_of": dt.date | None,
+    "dialogue_id": uuid.UUID | None,
+    "party": str | None,
+    "year_from": Year,
+    "year_to": Year,
+    "currency": Currency,
+}
+"""How each report parameter is read from the query string."""
+
+CHECKED = {"party", "currency"}
+"""Parameters a domain rule may refuse (a 422 invalid-value)."""
 
 
-async def _report(
-    request: Request[Any, Any, Any],
-    after_position: str | None,
-    query: Callable[[AsyncConnection], Awaitable[Rows]],
-) -> Rows:
-    """Run one report over the read models, once they have reached `after_position`."""
-    await wait_for_position(request, after_position)
-    async with request.app.state.engine.connect() as connection:
-        return await query(connection)
-
-
-@get(
-    "/reports/commitments",
-    summary="Commitments status per dialogue and party, as of a date",
-    tags=[TAG],
-    opt=READ,
-    responses=problem_responses(400, 401, 403, 422, 503),
-)
-async def commitments(
-    request: Request[Any, Any, Any],
-    as_of: dt.date | None = None,
-    dialogue_id: uuid.UUID | None = None,
-    party: str | None = None,
-    after_position: str | None = None,
-) -> Rows:
-    """Open, due (target window contains as_of), overdue (window ended), fulfilled."""
-    day, code = as_of or dt.datetime.now(dt.UTC).date(), party_filter(party)
-    return await _report(
-        request,
-        after_position,
-        lambda c: reports.commitments_status(c, day, dialogue_id=dialogue_id, party=code),
+def _signature(report: Report, rows: Any) -> inspect.Signature:
+    """The handler's signature, from which Litestar reads the query parameters."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                "request",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Request[Any, Any, Any],
+            ),
+            *(
+                inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
+                for name in report.parameters
+            ),
+            inspect.Parameter("after_position", keyword, default=None, annotation=str | None),
+        ],
+        return_annotation=list[rows],  # type: ignore[valid-type]
     )
 
 
-@get(
-    "/reports/activity",
-    summary="Sessions held, outcomes adopted, visits made per year",
-    tags=[TAG],
-    opt=READ,
-    responses=problem_responses(400, 401, 403, 503),
-)
-async def activity(
-    request: Request[Any, Any, Any],
-    year_from: Year = None,
-    year_to: Year = None,
-    dialogue_id: uuid.UUID | None = None,
-    after_position: str | None = None,
-) -> Rows:
-    """One row per year and dialogue; visits count toward the dialogue whose outcome led to them."""
-    return await _report(
-        request,
-        after_position,
-        lambda c: reports.activity_per_year(
-            c, year_from=year_from, year_to=year_to, dialogue_id=dialogue_id
-        ),
-    )
+def report_route(report: Report, route: Route) -> HTTPRouteHandler:
+    """The GET route answering `report`'s rows as JSON, once the read models have reached
+    `after_position`."""
+    rows = row_type(f"{report.name.title().replace('-', '')}Row", report.columns)
+    names = [c.name for c in report.columns]
+
+    async def handler(
+        request: Request[Any, Any, Any], after_position: str | None = None, **given: Any
+    ) -> list[dict[str, Any]]:
+        parameters = ReportParameters(**given)
+        await wait_for_position(request, after_position)
+        async with request.app.state.engine.connect() as connection:
+            table = await report.build(connection, parameters)
+        return [dict(zip(names, row, strict=True)) for row in table.rows]
+
+    signature = _signature(report, rows)
+    handler.__signature__ = signature  # type: ignore[attr-defined]
+    handler.__annotations__ = {
+        **{p.name: p.annotation for p in signature.parameters.values()},
+        "return": signature.return_annotation,
+    }
+    handler.__name__ = handler.__qualname__ = route.path.rsplit("/", 1)[-1]
+    handler.__doc__ = route.notes
+    problems = (400, 401, 403, *((422,) if CHECKED & set(report.parameters) else ()), 503)
+    return get(
+        route.path,
+        summary=route.summary,
+        tags=[TAG],
+        opt=READ,
+        responses=problem_responses(*problems),
+    )(handler)
 
 
-@get(
-    "/reports/fulfilment",
-    summary="Fulfilment rate and mean compliance per dialogue and party",
-    tags=[TAG],
-    opt=READ,
-    responses=problem_responses(400, 401, 403, 422, 503),
-)
-async def fulfilment(
-    request: Request[Any, Any, Any],
-    dialogue_id: uuid.UUID | None = None,
-    party: str | None = None,
-    after_position: str | None = None,
-) -> Rows:
-    """Compliance on the G7/G20 Research Group scale, -1 to +1, where assessed."""
-    code = party_filter(party)
-    return await _report(
-        request,
-        after_position,
-        lambda c: reports.fulfilment_and_compliance(c, dialogue_id=dialogue_id, party=code),
-    )
-
-
-@get(
-    "/reports/frameworks",
-    summary="The frameworks outcomes refer to, with what was adopted under each",
-    tags=[TAG],
-    opt=READ,
-    responses=problem_responses(400, 401, 403, 422, 503),
-)
-async def frameworks(
-    request: Request[Any, Any, Any],
-    dialogue_id: uuid.UUID | None = None,
-    party: str | None = None,
-    after_position: str | None = None,
-) -> Rows:
-    """A framework is known by the exact name its outcomes give it (e.g. `C5+1`)."""
-    code = party_filter(party)
-    return await _report(
-        request,
-        after_position,
-        lambda c: reports.frameworks_referred_to(c, dialogue_id=dialogue_id, party=code),
-    )
-
-
-@get(
-    "/reports/pledges",
-    summary="Money pledged in outcomes, by party, currency, programme, framework and year",
-    tags=[TAG],
-    opt=READ,
-    responses=problem_responses(400, 401, 403, 422, 503),
-)
-async def pledges(
-    request: Request[Any, Any, Any],
-    dialogue_id: uuid.UUID | None = None,
-    party: str | None = None,
-    currency: Annotated[str | None, Parameter(pattern="^[A-Z]{3}$")] = None,
-    after_position: str | None = None,
-) -> Rows:
-    """Totals are per currency (never converted); `total` is a decimal string."""
-    code = party_filter(party)
-    money = currency_code(currency) if currency is not None else None
-    return await _report(
-        request,
-        after_position,
-        lambda c: reports.pledges_totals(c, dialogue_id=dialogue_id, party=code, currency=money),
-    )
-
-
-routes = [commitments, activity, fulfilment, frameworks, pledges]
+routes = [report_route(r, r.route) for r in CATALOGUE.values() if r.route is not None]

@@ -114,6 +114,45 @@ def dialogue_story(rng: random.Random, n: int) -> Iterator[c.Command]:
     )
 
 
+class DecidedStreams:
+    """Commands decided in memory against their streams' folded states, and appended
+    later as whole chunks: builds a large log without the per-command round trips."""
+
+    def __init__(self) -> None:
+        self._folded: dict[str, Any] = {}
+        self._written: dict[str, int] = {}
+        self._pending: dict[str, list[Any]] = {}
+
+    def decide(self, command: c.Command) -> None:
+        """Decide one command on its stream's state as decided so far (not yet appended)."""
+        decider = decider_for(command)
+        stream_id = stream_id_for(command)
+        state = self._folded.get(stream_id, decider.initial_state)
+        decided = decider.decide(state, command)
+        self._pending.setdefault(stream_id, []).extend(decided)
+        self._folded[stream_id] = decider.fold(decided, state)
+
+    async def append(self, store: EventStore, concurrency: int = 8) -> int:
+        """Append everything decided since the last call, one stream per append; events
+        written."""
+        streams = list(self._pending.items())
+        self._pending = {}
+        written = 0
+
+        async def worker(share: list[tuple[str, list[Any]]]) -> None:
+            nonlocal written
+            for stream_id, events in share:
+                for start in range(0, len(events), 500):
+                    chunk = [to_new_event(e) for e in events[start : start + 500]]
+                    version = self._written.get(stream_id, 0)
+                    await store.append(stream_id, chunk, version, {"actor": "workload"})
+                    self._written[stream_id] = version + len(chunk)
+                    written += len(chunk)
+
+        await asyncio.gather(*(worker(streams[i::concurrency]) for i in range(concurrency)))
+        return written
+
+
 async def append_stories(
     store: EventStore, dialogues: int, seed: int = 7, concurrency: int = 8
 ) -> int:
@@ -123,28 +162,11 @@ async def append_stories(
     per-command round trips, so a benchmark can build hundreds of thousands of events.
     """
     rng = random.Random(seed)
-    folded: dict[str, tuple[Any, list[Any]]] = {}
+    streams = DecidedStreams()
     for n in range(dialogues):
         for command in dialogue_story(rng, n):
-            decider = decider_for(command)
-            stream_id = stream_id_for(command)
-            state, events = folded.get(stream_id, (decider.initial_state, []))
-            decided = decider.decide(state, command)
-            events.extend(decided)
-            folded[stream_id] = (decider.fold(decided, state), events)
-    streams = [(stream_id, events) for stream_id, (_, events) in folded.items()]
-    written = 0
-
-    async def worker(share: list[tuple[str, list[Any]]]) -> None:
-        nonlocal written
-        for stream_id, events in share:
-            for start in range(0, len(events), 500):
-                chunk = [to_new_event(e) for e in events[start : start + 500]]
-                await store.append(stream_id, chunk, start, {"actor": "workload"})
-                written += len(chunk)
-
-    await asyncio.gather(*(worker(streams[i::concurrency]) for i in range(concurrency)))
-    return written
+            streams.decide(command)
+    return await streams.append(store, concurrency)
 
 
 async def _decide_until_accepted(store: EventStore, command: c.Command) -> int:

@@ -54,6 +54,13 @@ from domain.values import PartialDate, Person
 
 DialogueStatus = Literal["unrecorded", "active", "suspended", "concluded", "retracted"]
 SessionStatus = Literal["scheduled", "postponed", "cancelled", "held", "retracted"]
+UPCOMING_SESSION_STATUSES: frozenset[str] = frozenset({"scheduled", "postponed"})
+
+
+def is_upcoming(status: str) -> bool:
+    """A scheduled or postponed session may still take place; the read models store this
+    decision (`sessions.is_upcoming`) so the calendar never restates the statuses."""
+    return status in UPCOMING_SESSION_STATUSES
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):

@@ -56,6 +56,12 @@ _OPEN = {"planned", "confirmed", "postponed"}
 _ANY = _OPEN | {"completed", "cancelled"}
 
 
+def is_open(status: str) -> bool:
+    """A planned, confirmed or postponed visit may still be made; the read models store
+    this decision (`visits.is_open`) so the calendar never restates the statuses."""
+    return status in _OPEN
+
+
 def _plan(state: Visit, cmd: c.PlanVisit) -> list[e.VisitEvent]:
     _check_plan(cmd.plan)
     planned = echo(e.VisitPlanned, cmd)

@@ -40,10 +40,10 @@ def run(script: str) -> None:
         op.execute(statement)
 
 
-def in_every_copy(table: str, statement: str) -> str:
-    """`statement` (with %1$s for the table) run on the read model `table` in `reporting`
-    and in a rebuild under way (`reporting_rebuild`, whose tables were made LIKE the live
-    ones and replace them at the swap), so a column added now survives the swap."""
+def each_read_model_table(table: str, statement: str) -> str:
+    """`statement` (with %1$s for the table, quotes doubled for format()) for `table` in
+    the live read models and in a rebuild under way, whose tables were made LIKE the live
+    ones and replace them at the swap."""
     return f"""
 DO $$
 DECLARE

@@ -211,6 +211,15 @@ async def forget_matching(tx: AsyncConnection, pattern: str) -> None:
     await tx.execute(delete(checkpoints).where(c.projection.like(pattern)))
 
 
+async def positions(connection: AsyncConnection, names: Sequence[str]) -> dict[str, Cursor]:
+    """Each named projection's checkpoint as `connection` sees it (an export reads them in
+    its REPEATABLE READ snapshot); a projection never run here is missing."""
+    rows = await connection.execute(
+        select(c.projection, c.transaction_id, c.position).where(c.projection.in_(names))
+    )
+    return {r.projection: Cursor(r.transaction_id, r.position) for r in rows}
+
+
 # ---------------------------------------------------------------- for pool holders
 
 

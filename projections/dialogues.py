@@ -30,7 +30,7 @@ def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
     charter = state.charter
     assert charter is not None and state.dialogue_id is not None
     held = [s for s in state.sessions.values() if s.status == "held" and s.record]
-    ahead = [s for s in state.sessions.values() if s.status in ("scheduled", "postponed")]
+    ahead = [s for s in state.sessions.values() if dialogue.is_upcoming(s.status)]
     return {
         "dialogue_id": state.dialogue_id,
         "name": charter.name,
@@ -60,6 +60,7 @@ def session_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "session_id": session.session_id,
                 "dialogue_id": state.dialogue_id,
                 "status": session.status,
+                "is_upcoming": dialogue.is_upcoming(session.status),
                 **window("planned", plan.planned if plan else None),
                 **window("held", record.held_on if record else None),
                 "place_city": place.city if place else None,

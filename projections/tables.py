@@ -79,6 +79,7 @@ sessions = Table(
     Column("sources", JSONB, nullable=False),
     Column("level", Text),  # migration 0015
     Column("first_at_level", Boolean, nullable=False, server_default="false"),
+    Column("is_upcoming", Boolean, nullable=False, server_default="false"),  # migration 0014
 )
 
 outcomes = Table(
@@ -131,6 +132,7 @@ visits = Table(
     Column("outcome_id", Uuid),
     Column("dialogue_id", Uuid),  # migration 0015
     Column("session_id", Uuid),
+    Column("is_open", Boolean, nullable=False, server_default="false"),  # migration 0014
 )
 
 indicators = Table(

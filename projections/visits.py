@@ -22,6 +22,7 @@ def visit_row(state: visit.Visit) -> dict[str, Any]:
     return {
         "visit_id": state.visit_id,
         "status": state.status,
+        "is_open": visit.is_open(state.status),
         "visitor_name": plan.visitor.name,
         "visitor_title": plan.visitor.title,
         "visitor_party": plan.visitor.party,

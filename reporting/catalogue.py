@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,15 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import InvalidValue
-from domain.values import pair_of, party_code
-from projections.tables import indicators, outcomes, sessions, timeline, visits
+from domain.values import currency_code, pair_of, party_code
+from projections.tables import (
+    dialogues,
+    indicators,
+    outcomes,
+    sessions,
+    timeline,
+    visits,
+)
 from reporting import reports
 from reporting.disclosure import AUDIT_FIELDS
 from reporting.formats import Column, ReportTable
@@ -37,6 +44,7 @@ class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     valid_to: dt.date | None = None
     year_from: int | None = None
     year_to: int | None = None
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         """Checked and spelled as stored on decode (a bad value is a 400 naming the field)
@@ -49,12 +57,24 @@ class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
             if not dash:
                 raise InvalidValue(f"pair is two party codes joined by '-', not {self.pair!r}")
             msgspec.structs.force_setattr(self, "pair", "-".join(pair_of(first, second)))
+        if self.currency is not None:  # "USS" is a typo, not money: it would match nothing
+            currency_code(self.currency)
         for year in (self.year_from, self.year_to):
             if year is not None and not 1 <= year <= 9999:
                 raise InvalidValue(f"a year is between 1 and 9999, not {year}")
 
 
 Build = Callable[[AsyncConnection, ReportParameters], Awaitable[ReportTable]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a report is also answered as JSON rows (api/reports.py makes the GET route):
+    its path, its one-line summary and what a reader of the API should know."""
+
+    path: str
+    summary: str
+    notes: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,9 @@ class Report:
     parameters: tuple[str, ...]
     build: Build
     columns: tuple[Column, ...]
+    reads: tuple[Table, ...]
+    """The read-model tables it reads: their projections give an export its position."""
+    route: Route | None = None
 
 
 REPORT_DECIMAL_SCALE = 4
@@ -110,6 +133,26 @@ def _columns_of(table: Table) -> tuple[Column, ...]:
         Column(name=str(c.name), type=_type_of(c), scale=_scale_of(c))  # type: ignore[arg-type]
         for c in table.columns
     )
+
+
+JSON_TYPES: dict[str, Any] = {
+    "uuid": uuid.UUID,
+    "datetime": dt.datetime,
+    "date": dt.date,
+    "integer": int,
+    "decimal": str,  # exact: JSON carries decimals as strings
+    "boolean": bool,
+    "text_list": list[str],
+    "json": Any,
+    "text": str,
+}
+
+
+def row_type(name: str, columns: Sequence[Column]) -> type[msgspec.Struct]:
+    """A typed row (every field may be null) for an API schema: what a generated client
+    reads instead of a loose mapping. Decimals are strings, exact as JSON carries them."""
+    fields = [(c.name, JSON_TYPES[c.type] | None, None) for c in columns]
+    return msgspec.defstruct(name, fields, kw_only=True, module=__name__)
 
 
 def _declared(*columns: tuple[str, str]) -> tuple[Column, ...]:
@@ -187,6 +230,18 @@ FRAMEWORKS_COLUMNS = _declared(
 )
 
 
+PLEDGES_COLUMNS = _declared(
+    ("party", "text"),
+    ("currency", "text"),
+    ("programme", "text"),
+    ("framework", "text"),
+    ("year", "integer"),
+    ("pledges", "integer"),
+    ("outcomes", "integer"),
+    ("total", "decimal"),
+)
+
+
 async def _commitments(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     rows = await reports.commitments_status(
         c, p.as_of or dt.datetime.now(dt.UTC).date(), dialogue_id=p.dialogue_id, party=p.party
@@ -241,6 +296,13 @@ async def _frameworks(c: AsyncConnection, p: ReportParameters) -> ReportTable:
     return _typed("Frameworks", FRAMEWORKS_COLUMNS, rows)
 
 
+async def _pledges(c: AsyncConnection, p: ReportParameters) -> ReportTable:
+    rows = await reports.pledges_totals(
+        c, dialogue_id=p.dialogue_id, party=p.party, currency=p.currency
+    )
+    return _typed("Pledges", PLEDGES_COLUMNS, rows)
+
+
 def _listing(title: str, name: str, table: Table) -> Build:
     columns = _columns_of(table)
 
@@ -261,6 +323,12 @@ CATALOGUE: dict[str, Report] = {
             ("as_of", "dialogue_id", "party"),
             _commitments,
             COMMITMENTS_COLUMNS,
+            (outcomes, dialogues),
+            Route(
+                "/reports/commitments",
+                "Commitments status per dialogue and party, as of a date",
+                "Open, due (target window contains as_of), overdue (window ended), fulfilled.",
+            ),
         ),
         Report(
             "commitments",
@@ -271,6 +339,7 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _commitment_rows,
             COMMITMENT_ROW_COLUMNS,
+            (outcomes, dialogues),
         ),
         Report(
             "dialogue-activity",
@@ -279,6 +348,13 @@ CATALOGUE: dict[str, Report] = {
             ("year_from", "year_to", "dialogue_id"),
             _activity,
             ACTIVITY_COLUMNS,
+            (sessions, outcomes, visits, dialogues),
+            Route(
+                "/reports/activity",
+                "Sessions held, outcomes adopted, visits made per year",
+                "One row per year and dialogue; visits count toward the dialogue whose outcome"
+                " led to them.",
+            ),
         ),
         Report(
             "fulfilment",
@@ -287,6 +363,12 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _fulfilment,
             FULFILMENT_COLUMNS,
+            (outcomes, dialogues),
+            Route(
+                "/reports/fulfilment",
+                "Fulfilment rate and mean compliance per dialogue and party",
+                "Compliance on the G7/G20 Research Group scale, -1 to +1, where assessed.",
+            ),
         ),
         Report(
             "frameworks",
@@ -296,6 +378,27 @@ CATALOGUE: dict[str, Report] = {
             ("dialogue_id", "party"),
             _frameworks,
             FRAMEWORKS_COLUMNS,
+            (outcomes,),
+            Route(
+                "/reports/frameworks",
+                "The frameworks outcomes refer to, with what was adopted under each",
+                "A framework is known by the exact name its outcomes give it (e.g. `C5+1`).",
+            ),
+        ),
+        Report(
+            "pledges",
+            "Pledges",
+            "Money pledged in outcomes, totalled by pledging party, currency, programme, "
+            "framework and year of adoption; never converted between currencies.",
+            ("dialogue_id", "party", "currency"),
+            _pledges,
+            PLEDGES_COLUMNS,
+            (outcomes,),
+            Route(
+                "/reports/pledges",
+                "Money pledged in outcomes, by party, currency, programme, framework and year",
+                "Totals are per currency (never converted); `total` is a decimal string.",
+            ),
         ),
         Report(
             "sessions",
@@ -304,6 +407,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Sessions", "sessions", sessions),
             _columns_of(sessions),
+            (sessions, dialogues),
         ),
         Report(
             "outcomes",
@@ -312,6 +416,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "dialogue_id", "valid_from", "valid_to"),
             _listing("Outcomes", "outcomes", outcomes),
             _columns_of(outcomes),
+            (outcomes,),
         ),
         Report(
             "visits",
@@ -320,6 +425,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "valid_from", "valid_to"),
             _listing("Visits", "visits", visits),
             _columns_of(visits),
+            (visits,),
         ),
         Report(
             "indicators",
@@ -328,6 +434,7 @@ CATALOGUE: dict[str, Report] = {
             ("party", "valid_from", "valid_to"),
             _listing("Indicators", "indicators", indicators),
             _columns_of(indicators),
+            (indicators,),
         ),
         Report(
             "relationship-timeline",
@@ -336,6 +443,7 @@ CATALOGUE: dict[str, Report] = {
             ("pair", "party", "valid_from", "valid_to"),
             _listing("Relationship timeline", "timeline", timeline),
             tuple(c for c in _columns_of(timeline) if c.name not in AUDIT_FIELDS),
+            (timeline,),
         ),
     )
 }

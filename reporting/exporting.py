@@ -8,6 +8,7 @@ destination never holds a partial file, even if the process is killed mid-write.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -19,10 +20,17 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reporting.catalogue import CATALOGUE, ReportParameters
+from reporting.catalogue import CATALOGUE, Report, ReportParameters
 from reporting.disclosure import disclosed_table
-from reporting.formats import EXTENSIONS, FORMATS, write_table
-from reporting.snapshot import current_position, read_models_at
+from reporting.formats import EXTENSIONS, FORMATS, ReportTable, write_table
+from reporting.snapshot import (
+    consistent_snapshot,
+    live_checkpoints,
+    live_position,
+    projections_reading,
+    read_models_at,
+    settled_position,
+)
 from store.event_store import EventStore
 from store.metrics import EXPORTS
 from store.records import Cursor
@@ -30,6 +38,10 @@ from store.records import Cursor
 STAGING = ".staging"
 FAULT_PAUSE = float(os.environ.get("ENTENTE_FAULT_PAUSE_BEFORE_RENAME", "0"))
 """Fault injection for tests only: seconds to wait between writing and renaming."""
+LIVE_WAIT = 30.0
+"""Seconds an export waits for read models that are catching up before re-projecting."""
+LIVE_POLL = 0.05
+"""Seconds between two looks at read models that are catching up."""
 
 
 class UnknownReport(ValueError):
@@ -81,14 +93,21 @@ async def produce(
     position: Cursor | None = None,
 ) -> Export:
     """Build one report at `position` (default: now) in one format; counted by outcome
-    (entente_exports)."""
+    (entente_exports).
+
+    From the live read models when they hold the position; otherwise by re-projecting
+    the log up to it (default then: the log's horizon when asked), which costs the
+    history.
+    """
     report = CATALOGUE.get(report_name)
     if report is None or fmt not in FORMATS:
         raise UnknownReport(f"no report {report_name!r} in format {fmt!r}")
     try:
-        at = position or await current_position(store)
-        async with read_models_at(engine, store, url, at) as connection:
-            table = disclosed_table(await report.build(connection, parameters))
+        at, rows = await _from_live_models(engine, report, parameters, position)
+        if rows is None:
+            async with read_models_at(engine, store, url, at) as connection:
+                rows = await report.build(connection, parameters)
+        table = disclosed_table(rows)
         content = write_table(table, fmt)
     except Exception:
         EXPORTS.labels(report_name, fmt, "failed").inc()
@@ -110,6 +129,35 @@ async def produce(
             generator_version=generator_version(),
         ),
     )
+
+
+async def _from_live_models(
+    engine: AsyncEngine, report: Report, parameters: ReportParameters, position: Cursor | None
+) -> tuple[Cursor, ReportTable | None]:
+    """The report read from the live read models in one snapshot, with the position they
+    hold there; or the position to re-project (rows None) when they cannot give it.
+
+    Without `position` the export is at least as fresh as the log's horizon when asked
+    (an export sees what was committed before it), at the freshest position the models
+    hold. Models still catching up are waited for while their checkpoints move (at most
+    LIVE_WAIT seconds); models that are not moving, or already past a pinned position,
+    are not.
+    """
+    projections = projections_reading(report.reads)
+    target, seen = position, None
+    deadline = time.monotonic() + LIVE_WAIT
+    while True:
+        async with consistent_snapshot(engine) as connection:
+            target = target or await settled_position(connection)
+            at = await live_position(connection, projections, position, at_least=target)
+            if at is not None:
+                return at, await report.build(connection, parameters)
+            marks = await live_checkpoints(connection, projections)
+        passed = position is not None and all(c >= position for c in marks.values())
+        if passed or marks == seen or time.monotonic() > deadline:
+            return target, None
+        seen = marks
+        await asyncio.sleep(LIVE_POLL)
 
 
 def _write_atomically(folder: Path, name: str, content: bytes) -> Path:

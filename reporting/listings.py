@@ -239,7 +239,7 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
             dialogues.c.parties,
         )
         .join(dialogues, dialogues.c.dialogue_id == sessions.c.dialogue_id)
-        .where(sessions.c.status.in_(("scheduled", "postponed")), sessions.c.planned_to > start)
+        .where(sessions.c.is_upcoming, sessions.c.planned_to > start)
     )
     visit_start = func.coalesce(visits.c.dates_from, visits.c.window_from)
     visit_part = select(
@@ -257,7 +257,7 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
         visits.c.destination_country.label("country"),
         postgresql.array([visits.c.visitor_party, visits.c.host]).label("parties"),
     ).where(
-        visits.c.status.in_(("planned", "confirmed", "postponed")),
+        visits.c.is_open,
         func.coalesce(visits.c.dates_to, visits.c.window_to) > start,
     )
     everything = union_all(session_part, visit_part).subquery()
@@ -267,6 +267,14 @@ def calendar_query(start: dt.date, end: dt.date | None, party: str | None) -> Se
     if party:
         query = query.where(literal(party) == any_(everything.c.parties))
     return query.order_by(everything.c.starts_on, everything.c.id)
+
+
+async def calendar_rows(
+    connection: AsyncConnection, start: dt.date, end: dt.date | None, party: str | None
+) -> list[dict[str, Any]]:
+    """The calendar's entries (`calendar_query`), in date order."""
+    rows = await connection.execute(calendar_query(start, end, party))
+    return [dict(r._mapping) for r in rows]
 
 
 async def all_rows(

@@ -15,7 +15,7 @@ made LIKE the live ones and replace them at the swap); the tables stay entente_a
 
 from collections.abc import Sequence
 
-from migrations.sql_script import run
+from migrations.sql_script import each_read_model_table, run
 
 revision: str = "0013_valid_time"
 down_revision: str | None = "0010_subscriptions"
@@ -29,21 +29,7 @@ FINAL_AS_OF_THIS_REVISION = (
 
 def _each_outcomes_table(statement: str) -> str:
     """`statement` (with %1$s for the table) for every outcomes table of the read models."""
-    return f"""
-DO $$
-DECLARE
-    item record;
-BEGIN
-    FOR item IN
-        SELECT c.oid::regclass AS relation FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = 'outcomes' AND c.relkind = 'r'
-          AND n.nspname IN ('reporting', 'reporting_rebuild')
-    LOOP
-        EXECUTE format('{statement}', item.relation);
-    END LOOP;
-END $$;
-"""
+    return each_read_model_table("outcomes", statement)
 
 
 def upgrade() -> None:

@@ -15,7 +15,7 @@ say any of this, so the defaults (null, false) are what a rebuild gives them too
 
 from collections.abc import Sequence
 
-from migrations.sql_script import in_every_copy, run
+from migrations.sql_script import each_read_model_table, run
 
 revision: str = "0015_register_depth"
 down_revision: str | None = "0013_valid_time"
@@ -25,14 +25,14 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     run(
-        in_every_copy(
+        each_read_model_table(
             "sessions",
             "ALTER TABLE %1$s ADD COLUMN IF NOT EXISTS level text,"
             " ADD COLUMN IF NOT EXISTS first_at_level boolean NOT NULL DEFAULT false",
         )
     )
     run(
-        in_every_copy(
+        each_read_model_table(
             "visits",
             "ALTER TABLE %1$s ADD COLUMN IF NOT EXISTS dialogue_id uuid,"
             " ADD COLUMN IF NOT EXISTS session_id uuid",
@@ -42,13 +42,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run(
-        in_every_copy(
+        each_read_model_table(
             "visits",
             "ALTER TABLE %1$s DROP COLUMN IF EXISTS session_id, DROP COLUMN IF EXISTS dialogue_id",
         )
     )
     run(
-        in_every_copy(
+        each_read_model_table(
             "sessions",
             "ALTER TABLE %1$s DROP COLUMN IF EXISTS first_at_level, DROP COLUMN IF EXISTS level",
         )
