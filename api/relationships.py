@@ -15,7 +15,6 @@ from api.parameters import moment
 from api.problems import problem, problem_responses
 from api.state import state_response
 from domain import commands as c
-from domain import relationship
 from domain.errors import InvalidValue
 from domain.values import pair_of
 from store.records import START, Cursor
@@ -89,9 +88,7 @@ async def get_relationship(
 ) -> Response[dict[str, Any]]:
     """Replayed from the pair's own stream."""
     a, b = parse_pair(pair)
-    return await state_response(
-        request, pair_stream(a, b), relationship.decider, as_of=as_of, valid_at=valid_at
-    )
+    return await state_response(request, pair_stream(a, b), as_of=as_of, valid_at=valid_at)
 
 
 @get(

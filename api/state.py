@@ -9,14 +9,13 @@ from litestar import Request, Response
 
 from api.parameters import moment
 from api.problems import problem
-from store.aggregates import load
+from service.handling import load
 from store.builtins import to_builtins
 
 
 async def state_response(
     request: Request[Any, Any, Any],
     stream_id: str,
-    decider: Any,
     *,
     as_of: dt.datetime | None,
     valid_at: dt.date | None,
@@ -26,7 +25,6 @@ async def state_response(
     loaded = await load(
         request.app.state.store,
         stream_id,
-        decider,
         recorded_until=as_of,
         valid_at=valid_at,
     )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
+from domain.streams import DIALOGUE
 from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
@@ -147,7 +148,7 @@ class DialogueProjection:
 
     name = "dialogues"
     tables: tuple[Table, ...] = (dialogues, sessions, outcomes, outcome_progress)
-    stream_prefixes: tuple[str, ...] = ("dialogue-",)
+    stream_prefixes: tuple[str, ...] = (DIALOGUE.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates

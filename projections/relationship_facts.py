@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import relationship
 from domain.facts import Indicator, Milestone
+from domain.streams import RELATIONSHIP
 from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import indicators, milestones
@@ -78,7 +79,7 @@ class RelationshipFactsProjection:
 
     name = "relationship_facts"
     tables: tuple[Table, ...] = (indicators, milestones)
-    stream_prefixes: tuple[str, ...] = ("relationship-",)
+    stream_prefixes: tuple[str, ...] = (RELATIONSHIP.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates

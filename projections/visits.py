@@ -9,6 +9,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
+from domain.streams import VISIT
 from projections.projection import window
 from projections.states import StreamStates
 from projections.tables import visits
@@ -40,7 +41,7 @@ class VisitProjection:
 
     name = "visits"
     tables: tuple[Table, ...] = (visits,)
-    stream_prefixes: tuple[str, ...] = ("visit-",)
+    stream_prefixes: tuple[str, ...] = (VISIT.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates

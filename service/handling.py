@@ -1,6 +1,7 @@
-"""Loading aggregates from their streams and saving what their deciders decide.
+"""The command handler: loading a stream, deciding a command on it, appending the result.
 
-The one path every command takes, from the API and from the demo loader alike:
+The application service between the entry points (the API, the demo loader) and the
+domain. The one path every command takes, from the API and from the demo loader alike:
 load the stream → fold → decide → encode → append with the version that was loaded.
 Appending with the loaded version (never "any") is what makes a concurrent change a
 conflict instead of a lost update, whether or not the caller sent If-Match.
@@ -14,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from domain.codec import decode_event, encode_event
+from domain.codec import domain_events, encode_event
 from domain.commands import Command
 from domain.events import Event, valid_time
-from domain.streams import decider_for, entity_id_of, stream_id_for
+from domain.streams import State, entity_id_of, kind_for, kind_of_stream, stream_id_for
 from domain.validity import in_force
 from store.entity_ids import claim_entity_ids
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
@@ -30,7 +31,7 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
     """An aggregate's state and the stream version it was folded from."""
 
     stream_id: str
-    state: Any
+    state: State
     version: int
     events: list[RecordedEvent]
 
@@ -46,15 +47,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     replayed: bool
 
 
-def domain_events(records: Sequence[RecordedEvent]) -> list[Event]:
-    """Stored events as the domain knows them, upcast to their current schema."""
-    return [decode_event(r.type, r.schema_version, r.data) for r in records]
-
-
 async def load(
     store: EventStore,
     stream_id: str,
-    decider: Any,
     *,
     recorded_until: dt.datetime | None = None,
     valid_at: dt.date | None = None,
@@ -64,6 +59,9 @@ async def load(
     `events` stays the whole stream as recorded (the audit trail); only the state is
     evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time").
     """
+    kind = kind_of_stream(stream_id)
+    if kind is None:
+        raise ValueError(f"{stream_id} is not a stream of any kind the register knows")
     records = await store.read_stream(stream_id, recorded_until=recorded_until)
     version = records[-1].version if records else 0
     events = domain_events(records)
@@ -72,7 +70,7 @@ async def load(
         events = in_force(events, valid_at)
     return Loaded(
         stream_id=stream_id,
-        state=decider.fold(events),
+        state=kind.decider.fold(events),
         version=version,
         events=records,
     )
@@ -113,8 +111,8 @@ async def handle(
     append, which checks the key under the stream lock before the version.
     """
     stream_id = stream_id_for(command)
-    decider = decider_for(command)
-    loaded = await load(store, stream_id, decider)
+    decider = kind_for(command).decider
+    loaded = await load(store, stream_id)
     if idempotency_key is not None and fingerprint is not None:
         earlier = await recall(store.pool, idempotency_key)
         if earlier is not None:
