@@ -10,7 +10,11 @@ from litestar import Request, Response
 from api.parameters import moment
 from api.problems import problem
 from service.handling import load
+from service.replaying import FoldedStates
 from store.builtins import to_builtins
+
+FOLDED = FoldedStates.from_env()
+"""This process's cache of folded states, shared by every replayed read."""
 
 
 async def state_response(
@@ -27,6 +31,7 @@ async def state_response(
         stream_id,
         recorded_until=as_of,
         valid_at=valid_at,
+        folded=FOLDED,
     )
     if loaded.version == 0:
         raise problem(

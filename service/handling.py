@@ -20,6 +20,7 @@ from domain.commands import Command
 from domain.events import Event, valid_time
 from domain.streams import State, entity_id_of, kind_for, kind_of_stream, stream_id_for
 from domain.validity import in_force
+from service.replaying import FoldedStates
 from store.entity_ids import claim_entity_ids
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
 from store.event_store import EventStore
@@ -34,6 +35,7 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
     state: State
     version: int
     events: list[RecordedEvent]
+    """The events read: the whole stream, unless a cached state stood in for its start."""
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,15 +55,26 @@ async def load(
     *,
     recorded_until: dt.datetime | None = None,
     valid_at: dt.date | None = None,
+    folded: FoldedStates | None = None,
 ) -> Loaded:
     """Fold a stream, optionally as recorded at a past moment and/or as valid at a date.
 
     `events` stays the whole stream as recorded (the audit trail); only the state is
-    evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time").
+    evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time"). With `folded`, a replay
+    not evaluated at a valid time starts from a cached state (service/replaying.py).
     """
     kind = kind_of_stream(stream_id)
     if kind is None:
         raise ValueError(f"{stream_id} is not a stream of any kind the register knows")
+    if folded is not None and valid_at is None:
+        start = folded.start(stream_id, recorded_until)
+        records = await store.read_stream(
+            stream_id, from_version=start.version if start else 1, recorded_until=recorded_until
+        )
+        resumed = folded.resume(stream_id, kind.decider, start, records)
+        if resumed is not None:
+            state, version = resumed
+            return Loaded(stream_id=stream_id, state=state, version=version, events=records)
     records = await store.read_stream(stream_id, recorded_until=recorded_until)
     version = records[-1].version if records else 0
     events = domain_events(records)
