@@ -19,17 +19,19 @@ from hypothesis import strategies as st
 from domain import codec
 from domain.errors import DomainError
 from domain.events import Event
-from domain.streams import DIALOGUE, kind_of_stream, stream_id_for
+from domain.streams import DIALOGUE, decider_for, kind_of_stream, stream_id_for
 from service.replaying import FoldedStates
 from store.records import RecordedEvent
+from tests.unit import builders as b
 from tests.unit.test_properties import OPENING, command_strategy
 
+DECIDER = decider_for(b.launch())
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _history(commands) -> list[Event]:
     """The events the dialogue's stream holds after `commands` (refusals skipped)."""
-    decider, events = DIALOGUE.decider, []
+    decider, events = DECIDER, list[Event]()
     state = decider.initial_state
     for command in [*OPENING, *commands]:
         if stream_id_for(command) != DIALOGUE.stream_id(OPENING[0].dialogue_id):
@@ -82,7 +84,7 @@ def _read(records, from_version: int, recorded_until: dt.datetime | None):
 
 def _replay(folded: FoldedStates, records, stream_id: str, until: dt.datetime | None):
     """The load path of service/handling.py, against records held in memory."""
-    decider = DIALOGUE.decider
+    decider = DECIDER
     start = folded.start(stream_id, until)
     tail = _read(records, start.version if start else 1, until)
     resumed = folded.resume(stream_id, decider, start, tail)
@@ -95,7 +97,7 @@ def _replay(folded: FoldedStates, records, stream_id: str, until: dt.datetime | 
 
 def _full_fold(records, until: dt.datetime | None):
     seen = _read(records, 1, until)
-    state = DIALOGUE.decider.fold(codec.domain_events(seen))
+    state = DECIDER.fold(codec.domain_events(seen))
     return state, seen[-1].version if seen else 0
 
 
