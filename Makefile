@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit clean-data
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-replay clean-data
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -44,7 +44,11 @@ bench-feed: install
 bench-audit: install
 	$(BIN)/python -m benchmarks.bench_audit
 
-bench: bench-store bench-projections bench-feed bench-audit
+## GET /dialogues/{id} on one long stream, head and as_of the middle (BENCH_REPLAY_EVENTS).
+bench-replay: install
+	$(BIN)/python -m benchmarks.bench_replay
+
+bench: bench-store bench-projections bench-feed bench-audit bench-replay
 
 clean-data:
 	rm -rf .data

@@ -11,6 +11,7 @@ The service does: ``load(stream_id_for(cmd))`` → ``decider_for(cmd).fold`` →
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
@@ -18,6 +19,7 @@ from domain import commands as c
 from domain import dialogue, relationship, visit
 from domain import events as e
 from domain.decider import Decider
+from domain.errors import DomainError
 from domain.events import Event
 
 S = TypeVar("S")
@@ -192,3 +194,17 @@ def replay(commands: Iterable[c.Command]) -> dict[str, list[Event]]:
         stream = streams.setdefault(stream_id_for(command), [])
         stream.extend(execute(stream, command))
     return streams
+
+
+def decide_all(commands: Iterable[c.Command]) -> dict[str, list[Event]]:
+    """Run commands against in-memory streams, skipping those their deciders refuse."""
+    folded: dict[str, tuple[State, list[Event]]] = {}
+    for command in commands:
+        decider = decider_for(command)
+        stream_id = stream_id_for(command)
+        state, events = folded.get(stream_id, (decider.initial_state, []))
+        with suppress(DomainError):
+            decided = decider.decide(state, command)
+            events.extend(decided)
+            folded[stream_id] = (decider.fold(decided, state), events)
+    return {stream_id: events for stream_id, (_, events) in folded.items()}

@@ -61,7 +61,7 @@ class FoldedStates:
 
     @classmethod
     def from_env(cls) -> FoldedStates:
-        """Sized by ENTENTE_REPLAY_SNAPSHOT_EVERY and ENTENTE_REPLAY_SNAPSHOTS."""
+        """Sized by ENTENTE_REPLAY_SNAPSHOT_EVERY and ENTENTE_REPLAY_SNAPSHOTS (0: off)."""
         return cls(
             every=int(os.environ.get("ENTENTE_REPLAY_SNAPSHOT_EVERY", "100")),
             capacity=int(os.environ.get("ENTENTE_REPLAY_SNAPSHOTS", "5000")),
@@ -127,7 +127,7 @@ class FoldedStates:
 
     def _keep(self, stream_id: str, taken: list[Snapshot]) -> None:
         """Add snapshots; of those between two multiples of `every`, only the latest stays."""
-        if not taken:
+        if not taken or self.capacity <= 0:  # a capacity of 0 turns the cache off
             return
         kept = {s.version: s for s in self._streams.get(stream_id, [])}
         kept.update((s.version, s) for s in taken)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import codec
-from domain.errors import DomainError
 from domain.events import Event
-from domain.streams import DIALOGUE, decider_for, kind_of_stream, stream_id_for
+from domain.streams import DIALOGUE, decide_all, decider_for, kind_of_stream
 from service.replaying import FoldedStates
 from store.records import RecordedEvent
 from tests.unit import builders as b
@@ -31,18 +31,8 @@ EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def _history(commands) -> list[Event]:
     """The events the dialogue's stream holds after `commands` (refusals skipped)."""
-    decider, events = DECIDER, list[Event]()
-    state = decider.initial_state
-    for command in [*OPENING, *commands]:
-        if stream_id_for(command) != DIALOGUE.stream_id(OPENING[0].dialogue_id):
-            continue
-        try:
-            new = decider.decide(state, command)
-        except DomainError:
-            continue
-        events.extend(new)
-        state = decider.fold(new, state)
-    return events
+    everything: list[Any] = [*OPENING, *commands]
+    return decide_all(everything).get(DIALOGUE.stream_id(OPENING[0].dialogue_id), [])
 
 
 def _recorded(stream_id: str, events: list[Event], minutes: list[int]) -> list[RecordedEvent]:
