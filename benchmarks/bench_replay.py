@@ -40,7 +40,7 @@ from domain.events import Event
 from domain.facts import OutcomeStatus
 from domain.streams import DIALOGUE, decide_all, decider_for
 from domain.values import Person
-from service.handling import to_new_event
+from service.handling import load, to_new_event
 from service.replaying import FoldedStates
 from store.api_keys import create_key
 from store.database import create_pool
@@ -114,6 +114,24 @@ async def in_process(store: EventStore) -> dict[str, float]:
     }
 
 
+async def cpu_per_replay(store: EventStore, middle: dt.datetime) -> dict[str, float]:
+    """This process's CPU milliseconds per `load` (median of REQUESTS), whole and cached:
+    less sensitive to the machine's load than wall time (PostgreSQL's share excluded)."""
+    figures = {}
+    stream_id = DIALOGUE.stream_id(b.D)
+    for name, until in (("head", None), ("as_of_middle", middle)):
+        for cache in (FoldedStates(capacity=0), FoldedStates()):
+            await load(store, stream_id, recorded_until=until, folded=cache)  # warm
+            samples = []
+            for _ in range(REQUESTS):
+                started = time.process_time()
+                await load(store, stream_id, recorded_until=until, folded=cache)
+                samples.append(time.process_time() - started)
+            label = "with cache" if cache.capacity else "without cache"
+            figures[f"{name}, {label}"] = statistics.median(samples) * 1000
+    return figures
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,6 +186,7 @@ async def main() -> None:
             )
             middle = middle_event[0].recorded_at
             reference = await in_process(store)
+            cpu = await cpu_per_replay(store, middle)
             _, token = await create_key(pool, "bench", ["reader"])
         finally:
             await pool.close()
@@ -187,12 +206,15 @@ async def main() -> None:
             server.should_exit = True
             await serving
     print(
-        f"stream of {len(history)} events; {REQUESTS} requests per figure; load {os.getloadavg()}"
+        f"stream of {len(history)} events; {REQUESTS} requests per figure; "
+        f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     print(
         f"in process, whole stream: read {reference['read_ms']:.0f} ms, "
         f"decode + fold {reference['decode_fold_ms']:.0f} ms"
     )
+    for name, ms in cpu.items():
+        print(f"in process, CPU per replay {name:<28} {ms:>8.1f} ms")
     for name, f in figures.items():
         print(
             f"GET {name:<28} first {f['first_ms']:>7.1f} ms  p50 {f['p50_ms']:>7.1f} ms"
