@@ -77,8 +77,14 @@ def upcast(event_type: str, schema_version: int, data: Payload) -> Payload:
 
 
 def decode_event(type: str, schema_version: int, data: Mapping[str, Any]) -> Event:
+    """The event a stored payload records; a current payload is converted as it is (no
+    copy: conversion reads it and builds the Struct), an older one upcast first."""
     event_class = _event_class(type, schema_version)
-    return cast(Event, msgspec.convert(upcast(type, schema_version, dict(data)), event_class))
+    if schema_version < event_class.schema_version:
+        data = upcast(type, schema_version, dict(data))
+    elif not isinstance(data, dict):
+        data = dict(data)
+    return cast(Event, msgspec.convert(data, event_class))
 
 
 class Stored(Protocol):
