@@ -154,5 +154,5 @@ class DialogueProjection:
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
-        changes = await states.fold_batch(tx, batch, {"dialogue-": dialogue.decider})
+        changes = await states.fold_batch(tx, batch, {DIALOGUE.prefix: DIALOGUE.decider})
         await write_dialogues(tx, [change.after for change in changes])

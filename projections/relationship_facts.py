@@ -89,6 +89,6 @@ class RelationshipFactsProjection:
         A fact's row is the fact as it stands after the pair's latest event (its newest
         correction), so comparing the states before and after the batch is enough.
         """
-        changes = await states.fold_batch(tx, batch, {"relationship-": relationship.decider})
+        changes = await states.fold_batch(tx, batch, {RELATIONSHIP.prefix: RELATIONSHIP.decider})
         for change in changes:
             await write_changes(tx, change.before, change.after)

@@ -51,7 +51,9 @@ class VisitProjection:
         The row is the visit as it stands after its latest event: the same whatever the
         batches were.
         """
-        touched = [c.after for c in await states.fold_batch(tx, batch, {"visit-": visit.decider})]
+        touched = [
+            c.after for c in await states.fold_batch(tx, batch, {VISIT.prefix: VISIT.decider})
+        ]
         keys = [v.visit_id for v in touched]
         await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
         rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]
