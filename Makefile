@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-exports clean-data swagger-ui
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-exports bench-replay clean-data swagger-ui
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -50,7 +50,11 @@ bench-audit: install
 bench-replica: install
 	$(BIN)/python -m benchmarks.bench_replica
 
-bench: bench-store bench-projections bench-feed bench-audit bench-http bench-replica
+## GET /dialogues/{id} on one long stream, head and as_of the middle (BENCH_REPLAY_EVENTS).
+bench-replay: install
+	$(BIN)/python -m benchmarks.bench_replay
+
+bench: bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-replay bench-exports
 
 clean-data:
 	rm -rf .data
@@ -58,10 +62,12 @@ clean-data:
 ## Commands over HTTP beside in-process (BENCH_HTTP_COMMANDS, _CLIENTS, _WORKERS, _STACKS).
 bench-http: install
 	$(BIN)/python -m benchmarks.bench_http
+
 ## Re-fetch the Swagger UI files /docs serves (api/static/swagger-ui) with npm;
 ## SWAGGER_UI_VERSION=5.x.y to change the version recorded in its README.
 swagger-ui:
 	scripts/fetch_swagger_ui.sh $(SWAGGER_UI_VERSION)
+
 ## The commitments export at 50k, 200k and 1M events (BENCH_EXPORT_SIZES to change them).
 bench-exports: install
 	$(BIN)/python -m benchmarks.bench_exports

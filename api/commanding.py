@@ -27,8 +27,8 @@ from api.problems import problem, problem_responses
 from api.representation import oversize, unstorable
 from domain.commands import Command
 from domain.errors import AlreadyExists, DomainError
-from domain.streams import stream_id_for
-from store.aggregates import handle
+from domain.streams import location_for, stream_id_for
+from service.handling import handle
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
 from store.metrics import COMMANDS
 
@@ -99,13 +99,6 @@ def _check_path(request: Request[Any, Any, Any], body: dict[str, Any]) -> None:
                 f"the path says {name}={given} but the body says {wanted}",
                 kind="path-body-mismatch",
             )
-
-
-def location_for(stream_id: str) -> str:
-    """The URL of the resource a stream holds."""
-    kind, _, ident = stream_id.partition("-")
-    plural = {"dialogue": "dialogues", "visit": "visits", "relationship": "relationships"}
-    return f"/{plural.get(kind, 'streams')}/{ident}"
 
 
 def _outcome(error: Exception) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.demo import golden_scenario
-from store.aggregates import handle
+from service.handling import handle
 from store.event_store import EventStore
 
 DEMO_ACTOR = "demo-loader"

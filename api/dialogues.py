@@ -13,7 +13,7 @@ from api.conditional import REVALIDATE
 from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
-from domain import dialogue
+from domain.streams import DIALOGUE
 
 D = "/dialogues/{dialogue_id:uuid}"
 TAG = "dialogues"
@@ -66,7 +66,7 @@ async def get_dialogue(
 ) -> Response[dict[str, Any]]:
     """Replayed from the stream, never from a read model, so auditors can trust it."""
     return await state_response(
-        request, f"dialogue-{dialogue_id}", dialogue.decider, as_of=as_of, valid_at=valid_at
+        request, DIALOGUE.stream_id(dialogue_id), as_of=as_of, valid_at=valid_at
     )
 
 

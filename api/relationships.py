@@ -18,7 +18,6 @@ from api.problems import problem, problem_responses
 from api.representation import EventView
 from api.state import state_response
 from domain import commands as c
-from domain import relationship
 from domain.errors import InvalidValue
 from domain.values import pair_of
 from store.records import START, Cursor
@@ -155,7 +154,6 @@ async def get_relationship(
     response = await state_response(
         request,
         pair_stream(a, b),
-        relationship.decider,
         as_of=as_of,
         valid_at=valid_at,
         absent_ok=bool(streams),

@@ -9,14 +9,17 @@ from litestar import Request, Response
 
 from api.parameters import moment
 from api.problems import problem
-from store.aggregates import load
+from service.handling import load
+from service.replaying import FoldedStates
 from store.builtins import to_builtins
+
+FOLDED = FoldedStates.from_env()
+"""This process's cache of folded states, shared by every replayed read."""
 
 
 async def state_response(
     request: Request[Any, Any, Any],
     stream_id: str,
-    decider: Any,
     *,
     as_of: dt.datetime | None,
     valid_at: dt.date | None,
@@ -28,9 +31,9 @@ async def state_response(
     loaded = await load(
         request.app.state.store,
         stream_id,
-        decider,
         recorded_until=as_of,
         valid_at=valid_at,
+        folded=FOLDED,
     )
     if loaded.version == 0 and not absent_ok:
         raise problem(

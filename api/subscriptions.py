@@ -23,7 +23,7 @@ from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from delivery.targets import TargetPolicy, TargetRefused, check_target
 from domain.events import EVENT_TYPES
-from projections.timeline import DECIDERS
+from domain.streams import KINDS
 from store.database import Pool
 from store.event_store import EventStore
 from store.records import START, Cursor
@@ -42,7 +42,7 @@ from store.webhook_subscriptions import (
 TAG = "webhooks"
 ADMIN = {"permission": "admin"}
 OWNER = {"permission": "subscribe"}
-STREAM_KINDS = {prefix.rstrip("-"): prefix for prefix in DECIDERS}
+STREAM_KINDS = {kind.name: kind.prefix for kind in KINDS}
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 Position = Annotated[
     str,

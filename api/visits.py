@@ -13,7 +13,7 @@ from api.conditional import REVALIDATE
 from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
-from domain import visit
+from domain.streams import VISIT
 
 V = "/visits/{visit_id:uuid}"
 TAG = "visits"
@@ -58,9 +58,7 @@ async def get_visit(
     valid_at: dt.date | None = None,
 ) -> Response[dict[str, Any]]:
     """Replayed from the visit's stream."""
-    return await state_response(
-        request, f"visit-{visit_id}", visit.decider, as_of=as_of, valid_at=valid_at
-    )
+    return await state_response(request, VISIT.stream_id(visit_id), as_of=as_of, valid_at=valid_at)
 
 
 routes.append(get_visit)

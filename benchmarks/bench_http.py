@@ -224,9 +224,9 @@ def load_main(spec: dict[str, Any]) -> None:
 
 
 async def in_process(spec: dict[str, Any]) -> dict[str, Any]:
-    """The commands through store.aggregates.handle, as the API runs them, with the API's
+    """The commands through service.handling.handle, as the API runs them, with the API's
     pool size; same shares, warm-up and measurements as the load generator."""
-    from store.aggregates import handle
+    from service.handling import handle
     from store.database import create_pool
     from store.event_store import EventStore
 
@@ -440,7 +440,7 @@ async def _prepare(owner_url: str) -> tuple[str, str]:
 
 async def _launch_dialogues(url: str, count: int) -> list[str]:
     """Dialogues for a scheduling level, launched in-process (not measured)."""
-    from store.aggregates import handle
+    from service.handling import handle
     from store.database import create_pool
     from store.event_store import EventStore
 

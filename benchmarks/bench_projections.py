@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from benchmarks.common import fresh_database
 from benchmarks.workload import append_stories, dialogue_story
-from domain.streams import decider_for, stream_id_for
+from domain.streams import State, decider_for, stream_id_for
 from projections.registry import PROJECTIONS, create_engine
 from projections.runner import BATCH_SIZE, Runner
 from store import START, EventStore
@@ -32,7 +32,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", str(BATCH_SIZE)))
 def events_per_story(stories: int = 200) -> float:
     """The workload's mean events per story, decided in memory (no database)."""
     rng, streams = random.Random(7), dict[str, int]()
-    states: dict[str, object] = {}
+    states: dict[str, State] = {}
     for n in range(stories):
         for command in dialogue_story(rng, n):
             decider, stream_id = decider_for(command), stream_id_for(command)

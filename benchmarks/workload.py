@@ -21,7 +21,7 @@ from domain.facts import (
 )
 from domain.streams import decider_for, stream_id_for
 from domain.values import PartialDate, Person, Place
-from store.aggregates import handle, to_new_event
+from service.handling import handle, to_new_event
 from store.errors import WrongExpectedVersion
 from store.event_store import EventStore
 

@@ -38,9 +38,8 @@ import msgspec
 
 from delivery.envelope import batch_body, signed_headers, source, webhook_id
 from delivery.targets import TargetPolicy, TargetRefused, check_target
-from domain.codec import decode_event
-from projections.timeline import DECIDERS, parties_of
-from store.aggregates import domain_events
+from domain.codec import decode_event, domain_events
+from domain.streams import kind_of_stream
 from store.database import asyncpg_dsn, create_pool
 from store.event_store import EventStore
 from store.records import RecordedEvent
@@ -119,9 +118,10 @@ class StreamParties:
 
     async def of(self, event: RecordedEvent) -> set[str]:
         """The parties of the event's stream just before and just after it."""
-        decider = next((d for p, d in DECIDERS.items() if event.stream_id.startswith(p)), None)
-        if decider is None:
+        kind = kind_of_stream(event.stream_id)
+        if kind is None:
             return set()
+        decider = kind.decider
         try:
             cached = self._states.get(event.stream_id)
             if cached is not None and cached[0] == event.version - 1:
@@ -139,7 +139,7 @@ class StreamParties:
         if len(self._states) >= STATE_CACHE:
             self._states.clear()
         self._states[event.stream_id] = (event.version, after)
-        return set(parties_of(before)) | set(parties_of(after))
+        return set(kind.parties_of(before)) | set(kind.parties_of(after))
 
     async def matching(
         self, events: Sequence[RecordedEvent], parties: Sequence[str] | None

@@ -8,8 +8,8 @@ registry of pure dict → dict functions keyed by (type, from_version), before v
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -105,9 +105,31 @@ def upcast(event_type: str, schema_version: int, data: Payload) -> Payload:
     return data
 
 
-def decode_event(type: str, schema_version: int, data: dict[str, object]) -> Event:
+def decode_event(type: str, schema_version: int, data: Mapping[str, Any]) -> Event:
+    """The event a stored payload records; a current payload is converted as it is (no
+    copy: conversion reads it and builds the Struct), an older one upcast first."""
     event_class = _event_class(type, schema_version)
-    return cast(Event, msgspec.convert(upcast(type, schema_version, dict(data)), event_class))
+    if schema_version < event_class.schema_version:
+        data = upcast(type, schema_version, dict(data))
+    elif not isinstance(data, dict):
+        data = dict(data)
+    return cast(Event, msgspec.convert(data, event_class))
+
+
+class Stored(Protocol):
+    """An event as a store keeps it: what decoding needs of a stored record."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+def domain_events(records: Iterable[Stored]) -> list[Event]:
+    """Stored events as the domain knows them, upcast to their current schema."""
+    return [decode_event(r.type, r.schema_version, r.data) for r in records]
 
 
 def _event_class(event_type: str, schema_version: int) -> type[Any]:

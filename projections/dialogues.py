@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
+from domain.streams import DIALOGUE
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
@@ -151,11 +152,11 @@ class DialogueProjection:
 
     name = "dialogues"
     tables: tuple[Table, ...] = (dialogues, sessions, outcomes, outcome_progress)
-    stream_prefixes: tuple[str, ...] = ("dialogue-",)
+    stream_prefixes: tuple[str, ...] = (DIALOGUE.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
-        changes = await states.fold_batch(tx, batch, {"dialogue-": dialogue.decider})
+        changes = await states.fold_batch(tx, batch, {DIALOGUE.prefix: DIALOGUE.decider})
         await write_dialogues(tx, [change.after for change in changes])

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import relationship
 from domain.facts import Indicator, Milestone
+from domain.streams import RELATIONSHIP
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import indicators, milestones
@@ -78,7 +79,7 @@ class RelationshipFactsProjection:
 
     name = "relationship_facts"
     tables: tuple[Table, ...] = (indicators, milestones)
-    stream_prefixes: tuple[str, ...] = ("relationship-",)
+    stream_prefixes: tuple[str, ...] = (RELATIONSHIP.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
@@ -88,6 +89,6 @@ class RelationshipFactsProjection:
         A fact's row is the fact as it stands after the pair's latest event (its newest
         correction), so comparing the states before and after the batch is enough.
         """
-        changes = await states.fold_batch(tx, batch, {"relationship-": relationship.decider})
+        changes = await states.fold_batch(tx, batch, {RELATIONSHIP.prefix: RELATIONSHIP.decider})
         for change in changes:
             await write_changes(tx, change.before, change.after)

@@ -21,11 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.codec import decode_event
+from domain.codec import decode_event, domain_events
 from domain.decider import Decider
 from domain.events import Event
 from projections.tables import stream_versions
-from store.aggregates import domain_events
 from store.event_store import EventStore
 from store.records import Cursor, RecordedEvent
 

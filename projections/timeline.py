@@ -8,42 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain import dialogue, relationship, visit
-from domain.decider import Decider
+from domain import dialogue
 from domain.events import Event
+from domain.streams import KINDS, State, parties_of
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import timeline
 from store.records import RecordedEvent
-
-DECIDERS: dict[str, Decider[Any, Any, Any]] = {
-    "dialogue-": dialogue.decider,
-    "visit-": visit.decider,
-    "relationship-": relationship.decider,
-}
-
-
-def parties_of(state: Any) -> list[str]:
-    """The parties a stream's state is between, sorted."""
-    if isinstance(state, dialogue.Dialogue) and state.charter:
-        return sorted(state.charter.parties)
-    if isinstance(state, visit.Visit) and state.plan:
-        return sorted({state.plan.visitor.party, state.plan.host})
-    if isinstance(state, relationship.Relationship) and state.parties:
-        return sorted(state.parties)
-    return []
 
 
 def _words(tag: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r" \1", tag).lower().capitalize()
 
 
-def describe(event: Event, state: Any) -> str:
+def describe(event: Event, state: State) -> str:
     """A one-line summary a person can read in a spreadsheet."""
     detail = ""
     for attribute in ("charter", "terms", "plan", "record", "indicator", "milestone", "lead"):
@@ -71,7 +53,7 @@ class TimelineProjection:
 
     name = "timeline"
     tables: tuple[Table, ...] = (timeline,)
-    stream_prefixes: tuple[str, ...] = tuple(DECIDERS)
+    stream_prefixes: tuple[str, ...] = tuple(kind.prefix for kind in KINDS)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
@@ -83,12 +65,14 @@ class TimelineProjection:
         how the log was cut into batches (live, after a restart, in a rebuild).
         """
         rows = []
-        for change in await states.fold_batch(tx, batch, DECIDERS):
+        deciders = {kind.prefix: kind.decider for kind in KINDS}
+        for change in await states.fold_batch(tx, batch, deciders):
             for record, event, before, state in change.steps:
+                parties = parties_of(change.stream_id, state)
                 rows.append(
                     {
                         "position": record.position,
-                        "parties": parties_of(state) or parties_of(before),
+                        "parties": parties or parties_of(change.stream_id, before),
                         "recorded_at": record.recorded_at,
                         **window("occurred", event.happened()),
                         "event_type": record.type,

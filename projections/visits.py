@@ -9,6 +9,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
+from domain.streams import VISIT
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import visits
@@ -43,7 +44,7 @@ class VisitProjection:
 
     name = "visits"
     tables: tuple[Table, ...] = (visits,)
-    stream_prefixes: tuple[str, ...] = ("visit-",)
+    stream_prefixes: tuple[str, ...] = (VISIT.prefix,)
 
     async def apply(
         self, tx: AsyncConnection, batch: Sequence[RecordedEvent], states: StreamStates
@@ -53,7 +54,9 @@ class VisitProjection:
         The row is the visit as it stands after its latest event: the same whatever the
         batches were.
         """
-        touched = [c.after for c in await states.fold_batch(tx, batch, {"visit-": visit.decider})]
+        touched = [
+            c.after for c in await states.fold_batch(tx, batch, {VISIT.prefix: VISIT.decider})
+        ]
         keys = [v.visit_id for v in touched]
         await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
         rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]

@@ -23,8 +23,8 @@ from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner
 from projections.status import projection_status
 from reporting.listings import get_row
+from service.handling import handle, to_new_event
 from store import NO_STREAM, EventStore
-from store.aggregates import handle, to_new_event
 from tests.unit import builders as b
 
 

@@ -32,8 +32,8 @@ from reporting.export_worker import ExportWorker
 from reporting.exporting import deliver, produce
 from reporting.schedules import ScheduleSpec, create_schedule, request_run
 from reporting.snapshot import current_position, drop_stale_snapshots
+from service.handling import handle
 from store import EventStore
-from store.aggregates import handle
 from store.database import create_pool
 
 ROOT = Path(__file__).resolve().parents[2]

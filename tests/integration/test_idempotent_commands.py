@@ -21,8 +21,8 @@ import asyncpg
 import pytest
 
 from domain import commands as c
+from service.handling import Decision, handle
 from store import NO_STREAM, EventStore, IdempotencyKeyReused, NewEvent
-from store.aggregates import Decision, handle
 from store.event_store import APPEND_BATCH_SQL
 from store.records import RecordedEvent
 from tests.unit import builders as b

@@ -22,8 +22,8 @@ from reporting.snapshot import (
     projections_reading,
     read_models_at,
 )
+from service.handling import handle
 from store import EventStore
-from store.aggregates import handle
 from store.records import Cursor
 
 

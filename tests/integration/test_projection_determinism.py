@@ -31,8 +31,8 @@ from projections.projection import Projection
 from projections.registry import PROJECTIONS, create_engine
 from projections.runner import Runner, Target
 from projections.states import StreamStates
+from service.handling import handle, to_new_event
 from store import NO_STREAM, START, Cursor, EventStore
-from store.aggregates import handle, to_new_event
 from store.database import create_pool
 from store.records import RecordedEvent
 from store.roles import derived_app_url

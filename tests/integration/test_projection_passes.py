@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from benchmarks.workload import dialogue_story
 from projections.registry import PROJECTIONS
 from projections.runner import Runner, Target, followed_types
+from service.handling import to_new_event
 from store import START, Cursor, EventStore
-from store.aggregates import to_new_event
 from store.records import Page
 from tests.integration.read_models import assert_same, snapshot
 from tests.integration.test_projection_determinism import (

@@ -1,10 +1,13 @@
-"""domain/ stays pure: only the standard library, msgspec and pycountry."""
+"""domain/ stays pure (only the standard library, msgspec and pycountry), and every
+package imports only the layers below it: api → service → store → domain, with the read
+side (projections, reporting) and the delivery worker beside the service."""
 
 import ast
 import sys
 from pathlib import Path
 
-DOMAIN = Path(__file__).resolve().parents[2] / "domain"
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = ROOT / "domain"
 ALLOWED = {"msgspec", "pycountry", "domain", "__future__"}
 
 
@@ -37,3 +40,47 @@ def test_the_check_would_catch_a_framework_import(tmp_path):
         "asyncpg",
         "litestar",
     }
+
+
+LAYERS: dict[str, set[str]] = {
+    "domain": set(),
+    "entente_verify": set(),
+    "store": {"domain", "entente_verify"},
+    "migrations": {"store"},
+    "service": {"domain", "store"},
+    "projections": {"domain", "store"},
+    "reporting": {"domain", "store", "projections"},
+    "delivery": {"domain", "store"},
+    "api": {
+        "domain",
+        "store",
+        "service",
+        "projections",
+        "reporting",
+        "delivery",
+        "entente_verify",
+    },
+}
+"""Each package of the service and the packages it may import (besides itself)."""
+
+
+def _layer_offenders(package: str) -> set[str]:
+    others = set(LAYERS) - {package}
+    return {
+        f"{path.relative_to(ROOT)}: {root}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for root in _imported_roots(path) & others
+        if root not in LAYERS[package]
+    }
+
+
+def test_every_package_imports_only_the_layers_below_it():
+    offenders = set().union(*(_layer_offenders(package) for package in LAYERS))
+    assert not offenders, f"imports against the layers: {sorted(offenders)}"
+
+
+def test_the_layer_check_would_catch_an_import_upwards(tmp_path, monkeypatch):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "upwards.py").write_text("from service.handling import handle\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _layer_offenders("store") == {"store/upwards.py: service"}

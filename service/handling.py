@@ -1,6 +1,7 @@
-"""Loading aggregates from their streams and saving what their deciders decide.
+"""The command handler: loading a stream, deciding a command on it, appending the result.
 
-The one path every command takes, from the API and from the demo loader alike:
+The application service between the entry points (the API, the demo loader) and the
+domain. The one path every command takes, from the API and from the demo loader alike:
 load the stream → fold → decide → encode → append with the version that was loaded.
 Appending with the loaded version (never "any") is what makes a concurrent change a
 conflict instead of a lost update, whether or not the caller sent If-Match.
@@ -14,11 +15,12 @@ from typing import Any
 
 import msgspec
 
-from domain.codec import decode_event, encode_event
+from domain.codec import domain_events, encode_event
 from domain.commands import Command
 from domain.events import Event, valid_time
-from domain.streams import decider_for, entity_id_of, stream_id_for
+from domain.streams import State, entity_id_of, kind_for, kind_of_stream, stream_id_for
 from domain.validity import in_force
+from service.replaying import FoldedStates
 from store.entity_ids import claim_entity_ids
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
 from store.event_store import EventStore
@@ -30,9 +32,10 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
     """An aggregate's state and the stream version it was folded from."""
 
     stream_id: str
-    state: Any
+    state: State
     version: int
     events: list[RecordedEvent]
+    """The events read: the whole stream, unless a cached state stood in for its start."""
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,24 +49,32 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     replayed: bool
 
 
-def domain_events(records: Sequence[RecordedEvent]) -> list[Event]:
-    """Stored events as the domain knows them, upcast to their current schema."""
-    return [decode_event(r.type, r.schema_version, r.data) for r in records]
-
-
 async def load(
     store: EventStore,
     stream_id: str,
-    decider: Any,
     *,
     recorded_until: dt.datetime | None = None,
     valid_at: dt.date | None = None,
+    folded: FoldedStates | None = None,
 ) -> Loaded:
     """Fold a stream, optionally as recorded at a past moment and/or as valid at a date.
 
     `events` stays the whole stream as recorded (the audit trail); only the state is
-    evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time").
+    evaluated at `valid_at` (docs/DOMAIN-MODEL.md "Valid time"). With `folded`, a replay
+    not evaluated at a valid time starts from a cached state (service/replaying.py).
     """
+    kind = kind_of_stream(stream_id)
+    if kind is None:
+        raise ValueError(f"{stream_id} is not a stream of any kind the register knows")
+    if folded is not None and valid_at is None:
+        start = folded.start(stream_id, recorded_until)
+        records = await store.read_stream(
+            stream_id, from_version=start.version if start else 1, recorded_until=recorded_until
+        )
+        resumed = folded.resume(stream_id, kind.decider, start, records)
+        if resumed is not None:
+            state, version = resumed
+            return Loaded(stream_id=stream_id, state=state, version=version, events=records)
     records = await store.read_stream(stream_id, recorded_until=recorded_until)
     version = records[-1].version if records else 0
     events = domain_events(records)
@@ -72,7 +83,7 @@ async def load(
         events = in_force(events, valid_at)
     return Loaded(
         stream_id=stream_id,
-        state=decider.fold(events),
+        state=kind.decider.fold(events),
         version=version,
         events=records,
     )
@@ -113,8 +124,8 @@ async def handle(
     append, which checks the key under the stream lock before the version.
     """
     stream_id = stream_id_for(command)
-    decider = decider_for(command)
-    loaded = await load(store, stream_id, decider)
+    decider = kind_for(command).decider
+    loaded = await load(store, stream_id)
     if idempotency_key is not None and fingerprint is not None:
         earlier = await recall(store.pool, idempotency_key)
         if earlier is not None:
