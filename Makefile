@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit clean-data
+.PHONY: install run test lint unit bench bench-store bench-store-cpu bench-projections bench-feed bench-audit clean-data
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -48,3 +48,7 @@ bench: bench-store bench-projections bench-feed bench-audit
 
 clean-data:
 	rm -rf .data
+
+## Client instructions per append under valgrind's callgrind (load-independent; BENCH_CPU_APPENDS).
+bench-store-cpu: install
+	$(BIN)/python -m benchmarks.bench_store_cpu
