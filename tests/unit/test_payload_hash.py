@@ -34,22 +34,13 @@ def test_the_append_paths_hash_is_the_verifiers_hash(
     valid_from: dt.date | None,
     valid_to: dt.date | None,
 ):
-    event_id = uuid.uuid4()
-    expected = payload_hash(
-        event_id=event_id,
-        type=type_,
-        schema_version=schema_version,
-        data=data,
-        metadata=metadata,
-        valid_from=valid_from,
-        valid_to=valid_to,
-    )
-    assert expected == payload_hash_of_canonical(
-        data_json=canonical_text(data),
-        event_id=event_id,
-        type=type_,
-        schema_version=schema_version,
-        metadata_json=canonical_text(metadata),
-        valid_from=valid_from,
-        valid_to=valid_to,
+    common: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "type": type_,
+        "schema_version": schema_version,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+    }
+    assert payload_hash(**common, data=data, metadata=metadata) == payload_hash_of_canonical(
+        **common, data_json=canonical_text(data), metadata_json=canonical_text(metadata)
     )
