@@ -79,6 +79,7 @@ def instructions(url: str, side: str, appends: int) -> int:
             ],
             check=True,
             capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same start-up in both runs
         )
         totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
         if totals is None:
