@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-exports bench-replay clean-data swagger-ui
+.PHONY: install run test lint unit bench bench-store bench-projections bench-feed bench-audit bench-http bench-replica bench-exports bench-replay bench-store-cpu clean-data swagger-ui
 
 ## The versions CI last passed with are pinned in constraints.txt (see docs/OPERATIONS.md).
 $(STAMP): pyproject.toml constraints.txt
@@ -71,3 +71,7 @@ swagger-ui:
 ## The commitments export at 50k, 200k and 1M events (BENCH_EXPORT_SIZES to change them).
 bench-exports: install
 	$(BIN)/python -m benchmarks.bench_exports
+
+## Client instructions per append under valgrind's callgrind (load-independent; BENCH_CPU_APPENDS).
+bench-store-cpu: install
+	$(BIN)/python -m benchmarks.bench_store_cpu

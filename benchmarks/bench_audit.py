@@ -10,7 +10,9 @@ Then, on the same server:
 - the checkpointer builds the tree over the whole backlog and signs (leaves per second,
   to set beside the store's append rate in bench-store);
 - inclusion proofs for random events are served over HTTP by the app (auditor key);
-- the 1,000-event relationship's audit bundle is served over HTTP, and verified offline.
+- the 1,000-event relationship's audit bundle is served over HTTP, and verified offline;
+- the whole log is verified against the tree (`verify_tree`: every leaf recomputed from
+  its event, the root folded again and compared with the latest checkpoint).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from entente_verify.note import Signer
 from store import EventStore, NewEvent
 from store.api_keys import create_key
 from store.database import create_pool
-from store.transparency import Checkpointer
+from store.transparency import Checkpointer, verify_tree
 
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", "1000000"))
 CHUNK = 100_000
@@ -86,6 +88,20 @@ async def build(url: str, signer: Signer) -> tuple[float, float, int]:
         await pool.close()
 
 
+async def verify_whole_log(url: str) -> tuple[float, float, int]:
+    """(seconds, CPU seconds of this process, leaves checked) for `verify_tree` over the
+    whole log, as `GET /verify` and `entente verify` run it."""
+    pool = await create_pool(url, max_size=2)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        report = await verify_tree(pool)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await pool.close()
+    assert report.intact, report.problems[:3]
+    return seconds, cpu, report.leaves_checked
+
+
 async def serve(url: str, size: int, signer: Signer) -> dict[str, Any]:
     """Proof and bundle latencies over HTTP, through the app's own routes and guard."""
     app = create_app(url, pool_size=4)
@@ -137,6 +153,7 @@ async def main() -> str:
     """Run every scenario once on a fresh database; the Markdown table."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     signer = Signer.generate("bench.entente/log")
+    load_before = os.getloadavg()[0]
     async with fresh_database("entente_bench_audit") as url:
         started = time.perf_counter()
         await load(url)
@@ -145,6 +162,8 @@ async def main() -> str:
         seconds, cpu, leaves = await build(url, signer)
         print(f"tree: {leaves:,} leaves in {seconds:.1f} s", flush=True)
         served = await serve(url, leaves, signer)
+        verified, verify_cpu, checked = await verify_whole_log(url)
+        print(f"verified {checked:,} leaves in {verified:.1f} s", flush=True)
     rate = leaves / seconds
     return "\n".join(
         [
@@ -155,13 +174,17 @@ async def main() -> str:
             f" ({seconds:.1f} s) | ≥ 20,000 leaves/s |",
             f"| checkpointer's own CPU (hashing, encoding) | {cpu / leaves * 1e6:.1f} µs/leaf"
             f" ({leaves / cpu:,.0f} leaves per CPU-second) | — |",
-            f"| load average (1 min) after the run | {os.getloadavg()[0]:.1f} | — |",
+            f"| load average (1 min) before / after the run | {load_before:.1f} /"
+            f" {os.getloadavg()[0]:.1f} | — |",
             f"| inclusion proof over HTTP, p50 / p99 | {served['proof_p50']:.2f} /"
             f" {served['proof_p99']:.2f} ms | p99 < 10 ms |",
             f"| 1,000-event relationship bundle over HTTP, p50 / p99 / max |"
             f" {served['bundle_p50']:.0f} / {served['bundle_p99']:.0f} /"
             f" {served['bundle_max']:.0f} ms ({served['bundle_bytes'] / 1e6:.1f} MB) | < 1 s |",
             f"| offline verification of that bundle | {served['verify_ms']:.0f} ms | — |",
+            f"| whole-log verification against the tree (`verify_tree`) | {verified:.1f} s,"
+            f" {checked / verified:,.0f} leaves/s (own CPU {verify_cpu / checked * 1e6:.1f}"
+            " µs/leaf) | — |",
         ]
     )
 

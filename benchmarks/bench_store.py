@@ -1,4 +1,4 @@
-"""Append throughput of the event store against a raw INSERT of the same rows, same run.
+"""Append throughput of the event store against raw INSERTs of the same rows, same run.
 
 Not a test: it prints a table (and writes it to .data/bench-store.md) for
 docs/PERFORMANCE.md. Every figure is paired with the raw baseline measured minutes apart
@@ -17,14 +17,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from benchmarks.common import fresh_database, percentile
 from store import EventStore, NewEvent
-from store.database import create_pool
+from store.database import SESSION_SETTINGS, asyncpg_dsn, create_pool
 
 STREAMS = 1000
 EVENTS = int(os.environ.get("BENCH_EVENTS", "16000"))
 BATCH = 100
-ROUNDS = 16
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "16"))
 WARM_UP = 16
 """Unmeasured appends per writer on each side first, so every pooled connection has
 prepared its statements (and compiled the append function) before the clock starts."""
@@ -43,6 +45,7 @@ RAW_TABLE = """CREATE TABLE bench_raw (
 RAW_INSERT = """INSERT INTO bench_raw (stream_id, version, event_id, type, data, metadata)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)"""
 METADATA = {"actor": "bench", "request_id": "r"}
+METADATA_JSON = json.dumps(METADATA)
 
 
 async def run_writers(
@@ -62,12 +65,47 @@ async def run_writers(
     return time.perf_counter() - started, latencies
 
 
-async def scenario(pool: Any, writers: int, batch: int, run: str) -> dict[str, Any]:
-    """One line of the table: the store and the raw INSERT with the same shape of load."""
+Side = Callable[[int, int], Awaitable[None]]
+
+
+class Tally:
+    """One side's totals over the measured rounds: wall time, client CPU, latencies."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.cpu = 0.0
+        self.latencies: list[float] = []
+        self.rounds: list[float] = []
+
+    def add(self, seconds: float, cpu: float, latencies: list[float]) -> None:
+        self.seconds += seconds
+        self.cpu += cpu
+        self.latencies += latencies
+        self.rounds.append(seconds)
+
+
+def raw_rows(sid: str, version: int, batch: int, i: int) -> list[tuple[Any, ...]]:
+    """The raw side's rows: the same columns and JSON the store sends, minus its guarantees."""
+    return [
+        (sid, version + k + 1, uuid.uuid4(), "Benchmarked", json.dumps(payload(i)), METADATA_JSON)
+        for k in range(batch)
+    ]
+
+
+async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, Any]:
+    """One line of the table: the store and both raw INSERT baselines, same shape of load.
+
+    raw/conn is what the peers' benchmarks measure: one connection per writer, held for
+    the whole run, prepared INSERTs, no pool. raw/pool goes through the store's pool.
+    """
     store = EventStore(pool)
     appends = max(EVENTS // batch, writers * 4)
     versions: dict[str, int] = {}
     prefix = uuid.uuid4().hex[:6]
+    connections = [
+        await asyncpg.connect(asyncpg_dsn(url), server_settings=SESSION_SETTINGS)
+        for _ in range(writers)
+    ]
 
     def stream_of(i: int, w: int) -> str:
         # each writer owns its own streams, so the benchmark measures appends, not conflicts
@@ -82,94 +120,120 @@ async def scenario(pool: Any, writers: int, batch: int, run: str) -> dict[str, A
 
     raw_versions: dict[str, int] = {}
 
-    async def raw_append(i: int, w: int) -> None:
+    def next_rows(i: int, w: int) -> list[tuple[Any, ...]]:
         sid = stream_of(i, w)
         version = raw_versions.get(sid, 0)
-        rows = [
-            (
-                sid,
-                version + k + 1,
-                uuid.uuid4(),
-                "Benchmarked",
-                json.dumps(payload(i)),
-                json.dumps(METADATA),
-            )
-            for k in range(batch)
-        ]
         raw_versions[sid] = version + batch
+        return raw_rows(sid, version, batch, i)
+
+    async def raw_pool_append(i: int, w: int) -> None:
+        rows = next_rows(i, w)
         if batch == 1:
             await pool.execute(RAW_INSERT, *rows[0])
         else:
             async with pool.acquire() as connection, connection.transaction():
                 await connection.executemany(RAW_INSERT, rows)
 
-    for side in (raw_append, store_append):
+    async def raw_conn_append(i: int, w: int) -> None:
+        rows, connection = next_rows(i, w), connections[w]
+        if batch == 1:
+            await connection.execute(RAW_INSERT, *rows[0])
+        else:
+            async with connection.transaction():
+                await connection.executemany(RAW_INSERT, rows)
+
+    sides: dict[str, Side] = {
+        "raw_conn": raw_conn_append,
+        "raw_pool": raw_pool_append,
+        "store": store_append,
+    }
+    for side in sides.values():
         await run_writers(writers, writers * WARM_UP // batch or writers, side)
 
-    async def measured(side: Callable[[int, int], Awaitable[None]]) -> tuple[float, list[float]]:
-        # Each half-round starts from a fresh checkpoint, so neither side pays for the
-        # other's dirty buffers or full-page writes.
-        await pool.execute("CHECKPOINT")
-        return await run_writers(writers, appends // ROUNDS, side)
+    tallies = {name: Tally() for name in sides}
+    for _ in range(ROUNDS):  # interleaved, so drift in the machine hits every side alike
+        for name, side in sides.items():
+            # Each part of a round starts from a fresh checkpoint, so no side pays for
+            # another's dirty buffers or full-page writes.
+            await pool.execute("CHECKPOINT")
+            cpu = time.process_time()
+            seconds, latencies = await run_writers(writers, appends // ROUNDS, side)
+            tallies[name].add(seconds, time.process_time() - cpu, latencies)
+    for connection in connections:
+        await connection.close()
+    events = appends // ROUNDS * ROUNDS * batch
+    return summary(writers, batch, events, tallies)
 
-    raw_seconds = store_seconds = 0.0
-    raw_lat: list[float] = []
-    store_lat: list[float] = []
-    round_ratios: list[float] = []
-    for _ in range(ROUNDS):  # interleaved, so drift in the machine hits both sides alike
-        raw_round, latencies = await measured(raw_append)
-        raw_seconds, raw_lat = raw_seconds + raw_round, raw_lat + latencies
-        store_round, latencies = await measured(store_append)
-        store_seconds, store_lat = store_seconds + store_round, store_lat + latencies
-        round_ratios.append(raw_round / store_round)
-    appends = appends // ROUNDS * ROUNDS
-    events = appends * batch
+
+def summary(writers: int, batch: int, events: int, tallies: dict[str, Tally]) -> dict[str, Any]:
+    """Events/s, ratios, client CPU per event and latencies of one scenario."""
+    store, conn, pooled = tallies["store"], tallies["raw_conn"], tallies["raw_pool"]
+    round_ratios = [c / s for c, s in zip(conn.rounds, store.rounds, strict=True)]
     return {
-        "run": run,
         "writers": writers,
         "batch": batch,
         "events": events,
-        "store_eps": events / store_seconds,
-        "raw_eps": events / raw_seconds,
-        "ratio": (events / store_seconds) / (events / raw_seconds),
+        "store_eps": events / store.seconds,
+        "conn_eps": events / conn.seconds,
+        "pool_eps": events / pooled.seconds,
+        "ratio": conn.seconds / store.seconds,
+        "ratio_pool": pooled.seconds / store.seconds,
         "ratio_low": min(round_ratios),
         "ratio_median": statistics.median(round_ratios),
         "ratio_high": max(round_ratios),
-        "store_p50": percentile(store_lat, 0.5),
-        "store_p99": percentile(store_lat, 0.99),
-        "raw_p50": percentile(raw_lat, 0.5),
-        "raw_p99": percentile(raw_lat, 0.99),
+        "store_cpu": store.cpu / events * 1e6,
+        "conn_cpu": conn.cpu / events * 1e6,
+        "pool_cpu": pooled.cpu / events * 1e6,
+        "store_p50": percentile(store.latencies, 0.5),
+        "store_p99": percentile(store.latencies, 0.99),
+        "conn_p50": percentile(conn.latencies, 0.5),
+        "conn_p99": percentile(conn.latencies, 0.99),
     }
+
+
+TARGETS = {(8, 1): 0.7, (32, 1): 1.5, (8, BATCH): 0.8}
+"""Issue 15's targets: store events/s over raw/conn events/s."""
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The markdown table docs/PERFORMANCE.md quotes."""
     lines = [
-        "| writers | events/append | events | store events/s | raw INSERT events/s | ratio "
-        "| per-round ratio min / median / max | store p50 / p99 ms | raw p50 / p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| writers | events/append | events | store ev/s | raw/conn ev/s | raw/pool ev/s "
+        "| **store ÷ raw/conn** (target) | store ÷ raw/pool | per-round ÷ raw/conn "
+        "min / median / max | client CPU µs/event store / conn / pool "
+        "| store p50 / p99 ms | raw/conn p50 / p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        target = TARGETS.get((r["writers"], r["batch"]))
         lines.append(
             f"| {r['writers']} | {r['batch']} | {r['events']} | {r['store_eps']:,.0f} "
-            f"| {r['raw_eps']:,.0f} | **{r['ratio']:.2f}** "
+            f"| {r['conn_eps']:,.0f} | {r['pool_eps']:,.0f} "
+            f"| **{r['ratio']:.2f}**{f' (≥ {target})' if target else ''} "
+            f"| {r['ratio_pool']:.2f} "
             f"| {r['ratio_low']:.2f} / {r['ratio_median']:.2f} / {r['ratio_high']:.2f} "
+            f"| {r['store_cpu']:.0f} / {r['conn_cpu']:.0f} / {r['pool_cpu']:.0f} "
             f"| {r['store_p50']:.2f} / {r['store_p99']:.2f} "
-            f"| {r['raw_p50']:.2f} / {r['raw_p99']:.2f} |"
+            f"| {r['conn_p50']:.2f} / {r['conn_p99']:.2f} |"
         )
     return "\n".join(lines)
 
 
 async def main() -> str:
+    started = os.getloadavg()
     async with fresh_database("entente_bench_store") as url:
         pool = await create_pool(url, min_size=32, max_size=32)
         await pool.execute(RAW_TABLE)
         rows = []
         for writers, batch in [(1, 1), (8, 1), (32, 1), (8, BATCH)]:
-            rows.append(await scenario(pool, writers, batch, "bench"))
+            rows.append(await scenario(pool, url, writers, batch))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         await pool.close()
-    return table(rows)
+    ended = os.getloadavg()
+    return (
+        f"{table(rows)}\n\nload average (1 min) {started[0]:.1f} at the start, "
+        f"{ended[0]:.1f} at the end; {ROUNDS} interleaved rounds"
+    )
 
 
 if __name__ == "__main__":

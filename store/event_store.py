@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,7 +20,7 @@ import msgspec
 
 from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
 from store.hashing import canonical_json, canonical_text, payload_hash_of_canonical
-from store.metrics import APPEND_BATCH_SIZE, APPEND_SECONDS
+from store.metrics import APPEND_SECONDS
 from store.records import (
     ANY,
     START,
@@ -31,12 +30,19 @@ from store.records import (
     Page,
     RecordedEvent,
 )
+from store.write_combining import APPEND_BATCH_SQL as APPEND_BATCH_SQL
+from store.write_combining import APPEND_ONE_SQL as APPEND_ONE_SQL
+from store.write_combining import MAX_COMBINED as MAX_COMBINED
+from store.write_combining import WriteCombiner, single_result
 
 WRONG_EXPECTED_VERSION = "EE001"
 IDEMPOTENCY_KEY_REUSED = "EE002"
 NOTIFY_CHANNEL = "event_store"
-NOTIFY_INTERVAL = 0.005
-"""At most one wake-up hint per this many seconds; the last append is always announced."""
+NOTIFY_INTERVAL = 0.025
+"""At most one wake-up hint per this many seconds; the last append is always announced.
+Each hint is a round trip and a commit of its own: at 5 ms a lone writer sent one per
+~10 appends on a quiet machine and one per append on a loaded one; 25 ms adds at most
+that much to a reader's wake-up, well inside the feed's and the projections' budgets."""
 
 EVENT_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, stream_id, version,
     event_id, type, schema_version, data::text AS data, metadata::text AS metadata,
@@ -44,18 +50,6 @@ EVENT_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, str
 
 APPEND_SQL = """SELECT out_positions, out_version, out_transaction_id, out_replayed
 FROM event_store.append($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
-
-APPEND_ONE_SQL = """SELECT out_position, out_version, out_transaction_id, out_replayed
-FROM event_store.append_one($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12)"""
-
-APPEND_BATCH_SQL = """SELECT out_positions, out_versions, out_transaction_ids, out_replayed,
-    out_sqlstates, out_messages, out_details, out_constraints
-FROM event_store.append_batch($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11,
-    $12)"""
-
-MAX_COMBINED = 32
-"""At most this many single-event appends per combined call (the function refuses more):
-beyond that a call only adds latency for the callers already in it."""
 
 READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
 WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
@@ -121,46 +115,103 @@ def request_fingerprint(stream_id: str, expected_version: int, events: Sequence[
     ).digest()
 
 
-class _Waiting:
-    """A single-event append queued for the next combined call."""
+def _payload_hash(event: NewEvent, data_text: str, metadata_text: str) -> bytes:
+    """The event's payload hash, of the same canonical texts that are sent as jsonb."""
+    return payload_hash_of_canonical(
+        data_json=data_text,
+        event_id=event.event_id,
+        type=event.type,
+        schema_version=event.schema_version,
+        metadata_json=metadata_text,
+        valid_from=event.valid_from,
+        valid_to=event.valid_to,
+    )
 
-    __slots__ = ("arguments", "future", "stream_id")
 
-    def __init__(self, stream_id: str, arguments: list[Any], future: asyncio.Future[Any]):
-        self.stream_id = stream_id
-        self.arguments = arguments
-        self.future = future
+def append_one_arguments(
+    stream_id: str, expected_version: int, event: NewEvent, metadata: dict[str, Any]
+) -> list[Any]:
+    """`append_one`'s arguments, but for the idempotency key and fingerprint."""
+    metadata_text = canonical_text(metadata)
+    data_text = canonical_text(event.data)
+    return [
+        stream_id,
+        expected_version,
+        event.event_id,
+        event.type,
+        event.schema_version,
+        data_text,
+        metadata_text,
+        event.valid_from,
+        event.valid_to,
+        _payload_hash(event, data_text, metadata_text),
+    ]
 
 
-def _refused_for_one_request(error: BaseException) -> bool:
-    """The combined call was refused, and wrote nothing, for something one of its requests
-    may have caused alone: a bad value (class 22), a constraint such as a duplicate event id
-    or a key raced by another client (class 23), a deadlock with another client's call, or
-    an argument asyncpg could not encode. Anything else (a timeout, the server shutting
-    down, a lost connection) concerns the call as a whole."""
-    if isinstance(error, asyncpg.PostgresError):
-        state = str(getattr(error, "sqlstate", ""))
-        return state.startswith(("22", "23")) or state == "40P01"
-    # asyncpg's client-side "invalid input for query argument" (InterfaceError + ValueError)
-    return isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError)
+def append_arguments(
+    stream_id: str, expected_version: int, events: Sequence[NewEvent], metadata: dict[str, Any]
+) -> list[Any]:
+    """`append`'s arguments, but for the idempotency key and fingerprint."""
+    # Each value is encoded once, in canonical JSON, and that same text is both sent as
+    # the jsonb column and hashed (jsonb keeps the value, not the spelling).
+    metadata_text = canonical_text(metadata)
+    data_texts = [canonical_text(e.data) for e in events]
+    return [
+        stream_id,
+        expected_version,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.schema_version for e in events],
+        data_texts,
+        [metadata_text] * len(events),
+        [e.valid_from for e in events],
+        [e.valid_to for e in events],
+        [
+            _payload_hash(e, data_text, metadata_text)
+            for e, data_text in zip(events, data_texts, strict=True)
+        ],
+    ]
+
+
+def many_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
+    """The result of one multi-event `append` call."""
+    positions, version, transaction_id, replayed = row
+    return AppendResult(
+        stream_id=stream_id,
+        version=version,
+        positions=tuple(positions),
+        cursor=Cursor(transaction_id, positions[-1]) if positions else None,
+        replayed=replayed,
+    )
+
+
+def translate_refusal(
+    error: asyncpg.PostgresError, stream_id: str, expected: int, key: str | None
+) -> Exception:
+    """The store's own exception for a refusal the append function raised."""
+    if error.sqlstate == WRONG_EXPECTED_VERSION:
+        actual = getattr(error, "detail", None)
+        return WrongExpectedVersion(stream_id, expected, int(actual) if actual else None)
+    if error.sqlstate == IDEMPOTENCY_KEY_REUSED and key is not None:
+        return IdempotencyKeyReused(key)
+    return error
 
 
 class EventStore:
     """Append, read and replay streams; read the whole log in a safe global order."""
 
     def __init__(self, pool: Any, *, combine_flights: int = 2) -> None:
-        if combine_flights < 1:
-            raise ValueError("combine_flights must be at least 1")
         self._pool = pool
+        self._combiner = WriteCombiner(pool, combine_flights)
         self._hint: asyncio.Task[None] | None = None
         self._unannounced = False
-        self.combine_flights = combine_flights
+
+    _append_one_arguments = staticmethod(append_one_arguments)
+
+    @property
+    def combine_flights(self) -> int:
         """How many append calls of this store may be in flight at once (write combining)."""
-        self._waiting: list[_Waiting] = []
-        self._flights = 0
-        self._flight_streams: set[str] = set()
-        self._flight_tasks: set[asyncio.Task[None]] = set()
-        self._callers = 0
+        return self._combiner.flights
 
     @property
     def pool(self) -> Any:
@@ -192,26 +243,26 @@ class EventStore:
         if single:
             sql, args = (
                 APPEND_ONE_SQL,
-                self._append_one_arguments(stream_id, expected_version, events[0], shared),
+                append_one_arguments(stream_id, expected_version, events[0], shared),
             )
         else:
             sql, args = (
                 APPEND_SQL,
-                self._append_arguments(stream_id, expected_version, events, shared),
+                append_arguments(stream_id, expected_version, events, shared),
             )
         attempts = 3 if idempotency_key is not None or expected_version == ANY else 1
         for attempt in range(attempts):
             try:
                 if single and attempt == 0:
-                    result = await self._append_single(
+                    result = await self._combiner.append(
                         stream_id, [*args, idempotency_key, fingerprint]
                     )
                 else:
                     row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
                     if single:
-                        result = self._append_one_result(stream_id, row)
+                        result = single_result(stream_id, row)
                     else:
-                        result = self._append_result(stream_id, row)
+                        result = many_result(stream_id, row)
                 if result.positions and not result.replayed:
                     self._wake_readers()
                     APPEND_SECONDS.observe(time.perf_counter() - started)
@@ -225,173 +276,21 @@ class EventStore:
                         stream_id, expected_version, await self.stream_version(stream_id)
                     ) from None
             except asyncpg.PostgresError as error:
-                raise self._translate(error, stream_id, expected_version, idempotency_key) from None
+                raise translate_refusal(
+                    error, stream_id, expected_version, idempotency_key
+                ) from None
         raise AssertionError("unreachable")
-
-    async def _append_single(self, stream_id: str, arguments: list[Any]) -> AppendResult:
-        """One single-event append, combined with the others made at the same time.
-
-        Write combining (group commit): an append made while this store has no other
-        single-event append under way is sent at once with `append_one`, so an idle
-        store adds no latency. Otherwise it queues, and each call (at most
-        `combine_flights` in flight) takes the oldest queued requests, one per stream
-        and none of a stream already in flight, as one `event_store.append_batch` call:
-        one transaction, one result or refusal per request. A call takes an even share
-        of the callers (at most MAX_COMBINED), so that while the server decides one call
-        the callers of the other are already preparing their next appends. A call refused
-        for one request's sake (`_refused_for_one_request`) wrote nothing and is resent
-        request by request. Errors reach only their own caller, as the same exceptions the
-        direct call raises.
-        """
-        self._callers += 1
-        try:
-            if (
-                self._callers == 1
-                and self._flights < self.combine_flights
-                and stream_id not in self._flight_streams
-            ):
-                return await self._send_alone(stream_id, arguments)
-            waiting = _Waiting(stream_id, arguments, asyncio.get_running_loop().create_future())
-            self._waiting.append(waiting)
-            self._pump()
-            result: AppendResult = await waiting.future
-            return result
-        finally:
-            self._callers -= 1
-
-    async def _send_alone(self, stream_id: str, arguments: list[Any]) -> AppendResult:
-        APPEND_BATCH_SIZE.observe(1)  # a call of its own: a batch of one
-        self._flights += 1
-        self._flight_streams.add(stream_id)
-        try:
-            row = await self._pool.fetchrow(APPEND_ONE_SQL, *arguments)
-        finally:
-            self._flights -= 1
-            self._flight_streams.discard(stream_id)
-            self._pump()
-        return self._append_one_result(stream_id, row)
 
     async def settle(self) -> None:
         """Wait for this store's background work (combined calls, the last wake-up hint),
         so that its pool can close with every connection back in it. Waiting is all it
         does: the work is neither cancelled nor its errors raised here (they reached the
         callers)."""
-        while pending := {t for t in (*self._flight_tasks, self._hint) if t and not t.done()}:
+        while pending := {*self._combiner.pending(), *self._pending_hint()}:
             await asyncio.wait(pending)
 
-    def _pump(self) -> None:
-        """Start a call for the queue while a slot is free and a request may go."""
-        while self._flights < self.combine_flights and any(
-            not w.future.done() and w.stream_id not in self._flight_streams for w in self._waiting
-        ):
-            self._flights += 1
-            task = asyncio.get_running_loop().create_task(self._flight())
-            self._flight_tasks.add(task)
-            task.add_done_callback(self._landed)
-
-    def _landed(self, flight: asyncio.Task[None]) -> None:
-        """A call ended (or was cancelled before it started): free its slot."""
-        self._flight_tasks.discard(flight)
-        self._flights -= 1
-        self._pump()
-
-    async def _flight(self) -> None:
-        # The batch is taken when this task first runs, not when it was created: by then
-        # the callers the previous call resolved have resumed and queued their next
-        # appends, so they join this call instead of trailing behind it alone.
-        batch = self._take_batch()
-        streams = {w.stream_id for w in batch}
-        self._flight_streams |= streams
-        try:
-            if batch:
-                await self._flush(batch)
-        except BaseException as error:  # cancelled (the loop is closing): fail the batch
-            for w in batch:
-                if not w.future.done():
-                    w.future.set_exception(
-                        error
-                        if isinstance(error, Exception)
-                        else asyncpg.InterfaceError("event store closed")
-                    )
-            raise
-        finally:
-            self._flight_streams -= streams
-
-    def _take_batch(self) -> list[_Waiting]:
-        """The oldest waiting requests, one per stream, so a stream keeps arrival order."""
-        limit = min(MAX_COMBINED, max(1, math.ceil(self._callers / self.combine_flights)))
-        batch: list[_Waiting] = []
-        rest: list[_Waiting] = []
-        streams = set(self._flight_streams)
-        for w in self._waiting:
-            if w.future.done():  # its caller was cancelled before it was sent
-                continue
-            if len(batch) < limit and w.stream_id not in streams:
-                streams.add(w.stream_id)
-                batch.append(w)
-            else:
-                rest.append(w)
-        self._waiting = rest
-        return batch
-
-    async def _flush(self, batch: list[_Waiting]) -> None:
-        """Send `batch` and hand every caller its own result or error."""
-        APPEND_BATCH_SIZE.observe(len(batch))
-        if len(batch) > 1:
-            try:
-                row = await self._pool.fetchrow(
-                    APPEND_BATCH_SQL,
-                    *(list(column) for column in zip(*(w.arguments for w in batch), strict=True)),
-                )
-            except Exception as error:
-                if not _refused_for_one_request(error):
-                    # Whatever happened to the call happened to all of its requests.
-                    for w in batch:
-                        if not w.future.done():
-                            w.future.set_exception(error)
-                    return
-                # Nothing was written: send them one by one, so that the error reaches
-                # the caller of the request that caused it, and only that caller.
-            else:
-                positions, versions, xids, replayed, states, messages, details, constraints = row
-                for i, w in enumerate(batch):
-                    if w.future.done():
-                        continue
-                    if states[i] is not None:
-                        w.future.set_exception(
-                            asyncpg.PostgresError.new(
-                                {
-                                    "C": states[i],
-                                    "M": messages[i],
-                                    "D": details[i],
-                                    "n": constraints[i],
-                                }
-                            )
-                        )
-                    else:
-                        w.future.set_result(
-                            AppendResult(
-                                stream_id=w.stream_id,
-                                version=versions[i],
-                                positions=(positions[i],),
-                                cursor=Cursor(xids[i], positions[i]),
-                                replayed=replayed[i],
-                            )
-                        )
-                return
-        for w in batch:
-            if w.future.done():  # its caller was cancelled meanwhile
-                continue
-            try:
-                result = self._append_one_result(
-                    w.stream_id, await self._pool.fetchrow(APPEND_ONE_SQL, *w.arguments)
-                )
-            except Exception as error:
-                if not w.future.done():
-                    w.future.set_exception(error)
-            else:
-                if not w.future.done():
-                    w.future.set_result(result)
+    def _pending_hint(self) -> set[asyncio.Task[None]]:
+        return {self._hint} if self._hint is not None and not self._hint.done() else set()
 
     def _wake_readers(self) -> None:
         """NOTIFY after the commit, coalesced: one hint covers every append before it.
@@ -413,98 +312,6 @@ class EventStore:
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
             await asyncio.sleep(NOTIFY_INTERVAL)
-
-    @staticmethod
-    def _append_one_arguments(
-        stream_id: str, expected_version: int, event: NewEvent, metadata: dict[str, Any]
-    ) -> list[Any]:
-        metadata_text = canonical_text(metadata)
-        data_text = canonical_text(event.data)
-        return [
-            stream_id,
-            expected_version,
-            event.event_id,
-            event.type,
-            event.schema_version,
-            data_text,
-            metadata_text,
-            event.valid_from,
-            event.valid_to,
-            payload_hash_of_canonical(
-                data_json=data_text,
-                event_id=event.event_id,
-                type=event.type,
-                schema_version=event.schema_version,
-                metadata_json=metadata_text,
-                valid_from=event.valid_from,
-                valid_to=event.valid_to,
-            ),
-        ]
-
-    @staticmethod
-    def _append_arguments(
-        stream_id: str, expected_version: int, events: Sequence[NewEvent], metadata: dict[str, Any]
-    ) -> list[Any]:
-        # Each value is encoded once, in canonical JSON, and that same text is both sent as
-        # the jsonb column and hashed (jsonb keeps the value, not the spelling).
-        metadata_text = canonical_text(metadata)
-        data_texts = [canonical_text(e.data) for e in events]
-        return [
-            stream_id,
-            expected_version,
-            [e.event_id for e in events],
-            [e.type for e in events],
-            [e.schema_version for e in events],
-            data_texts,
-            [metadata_text] * len(events),
-            [e.valid_from for e in events],
-            [e.valid_to for e in events],
-            [
-                payload_hash_of_canonical(
-                    data_json=data_text,
-                    event_id=e.event_id,
-                    type=e.type,
-                    schema_version=e.schema_version,
-                    metadata_json=metadata_text,
-                    valid_from=e.valid_from,
-                    valid_to=e.valid_to,
-                )
-                for e, data_text in zip(events, data_texts, strict=True)
-            ],
-        ]
-
-    @staticmethod
-    def _append_one_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
-        position, version, transaction_id, replayed = row
-        return AppendResult(
-            stream_id=stream_id,
-            version=version,
-            positions=(position,),
-            cursor=Cursor(transaction_id, position),
-            replayed=replayed,
-        )
-
-    @staticmethod
-    def _append_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
-        positions, version, transaction_id, replayed = row
-        return AppendResult(
-            stream_id=stream_id,
-            version=version,
-            positions=tuple(positions),
-            cursor=Cursor(transaction_id, positions[-1]) if positions else None,
-            replayed=replayed,
-        )
-
-    @staticmethod
-    def _translate(
-        error: asyncpg.PostgresError, stream_id: str, expected: int, key: str | None
-    ) -> Exception:
-        if error.sqlstate == WRONG_EXPECTED_VERSION:
-            actual = getattr(error, "detail", None)
-            return WrongExpectedVersion(stream_id, expected, int(actual) if actual else None)
-        if error.sqlstate == IDEMPOTENCY_KEY_REUSED and key is not None:
-            return IdempotencyKeyReused(key)
-        return error
 
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version; 0 when it has no events."""

@@ -68,11 +68,20 @@ def payload_hash_of_canonical(
     """
     text = (
         f'{{"data":{data_json},"event_id":"{event_id}","metadata":{metadata_json},'
-        f'"schema_version":{_compact(schema_version)},"type":{_compact(type)},'
-        f'"valid_from":{_compact(valid_from.isoformat() if valid_from else None)},'
-        f'"valid_to":{_compact(valid_to.isoformat() if valid_to else None)}}}'
+        f'"schema_version":{_compact_int(schema_version)},"type":{_compact(type)},'
+        f'"valid_from":{_compact_date(valid_from)},"valid_to":{_compact_date(valid_to)}}}'
     )
     return hashlib.sha256(text.encode()).digest()
+
+
+def _compact_int(value: int) -> str:
+    """canonical_json of an int without the encoder's call (a bool still goes through it)."""
+    return str(value) if type(value) is int else _compact(value)
+
+
+def _compact_date(value: date | None) -> str:
+    """canonical_json of a date's ISO text: digits and dashes need no escaping."""
+    return f'"{value.isoformat()}"' if value else "null"
 
 
 def canonical_text(value: Any) -> str:

@@ -15,9 +15,10 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ LOCK_CLASS = 3
 """Session advisory lock class of the checkpointer (the projections use class 2)."""
 BATCH = 20_000
 CHECKPOINT_INTERVAL = 2.0
-"""At most this many seconds between a new leaf and a checkpoint that covers it."""
+"""At most this many seconds between a new leaf and a checkpoint that covers it, unless
+ENTENTE_CHECKPOINT_INTERVAL says otherwise."""
+INTERVAL_ENV = "ENTENTE_CHECKPOINT_INTERVAL"
 IDLE_WAIT = 0.5
 PROBLEM_LIMIT = 100
 
@@ -178,6 +181,22 @@ def _view(row: Any) -> CheckpointView:
 def event_leaf(position: int, stream_id: str, version: int, recorded: str, link: bytes) -> bytes:
     """The leaf hash of one stored event (`recorded`: canonical_time of its recorded_at)."""
     return leaf_hash(leaf_bytes(position, stream_id, version, recorded, link))
+
+
+def checkpoint_interval(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds between checkpoints while the log grows: ENTENTE_CHECKPOINT_INTERVAL, else
+    CHECKPOINT_INTERVAL. A shorter interval makes new events provable sooner and signs
+    (and stores) more checkpoints; refuses anything but a positive number of seconds."""
+    text = (os.environ if environ is None else environ).get(INTERVAL_ENV, "").strip()
+    if not text:
+        return CHECKPOINT_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{INTERVAL_ENV} must be a positive number of seconds, not {text!r}")
+    return seconds
 
 
 # -- keys -----------------------------------------------------------------------------------
@@ -320,14 +339,14 @@ class Checkpointer:
         url: str,
         signer: Signer | None,
         *,
-        interval: float = CHECKPOINT_INTERVAL,
+        interval: float | None = None,
         batch: int = BATCH,
         witness_dir: Path | None = None,
     ) -> None:
         self._pool = pool
         self._url = url
         self.signer = signer
-        self._interval = interval
+        self._interval = checkpoint_interval() if interval is None else interval
         self._batch = batch
         self._witness_dir = witness_dir
         self._lock: Any | None = None
