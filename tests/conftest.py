@@ -108,3 +108,11 @@ async def owner_pool(owner_database_url: str) -> AsyncIterator[Any]:
 async def store(pool: Any) -> EventStore:
     """The event store on the module's database."""
     return EventStore(pool)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start installing chromium early when the /docs browser test is going to run."""
+    if any(item.path.name == "test_docs_page.py" for item in items):
+        from tests.browser import start_install_if_missing
+
+        start_install_if_missing()

@@ -9,19 +9,16 @@ unless its script and the document loaded. So a page that still needed a CDN fai
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import browser
 from tests.api.serving import served_api
 
-INSTALL_TIMEOUT = 900
-"""Seconds for `apt-get update` and the install together, on a slow mirror."""
 HTTP_TIMEOUT = 120
 """Seconds: the first request for the document builds it, slow on a loaded machine."""
 RENDER_BUDGET_MS = 30_000
@@ -43,38 +40,17 @@ CHROMIUM_FLAGS = (
 )
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium; the reason it could not, or None when it did."""
-    if shutil.which("apt-get") is None:
-        return "no apt-get on this machine"
-    if os.geteuid() != 0:
-        return "not running as root, so apt-get cannot install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ):
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
-        )
-        if done.returncode != 0:
-            return f"`{' '.join(command)}` failed: {done.stderr.strip()[-300:]}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path of the chromium binary, installed on first use when it is missing."""
-    found = shutil.which("chromium")
+    """Path of the chromium binary; on a machine without it, the install that
+    tests/browser.py started when this test was collected (the rest of the suite ran
+    meanwhile) is awaited here."""
+    found, reason = browser.chromium_when_installed()
     if found is None:
-        reason = _install_chromium()
-        found = shutil.which("chromium")
-        if found is None:
-            pytest.skip(
-                "headless Chromium is needed to render /docs and could not be installed "
-                f"({reason or 'apt-get installed no chromium binary'}); install Debian's "
-                "`chromium` package to run this test"
-            )
+        pytest.skip(
+            "headless Chromium is needed to render /docs and could not be installed "
+            f"({reason}); install Debian's `chromium` package to run this test"
+        )
     return found
 
 
