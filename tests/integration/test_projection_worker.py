@@ -52,6 +52,22 @@ async def worker_backends(pool) -> set[int]:
     return {r["pid"] for r in rows}
 
 
+async def settled_owners(pool, timeout: float = 30) -> list:
+    """The projection locks held in this database, once every projection has an owner (a
+    worker restarting its loop under load holds none for its back-off; never two)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owners = await pool.fetch(
+            "SELECT l.objid, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+            " WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            LOCK_CLASS,
+        )
+        if len(owners) >= len(PROJECTIONS) or time.monotonic() > deadline:
+            return owners
+        await asyncio.sleep(0.1)
+
+
 async def reset_read_models(pool) -> None:
     tables = await reporting_tables(pool)
     async with pool.acquire() as connection, connection.transaction():
@@ -120,12 +136,7 @@ async def test_two_workers_share_the_projections_without_overlap(reference, data
     workers = [start_worker(database_url), start_worker(database_url)]
     try:
         await caught_up(pool)
-        owners = await pool.fetch(
-            "SELECT l.objid, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-            " WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            LOCK_CLASS,
-        )
+        owners = await settled_owners(pool)
         assert len(owners) == len(PROJECTIONS), "each projection has exactly one owner"
         assert len({o["objid"] for o in owners}) == len(PROJECTIONS)
         assert {o["pid"] for o in owners} <= await worker_backends(pool)
