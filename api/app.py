@@ -125,5 +125,6 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=openapi_config(),
         debug=False,
+        logging_config=None,  # the process configures logging (api/log_redaction.py), not Litestar
     )
     return app

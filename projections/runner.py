@@ -259,6 +259,8 @@ class Runner:
                             await target.apply(tx, after, page)
                         moved.append(target)
                     except Exception as error:
+                        if database_unavailable(error):
+                            raise  # the whole pass is lost, not this projection's part
                         target.states.forget()
                         failures[target.name] = error
                     finally:
