@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.freshness import AFTER_POSITION_HEADER, READ_YOUR_WRITES_WAIT, ReadYourWrites
 from delivery.targets import TargetPolicy
 from projections.registry import create_engine
+from service.replaying import FoldedStates
 from store.database import Pool, create_pool
 from store.event_store import EventStore
 from store.subscription import Subscription
@@ -76,6 +78,7 @@ async def serving_resources(
     state.webhook_policy = webhook_policy or TargetPolicy.from_env()
     state.loops = []  # this process's supervised loops, for /health/ready
     state.wake = Subscription(state.read_store, database_url)  # for live streams
+    state.folded = FoldedStates.from_env()  # the process's cache of folded states
     try:
         async with state.wake:
             yield
@@ -154,6 +157,13 @@ def read_your_writes_of(state: State, request: Request[Any, Any, Any]) -> ReadYo
     return _read_your_writes(state, request, state.read_pool, state.read_store)
 
 
+def guard_pool(connection: ASGIConnection[Any, Any, Any, Any]) -> Pool:
+    """The primary's pool, for the guards (api/auth.py), which Litestar calls with the
+    connection only and never gives dependencies: keys and tokens are checked there."""
+    pool: Pool = connection.app.state.pool
+    return pool
+
+
 def primary_read_your_writes(request: Request[Any, Any, Any]) -> ReadYourWrites:
     """Read-your-writes on the primary, for the handlers that still read the primary's
     engine (api/read_models.py, api/reports.py, api/exports.py until they take
@@ -178,6 +188,7 @@ DEPENDENCIES: dict[str, Provide] = {
             "streams_closing",
             "webhook_policy",
             "export_slots",
+            "folded",
         )
     },
     "export_root": Provide(_export_root, sync_to_thread=False),
@@ -188,4 +199,5 @@ DEPENDENCIES: dict[str, Provide] = {
 `read_store`, `read_engine` (the read database), `read_your_writes` (ReadYourWrites on the
 read database), `database_url` (the primary's serving URL), `loops`
 (list[SupervisedLoop]), `wake` (Subscription), `streams_closing` (asyncio.Event),
-`webhook_policy` (TargetPolicy), `export_root` (Path), `export_slots` (asyncio.Semaphore)."""
+`webhook_policy` (TargetPolicy), `export_root` (Path), `export_slots` (asyncio.Semaphore),
+`folded` (FoldedStates, the cache of folded states every replayed read shares)."""
