@@ -6,7 +6,8 @@ engine, the read database's, the live-feed wake-up, the webhook policy), keeps i
 application's state, and hands each thing to the handlers that name it as a parameter
 (`DEPENDENCIES`, Litestar `Provide`). A handler asks for `pool: Pool` or
 `read_store: EventStore` and gets it, typed; `app.state` is touched here and in api/app.py
-only (the worker's probe app is opened here too, `probe_lifespan`).
+only (the worker's probe app is opened here too, `probe_lifespan`; the guards, which
+Litestar gives no dependencies, ask `guard_pool`).
 
 Two databases: writes, the worker and everything that must see the latest state go to the
 primary (`pool`, `store`, `engine`); reads that may be served by a streaming replica go to

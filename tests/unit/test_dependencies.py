@@ -18,7 +18,7 @@ NOT_YET_CONVERTED = {
     "reports.py",
 }
 """Modules that still read `request.app.state`; each leaves this list when it takes its
-resources as parameters (the lead converts them), and the test below keeps it honest."""
+resources as parameters, and the test below keeps it honest."""
 
 
 def test_no_dependency_appears_as_a_parameter_in_the_openapi_document():
