@@ -1,4 +1,7 @@
-"""The Litestar application factory."""
+"""Composing the application: its routes, guards, middleware, plugins and lifespan.
+
+The other half of the wiring, opening and handing out resources, is api/dependencies.py.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Background work: projections, exports, the checkpointer and webhook deliveries, in
-`entente worker` or in-process.
+"""Running the background work (projections, exports, checkpointer, webhook deliveries),
+in an `entente worker` process with its probe app, or inside the API process.
 
 Production runs `entente worker` processes beside stateless API processes; `make run`
 runs the same work inside the API process so the local setup stays one command.

@@ -1,4 +1,4 @@
-"""The delivery worker: each subscription's matching events, in log order, to its target.
+"""Delivering each subscription's matching events, in log order, to its target.
 
 One task per active subscription, so a slow or dead target only ever delays itself: each
 task has its own HTTP client and time-out, and waits out its own back-off. A task reads

@@ -1,4 +1,4 @@
-"""The projection loop (in `entente worker` or inside the API), supervised; one-off runs."""
+"""Running the projections: the supervised loop (in `entente worker` or the API), or once."""
 
 from __future__ import annotations
 
