@@ -1,4 +1,7 @@
-"""The Litestar application factory."""
+"""Composing the application: its routes, guards, middleware, plugins and lifespan.
+
+The other half of the wiring, opening and handing out resources, is api/dependencies.py.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from api import (
     visits,
 )
 from api.auth import require_permission
+from api.background import background_work
 from api.conditional import conditional_get
 from api.contract import openapi_config
 from api.dependencies import (
@@ -43,7 +47,6 @@ from api.dependencies import SYNC_EXPORTS as SYNC_EXPORTS  # tests and operators
 from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from api.request_context import request_ids
-from api.worker import background_work
 from delivery.targets import TargetPolicy
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line

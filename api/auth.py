@@ -16,6 +16,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from api.dependencies import guard_pool
 from api.problems import problem
 from reporting.disclosure import sees_audit
 from store.api_keys import ApiKey, authenticate
@@ -50,7 +51,7 @@ async def require_permission(
     scheme, _, token = header.partition(" ")
     key = None
     if scheme.lower() == "bearer" and token:
-        key = await authenticate(connection.app.state.pool, token.strip())
+        key = await authenticate(guard_pool(connection), token.strip())
     if key is None:
         raise problem(401, "send a live API key as 'Authorization: Bearer <key>'")
     if not PERMISSIONS[permission] & set(key.roles):
@@ -74,7 +75,7 @@ async def _feed_token(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
         )
     if FEED_TOKEN not in query:
         return False
-    found = await authenticate_token(connection.app.state.pool, query.get(FEED_TOKEN, ""))
+    found = await authenticate_token(guard_pool(connection), query.get(FEED_TOKEN, ""))
     if found is None:
         raise problem(401, "send a live calendar token as ?token= (POST /calendar/tokens)")
     connection.scope.setdefault("state", {})["calendar_token"] = found

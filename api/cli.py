@@ -285,7 +285,7 @@ def demo(args: argparse.Namespace) -> None:
 
 def projections_command(args: argparse.Namespace) -> None:
     """projections status | rebuild NAME [--wait] | catch-up."""
-    from projections import worker
+    from projections import running
     from projections.registry import NAMES
     from projections.status import projection_status
 
@@ -297,13 +297,13 @@ def projections_command(args: argparse.Namespace) -> None:
                 f"\tlag={s.lag_events} events/{s.lag_seconds}s"
             )
     elif args.action == "catch-up":
-        print(f"applied {asyncio.run(worker.catch_up(url))} events")
+        print(f"applied {asyncio.run(running.catch_up(url))} events")
     elif args.name not in NAMES:
         sys.exit(f"entente: rebuild which projection? one of: {', '.join(NAMES)}")
     elif args.wait:
         asyncio.run(_rebuild_and_wait(url, args.name))
         print(f"rebuilt {args.name} and swapped it in")
-    elif asyncio.run(worker.rebuild(url, args.name)):
+    elif asyncio.run(running.rebuild(url, args.name)):
         print(f"rebuilt {args.name} and swapped it in")
     else:
         print(
@@ -343,12 +343,12 @@ class Progress:
 async def _rebuild_and_wait(url: str, name: str, poll: float = 0.5) -> None:
     """Rebuild `name` (here, or by the worker that owns it) and show the shadow's
     progress until the rebuilt tables are swapped in."""
-    from projections import worker
+    from projections import running
     from projections.rebuild import shadow_name
     from projections.status import projection_status
 
     progress = Progress(f"rebuild {name}", "events")
-    rebuilding = asyncio.create_task(worker.rebuild(url, name))
+    rebuilding = asyncio.create_task(running.rebuild(url, name))
     pool = await create_pool(url, max_size=2)
     try:
         while True:
@@ -667,8 +667,8 @@ def command(args: argparse.Namespace) -> None:
     elif args.command == "demo":
         demo(args)
     elif args.command == "worker":
+        from api.background import serve_worker
         from api.log_redaction import install
-        from api.worker import serve_worker
 
         install()
 

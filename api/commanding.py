@@ -30,6 +30,7 @@ from domain.errors import AlreadyExists, DomainError
 from domain.streams import location_for, stream_id_for
 from service.handling import handle
 from store.errors import IdempotencyKeyReused, WrongExpectedVersion
+from store.event_store import EventStore
 from store.metrics import COMMANDS
 
 
@@ -113,13 +114,17 @@ def _outcome(error: Exception) -> str:
 
 
 async def run_command(
-    request: Request[Any, Any, Any], command: Command, policy: IfMatch, created: bool
+    request: Request[Any, Any, Any],
+    store: EventStore,
+    command: Command,
+    policy: IfMatch,
+    created: bool,
 ) -> Response[CommandAccepted]:
     """Authorised, decoded command → decision → response with ETag and Location; each
     counted by outcome (accepted, conflict, rejected, failed)."""
     name = type(command).__name__
     try:
-        response = await _run_command(request, command, policy, created)
+        response = await _run_command(request, store, command, policy, created)
     except Exception as error:
         COMMANDS.labels(name, _outcome(error)).inc()
         raise
@@ -128,7 +133,11 @@ async def run_command(
 
 
 async def _run_command(
-    request: Request[Any, Any, Any], command: Command, policy: IfMatch, created: bool
+    request: Request[Any, Any, Any],
+    store: EventStore,
+    command: Command,
+    policy: IfMatch,
+    created: bool,
 ) -> Response[CommandAccepted]:
     body = msgspec.to_builtins(command)
     if too_big := oversize(body):
@@ -140,7 +149,7 @@ async def _run_command(
     state = request.scope["state"]
     idem = idempotency_key(request, key.name)
     decision = await handle(
-        request.app.state.store,
+        store,
         command,
         expected_version=expected_version(request, policy),
         metadata={
@@ -231,12 +240,13 @@ def command_route(
 
     async def run(
         request: Request[Any, Any, Any],
+        store: EventStore,
         data: Any,
         if_match_header: IfMatchHeader = None,
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[CommandAccepted]:
         """The headers are read from the request; they are declared to document them."""
-        return await run_command(request, data, if_match, created)
+        return await run_command(request, store, data, if_match, created)
 
     run.__annotations__ = {**run.__annotations__, "data": command_type}
     run.__name__ = f"post_{command_type.__name__}"

@@ -6,7 +6,8 @@ engine, the read database's, the live-feed wake-up, the webhook policy), keeps i
 application's state, and hands each thing to the handlers that name it as a parameter
 (`DEPENDENCIES`, Litestar `Provide`). A handler asks for `pool: Pool` or
 `read_store: EventStore` and gets it, typed; `app.state` is touched here and in api/app.py
-only (the worker's probe app is opened here too, `probe_lifespan`).
+only (the worker's probe app is opened here too, `probe_lifespan`; the guards, which
+Litestar gives no dependencies, ask `guard_pool`).
 
 Two databases: writes, the worker and everything that must see the latest state go to the
 primary (`pool`, `store`, `engine`); reads that may be served by a streaming replica go to
@@ -28,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.freshness import AFTER_POSITION_HEADER, READ_YOUR_WRITES_WAIT, ReadYourWrites
 from delivery.targets import TargetPolicy
 from projections.registry import create_engine
+from service.replaying import FoldedStates
 from store.database import Pool, create_pool
 from store.event_store import EventStore
 from store.subscription import Subscription
@@ -76,6 +79,7 @@ async def serving_resources(
     state.webhook_policy = webhook_policy or TargetPolicy.from_env()
     state.loops = []  # this process's supervised loops, for /health/ready
     state.wake = Subscription(state.read_store, database_url)  # for live streams
+    state.folded = FoldedStates.from_env()  # the process's cache of folded states
     try:
         async with state.wake:
             yield
@@ -154,6 +158,13 @@ def read_your_writes_of(state: State, request: Request[Any, Any, Any]) -> ReadYo
     return _read_your_writes(state, request, state.read_pool, state.read_store)
 
 
+def guard_pool(connection: ASGIConnection[Any, Any, Any, Any]) -> Pool:
+    """The primary's pool, for the guards (api/auth.py), which Litestar calls with the
+    connection only and never gives dependencies: keys and tokens are checked there."""
+    pool: Pool = connection.app.state.pool
+    return pool
+
+
 def primary_read_your_writes(request: Request[Any, Any, Any]) -> ReadYourWrites:
     """Read-your-writes on the primary, for the handlers that still read the primary's
     engine (api/read_models.py, api/reports.py, api/exports.py until they take
@@ -178,6 +189,7 @@ DEPENDENCIES: dict[str, Provide] = {
             "streams_closing",
             "webhook_policy",
             "export_slots",
+            "folded",
         )
     },
     "export_root": Provide(_export_root, sync_to_thread=False),
@@ -188,4 +200,5 @@ DEPENDENCIES: dict[str, Provide] = {
 `read_store`, `read_engine` (the read database), `read_your_writes` (ReadYourWrites on the
 read database), `database_url` (the primary's serving URL), `loops`
 (list[SupervisedLoop]), `wake` (Subscription), `streams_closing` (asyncio.Event),
-`webhook_policy` (TargetPolicy), `export_root` (Path), `export_slots` (asyncio.Semaphore)."""
+`webhook_policy` (TargetPolicy), `export_root` (Path), `export_slots` (asyncio.Semaphore),
+`folded` (FoldedStates, the cache of folded states every replayed read shares)."""

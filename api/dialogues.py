@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 
 from api.commanding import IfMatch, command_route
 from api.conditional import REVALIDATE
@@ -14,6 +14,8 @@ from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
 from domain.streams import DIALOGUE
+from service.replaying import FoldedStates
+from store.event_store import EventStore
 
 D = "/dialogues/{dialogue_id:uuid}"
 TAG = "dialogues"
@@ -59,14 +61,15 @@ routes = [
     responses=problem_responses(400, 401, 403, 404),
 )
 async def get_dialogue(
-    request: Request[Any, Any, Any],
+    read_store: EventStore,
+    folded: FoldedStates,
     dialogue_id: uuid.UUID,
     as_of: dt.datetime | None = None,
     valid_at: dt.date | None = None,
 ) -> Response[dict[str, Any]]:
     """Replayed from the stream, never from a read model, so auditors can trust it."""
     return await state_response(
-        request, DIALOGUE.stream_id(dialogue_id), as_of=as_of, valid_at=valid_at
+        read_store, folded, DIALOGUE.stream_id(dialogue_id), as_of=as_of, valid_at=valid_at
     )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 
 from api.problems import problem, problem_responses
 from projections.checkpoints import request_rebuild
 from projections.registry import NAMES
 from projections.status import ProjectionStatus, projection_status
+from store.database import Pool
+from store.supervision import SupervisedLoop
 
 TAG = "projections"
 ADMIN = {"permission": "admin"}
@@ -22,13 +22,11 @@ ADMIN = {"permission": "admin"}
     opt=ADMIN,
     responses=problem_responses(401, 403),
 )
-async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
+async def status(pool: Pool, loops: list[SupervisedLoop]) -> list[ProjectionStatus]:
     """A rebuild in progress shows as `<name>:rebuild`; `state` is `failing`, `stalled`
     or (when this process runs the projection loop) `restarting` when work is not done."""
-    loop = next((x for x in request.app.state.loops if x.name == "projections"), None)
-    return await projection_status(
-        request.app.state.pool, loop=loop.status() if loop is not None else None
-    )
+    loop = next((x for x in loops if x.name == "projections"), None)
+    return await projection_status(pool, loop=loop.status() if loop is not None else None)
 
 
 @post(
@@ -39,12 +37,12 @@ async def status(request: Request[Any, Any, Any]) -> list[ProjectionStatus]:
     status_code=202,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def rebuild(request: Request[Any, Any, Any], name: str) -> Response[dict[str, str]]:
+async def rebuild(pool: Pool, name: str) -> Response[dict[str, str]]:
     """Accepted: the worker that owns the projection builds it beside the live tables and
     swaps it in, in one transaction, once it has caught up. Readers never see a gap."""
     if name not in NAMES:
         raise problem(404, f"no projection {name!r}; there are {', '.join(NAMES)}")
-    await request_rebuild(request.app.state.pool, name)
+    await request_rebuild(pool, name)
     return Response(
         {"projection": name, "status": "rebuild requested"},
         status_code=202,

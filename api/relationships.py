@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.params import Parameter
 
 from api.commanding import IfMatch, command_route
 from api.conditional import REVALIDATE
-from api.freshness import wait_for_position
+from api.freshness import ReadYourWrites
 from api.paging import PAGE_LIMIT, page_of
 from api.parameters import moment
 from api.problems import problem, problem_responses
@@ -20,6 +20,9 @@ from api.state import state_response
 from domain import commands as c
 from domain.errors import InvalidValue
 from domain.values import pair_of
+from service.replaying import FoldedStates
+from store.database import Pool
+from store.event_store import EventStore
 from store.records import START, Cursor
 from store.relationship_history import (
     PairStream,
@@ -129,7 +132,10 @@ def dialogue_source(stream: PairStream) -> DialogueSource | None:
     responses=problem_responses(400, 401, 403, 404, 422, 503),
 )
 async def get_relationship(
-    request: Request[Any, Any, Any],
+    read_pool: Pool,
+    read_store: EventStore,
+    folded: FoldedStates,
+    read_your_writes: ReadYourWrites,
     pair: str,
     as_of: dt.datetime | None = None,
     valid_at: dt.date | None = None,
@@ -143,16 +149,17 @@ async def get_relationship(
     dialogues). The body depends only on the pair's own stream, so its version stays the
     ETag that If-Match takes back and a 304 is never stale."""
     a, b = parse_pair(pair)
-    await wait_for_position(request, after_position)
+    await read_your_writes.read_models(after_position)
     streams = await pair_streams(
-        request.app.state.pool,
+        read_pool,
         a,
         b,
         recorded_until=moment(as_of, "as_of"),
         multilateral=multilateral,
     )
     response = await state_response(
-        request,
+        read_store,
+        folded,
         pair_stream(a, b),
         as_of=as_of,
         valid_at=valid_at,
@@ -172,7 +179,8 @@ async def get_relationship(
     responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def get_relationship_history(
-    request: Request[Any, Any, Any],
+    read_pool: Pool,
+    read_your_writes: ReadYourWrites,
     pair: str,
     cursor: str | None = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = PAGE_LIMIT,
@@ -184,9 +192,9 @@ async def get_relationship_history(
     """Dialogues (bilateral and, unless `multilateral=false`, multilateral), visits and the
     pair's own facts merged, each event with who and why and the dialogue it came through."""
     a, b = parse_pair(pair)
-    await wait_for_position(request, after_position)
+    await read_your_writes.read_models(after_position)
     page = await relationship_history(
-        request.app.state.pool,
+        read_pool,
         a,
         b,
         after=Cursor.decode(cursor) if cursor else START,

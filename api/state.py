@@ -5,20 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 
 from api.parameters import moment
 from api.problems import problem
 from service.handling import load
 from service.replaying import FoldedStates
-from store.builtins import to_builtins
-
-FOLDED = FoldedStates.from_env()
-"""This process's cache of folded states, shared by every replayed read."""
+from store.event_store import EventStore
+from store.json_ready import to_builtins
 
 
 async def state_response(
-    request: Request[Any, Any, Any],
+    store: EventStore,
+    folded: FoldedStates,
     stream_id: str,
     *,
     as_of: dt.datetime | None,
@@ -26,15 +25,12 @@ async def state_response(
     absent_ok: bool = False,
 ) -> Response[dict[str, Any]]:
     """The folded state with its version as ETag; 404 when nothing was recorded by then,
-    unless `absent_ok` (a relationship with history elsewhere answers version 0)."""
+    unless `absent_ok` (a relationship with history elsewhere answers version 0).
+
+    `store` is the read database's (a replica may serve it: stale, never wrong) and
+    `folded` the process's cache of folded states (api/dependencies.py provides both)."""
     as_of = moment(as_of, "as_of")
-    loaded = await load(
-        request.app.state.store,
-        stream_id,
-        recorded_until=as_of,
-        valid_at=valid_at,
-        folded=FOLDED,
-    )
+    loaded = await load(store, stream_id, recorded_until=as_of, valid_at=valid_at, folded=folded)
     if loaded.version == 0 and not absent_ok:
         raise problem(
             404,

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Response, get
 
 from api.commanding import IfMatch, command_route
 from api.conditional import REVALIDATE
@@ -14,6 +14,8 @@ from api.problems import problem_responses
 from api.state import state_response
 from domain import commands as c
 from domain.streams import VISIT
+from service.replaying import FoldedStates
+from store.event_store import EventStore
 
 V = "/visits/{visit_id:uuid}"
 TAG = "visits"
@@ -52,13 +54,16 @@ routes = [
     responses=problem_responses(400, 401, 403, 404),
 )
 async def get_visit(
-    request: Request[Any, Any, Any],
+    read_store: EventStore,
+    folded: FoldedStates,
     visit_id: uuid.UUID,
     as_of: dt.datetime | None = None,
     valid_at: dt.date | None = None,
 ) -> Response[dict[str, Any]]:
     """Replayed from the visit's stream."""
-    return await state_response(request, VISIT.stream_id(visit_id), as_of=as_of, valid_at=valid_at)
+    return await state_response(
+        read_store, folded, VISIT.stream_id(visit_id), as_of=as_of, valid_at=valid_at
+    )
 
 
 routes.append(get_visit)

@@ -1,7 +1,7 @@
 """Webhook delivery: throughput to a local receiver, and latency from commit to receipt.
 
 Throughput: EVENTS events are in the log before a subscription from the beginning is
-made; the worker (delivery/worker.py, in this process) delivers them to a receiver on
+made; the worker (delivery/delivering.py, in this process) delivers them to a receiver on
 127.0.0.1 (tests/receiver.py, answering 200 at once) in batches of 100 and of 500; the
 figure is events delivered per second of wall time, from the subscription to the last
 receipt. Latency: an idle subscription, then one event appended every INTERVAL seconds
@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import fresh_database, percentile
+from delivery.delivering import DeliverySettings, running_deliveries
 from delivery.targets import TargetPolicy
-from delivery.worker import DeliverySettings, running_deliveries
 from store.database import create_pool
 from store.event_store import EventStore
 from store.records import NO_STREAM, START, Cursor, NewEvent

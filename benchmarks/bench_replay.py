@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 import uvicorn
+from litestar import Litestar
 
-import api.state
 from api.app import create_app
 from benchmarks.common import fresh_database, percentile
 from domain import commands as c
@@ -149,7 +149,7 @@ async def timed_gets(http: httpx.AsyncClient, url: str, params: dict[str, str]) 
     return samples
 
 
-async def over_http(base: str, token: str, middle: dt.datetime) -> dict[str, Any]:
+async def over_http(app: Litestar, base: str, token: str, middle: dt.datetime) -> dict[str, Any]:
     """p50/p99 at the head and as of the middle, without and with the cache."""
     url = f"{base}/dialogues/{b.D}"
     points = {"head": {}, "as_of_middle": {"as_of": middle.isoformat()}}
@@ -157,7 +157,7 @@ async def over_http(base: str, token: str, middle: dt.datetime) -> dict[str, Any
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(headers=headers, timeout=120) as http:
         for cache in ("without cache", "with cache"):
-            api.state.FOLDED = FoldedStates(capacity=0 if cache == "without cache" else 5_000)
+            app.state.folded = FoldedStates(capacity=0 if cache == "without cache" else 5_000)
             for name, params in points.items():
                 started = time.perf_counter()
                 response = await http.get(url, params=params)
@@ -192,16 +192,13 @@ async def main() -> None:
             await pool.close()
         await provision_login_role(url, derived_app_url(url))
         port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(derived_app_url(url)), host="127.0.0.1", port=port, log_level="error"
-            )
-        )
+        app = create_app(derived_app_url(url))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
         serving = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
             await asyncio.sleep(0.05)
         try:
-            figures = await over_http(f"http://127.0.0.1:{port}", token, middle)
+            figures = await over_http(app, f"http://127.0.0.1:{port}", token, middle)
         finally:
             server.should_exit = True
             await serving

@@ -22,7 +22,7 @@ from domain.streams import DIALOGUE
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
-from store.builtins import to_builtins
+from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 

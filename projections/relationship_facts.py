@@ -15,7 +15,7 @@ from domain.streams import RELATIONSHIP
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import indicators, milestones
-from store.builtins import to_builtins
+from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 

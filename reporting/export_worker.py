@@ -30,7 +30,7 @@ from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
 from store.availability import database_unavailable
 from store.event_store import EventStore
-from store.supervision import SupervisedLoop, supervised
+from store.supervision import SupervisedLoop, running
 
 log = logging.getLogger("entente.exports")
 
@@ -226,10 +226,12 @@ class ExportWorker:
     async def run(
         self,
         stop: asyncio.Event,
-        idle_wait: float = 1.0,
         progressed: Callable[[], None] = lambda: None,
+        *,
+        idle_wait: float = 1.0,
     ) -> None:
-        """Work until stopped; `progressed` after every round, idle or not.
+        """Work until stopped; `progressed` after every round, idle or not. The signature
+        is a SupervisedLoop's body (store/supervision.py), as the projection Runner's is.
 
         Errors escape to the supervisor (see running_exports), which calls `run` again:
         the first thing it does then is hand back the runs it held.
@@ -255,11 +257,5 @@ async def running_exports(
     pool: Any, engine: AsyncEngine, url: str, root: Path = DEFAULT_ROOT
 ) -> AsyncIterator[SupervisedLoop]:
     """Run the export worker (schedules and runs), supervised, while the context is open."""
-    worker = ExportWorker(pool, engine, url, root)
-
-    async def body(stop: asyncio.Event, progressed: Callable[[], None]) -> None:
-        await worker.run(stop, progressed=progressed)
-
-    loop = SupervisedLoop("exports", body)
-    async with supervised(loop):
+    async with running("exports", ExportWorker(pool, engine, url, root).run) as loop:
         yield loop

@@ -170,3 +170,19 @@ async def supervised(*loops: SupervisedLoop) -> AsyncIterator[None]:
     finally:
         for loop in reversed(loops):
             await loop.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    name: str, body: Body, *closing: Callable[[], Awaitable[object]]
+) -> AsyncIterator[SupervisedLoop]:
+    """Run `body` as the supervised loop `name` while the context is open; once it has
+    stopped, close what it worked with (`closing`: a pool's close, an engine's dispose), in
+    order. Every background loop (projections, exports, checkpointer, webhooks) starts here."""
+    loop = SupervisedLoop(name, body)
+    try:
+        async with supervised(loop):
+            yield loop
+    finally:
+        for close in closing:
+            await close()

@@ -13,7 +13,7 @@ from domain.demo import ESPD_ID, golden_scenario
 from domain.facts import SessionPlan
 from domain.values import PartialDate
 from reporting.disclosure import AUDIT_FIELDS
-from tests.api.catalog import Driver, ids, last_position
+from tests.api.command_scenario import Driver, ids, last_position
 from tests.api.conftest import auth
 from tests.unit import builders as b
 

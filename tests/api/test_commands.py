@@ -7,7 +7,7 @@ import typing
 
 from domain.commands import Command
 from domain.streams import stream_id_for
-from tests.api.catalog import Driver, command_paths, event_count, scenario
+from tests.api.command_scenario import Driver, command_paths, event_count, scenario
 from tests.api.conftest import auth
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from domain import commands as c
-from tests.api.catalog import Driver, body_of, event_count, ids, path_for
+from tests.api.command_scenario import Driver, body_of, event_count, ids, path_for
 from tests.api.conftest import auth
 from tests.unit import builders as b
 

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from domain import commands as c
-from tests.api.catalog import Driver, event_count
+from tests.api.command_scenario import Driver, event_count
 from tests.api.conftest import auth
 from tests.unit import builders as b
 

@@ -1,6 +1,6 @@
 """Every route and every error class it can meet: the right problem, and no event written.
 
-Command routes are found from the app (as in catalog.py), each paired with the command the
+Command routes are found from the app (as in command_scenario.py), each paired with the command the
 scenario sends to it; the scenario is run once for the module with the `all` key, so every
 stream a command addresses exists and has a known version. Each case then sends one
 refused request and checks the status, the problem `type` and that the event log did not
@@ -21,7 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from api.app import create_app
 from api.auth import PERMISSIONS, PUBLIC
 from domain.streams import stream_id_for
-from tests.api.catalog import Driver, body_of, command_paths, event_count, scenario
+from tests.api.command_scenario import Driver, body_of, command_paths, event_count, scenario
 from tests.api.conftest import auth
 from tests.api.test_errors import assert_problem
 from tests.api.test_roles import ROUTES, _fill

@@ -15,7 +15,7 @@ import pytest_asyncio
 from domain import commands as c
 from store.api_keys import create_key, revoke_key
 from store.records import Cursor
-from tests.api.catalog import Driver, body_of, event_count, ids, path_for
+from tests.api.command_scenario import Driver, body_of, event_count, ids, path_for
 from tests.unit import builders as b
 
 IDS = ids("errors")

@@ -18,7 +18,7 @@ import httpx
 
 from domain import commands as c
 from store.api_keys import create_key
-from tests.api.catalog import body_of
+from tests.api.command_scenario import body_of
 from tests.api.conftest import auth
 from tests.api.serving import served_api
 from tests.unit import builders as b

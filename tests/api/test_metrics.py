@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from tests.api.catalog import Driver, body_of, path_for, scenario
+from tests.api.command_scenario import Driver, body_of, path_for, scenario
 from tests.api.conftest import auth
 
 

@@ -37,7 +37,7 @@ from domain.facts import (
     VisitPlan,
 )
 from domain.values import OutcomeRef, PartialDate, Person, Place
-from tests.api.catalog import Driver, ids
+from tests.api.command_scenario import Driver, ids
 from tests.api.conftest import auth
 
 PARTIES = ("KZ", "KG", "TJ", "TM", "UZ", "US")

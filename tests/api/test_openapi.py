@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from api.problems import KINDS, TITLES
-from tests.api.catalog import command_paths
+from tests.api.command_scenario import command_paths
 from tests.api.test_roles import ROUTES
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.api.catalog import Driver, scenario
+from tests.api.command_scenario import Driver, scenario
 from tests.api.conftest import auth
 from tests.api.test_roles import FINITE
 

@@ -29,7 +29,7 @@ from api.app import create_app
 from api.auth import PERMISSIONS, PUBLIC
 from api.demo import DEMO_ACTOR
 from reporting.disclosure import AUDIT_FIELDS, EVENT_METADATA
-from tests.api.catalog import Driver, ids, scenario
+from tests.api.command_scenario import Driver, ids, scenario
 from tests.api.conftest import auth
 from tests.api.test_roles import routes_of
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain import commands as c
-from tests.api.catalog import Driver, body_of, ids
+from tests.api.command_scenario import Driver, body_of, ids
 from tests.api.conftest import auth
 from tests.unit import builders as b
 

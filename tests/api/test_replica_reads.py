@@ -166,6 +166,32 @@ async def test_a_lagging_replica_is_503_after_a_position_and_stale_but_right_wit
     assert [e["version"] for e in caught_up.json()["events"]] == [1, 2]
 
 
+async def test_replayed_states_are_read_on_the_replica(client, tokens, replica_owner_url):
+    """GET /dialogues/{id} replays the replica's log: while replay is paused it answers the
+    version the standby holds (stale, never wrong), and the new one once it has caught up."""
+    reader = tokens["reader"]
+    dialogue_id, launched = await _launch(client, tokens["writer"], "Replayed Dialogue")
+    assert (
+        await _stream(client, tokens["auditor"], dialogue_id, **{"X-After-Position": launched})
+    ).status_code == 200
+    await _pause_replay(replica_owner_url)
+    try:
+        renamed = await _rename(client, tokens["writer"], dialogue_id, "Renamed Unseen")
+        stale = await client.get(f"/dialogues/{dialogue_id}", headers=auth(reader))
+        assert stale.status_code == 200, stale.text
+        assert stale.json()["version"] == 1
+        assert stale.json()["state"]["charter"]["name"] == "Replayed Dialogue"
+    finally:
+        await _resume_replay(replica_owner_url)
+    caught_up = await _stream(
+        client, tokens["auditor"], dialogue_id, **{"X-After-Position": renamed}
+    )
+    assert caught_up.status_code == 200
+    fresh = await client.get(f"/dialogues/{dialogue_id}", headers=auth(reader))
+    assert fresh.json()["version"] == 2
+    assert fresh.json()["state"]["charter"]["name"] == "Renamed Unseen"
+
+
 async def test_read_models_on_the_replica_wait_for_its_own_checkpoints(
     client, tokens, pool, store, replica_pool, replica_owner_url
 ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.demo import load_demo
 from domain.demo import ESPD_ID
-from tests.api.catalog import event_count, last_position
+from tests.api.command_scenario import event_count, last_position
 from tests.api.conftest import auth
 
 

@@ -19,7 +19,7 @@ from domain import commands as c
 from entente_verify.bundle import verify_bundle
 from entente_verify.merkle import verify_consistency, verify_inclusion
 from entente_verify.note import Checkpoint, open_checkpoint
-from tests.api.catalog import Driver, ids
+from tests.api.command_scenario import Driver, ids
 from tests.api.conftest import TEST_LOG_KEY, auth
 from tests.unit import builders as b
 

@@ -2,7 +2,7 @@
 at least once through failures, never held up by another target; bad subscriptions are
 refused with nothing stored.
 
-The worker runs on the tests' loop (delivery/worker.py) with short back-offs; the app
+The worker runs on the tests' loop (delivery/delivering.py) with short back-offs; the app
 allows http targets on 127.0.0.1 only (TargetPolicy), as an operator would configure
 ENTENTE_WEBHOOK_SCHEMES and ENTENTE_WEBHOOK_ALLOW_HOSTS for an internal receiver.
 """
@@ -23,12 +23,12 @@ from litestar.testing import AsyncTestClient
 from standardwebhooks.webhooks import Webhook
 
 from api.app import create_app
+from delivery.delivering import DeliverySettings, running_deliveries
 from delivery.targets import TargetPolicy, TargetRefused, check_target
-from delivery.worker import DeliverySettings, running_deliveries
 from domain import commands as c
 from store.records import Cursor
 from store.sealing import KEY_ENV
-from tests.api.catalog import Driver
+from tests.api.command_scenario import Driver
 from tests.api.conftest import auth
 from tests.receiver import Receiver
 from tests.unit import builders as b

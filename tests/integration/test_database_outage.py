@@ -30,7 +30,7 @@ from domain.streams import stream_id_for
 from store.api_keys import ROLES, create_key
 from store.database import asyncpg_dsn, create_pool, with_database
 from store.local_postgres import start_embedded
-from tests.api.catalog import body_of, path_for
+from tests.api.command_scenario import body_of, path_for
 from tests.api.serving import free_port
 from tests.integration.test_projection_worker import caught_up
 from tests.unit import builders as b

@@ -11,7 +11,7 @@ from typing import Any
 from api.demo import load_demo
 from projections.registry import PROJECTIONS
 from projections.runner import LOCK_CLASS
-from projections.worker import running_projections
+from projections.running import running_projections
 from tests.integration.test_projection_worker import caught_up
 
 LOCK_HOLDERS = """SELECT pid, count(*) AS held FROM pg_locks

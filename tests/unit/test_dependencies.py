@@ -13,17 +13,12 @@ API = Path(__file__).resolve().parents[2] / "api"
 
 WIRING = {"app.py", "dependencies.py"}
 NOT_YET_CONVERTED = {
-    "auth.py",
-    "commanding.py",
     "exports.py",
-    "projections.py",
     "read_models.py",
-    "relationships.py",
     "reports.py",
-    "state.py",
 }
 """Modules that still read `request.app.state`; each leaves this list when it takes its
-resources as parameters (the lead converts them), and the test below keeps it honest."""
+resources as parameters, and the test below keeps it honest."""
 
 
 def test_no_dependency_appears_as_a_parameter_in_the_openapi_document():

@@ -1,3 +1,5 @@
+"""The value types of the register (parties, partial dates, people, places) keep their rules."""
+
 import datetime as dt
 from decimal import Decimal
 

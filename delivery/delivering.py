@@ -1,4 +1,4 @@
-"""The delivery worker: each subscription's matching events, in log order, to its target.
+"""Delivering each subscription's matching events, in log order, to its target.
 
 One task per active subscription, so a slow or dead target only ever delays itself: each
 task has its own HTTP client and time-out, and waits out its own back-off. A task reads
@@ -45,7 +45,7 @@ from store.event_store import EventStore
 from store.records import RecordedEvent
 from store.sealing import SecretUnavailable, key_from_env
 from store.subscription import Subscription
-from store.supervision import SupervisedLoop, supervised
+from store.supervision import SupervisedLoop, running
 from store.webhook_subscriptions import (
     WebhookSubscription,
     active_subscription_ids,
@@ -327,7 +327,5 @@ async def running_deliveries(
     url: str, settings: DeliverySettings | None = None
 ) -> AsyncIterator[SupervisedLoop]:
     """Run the delivery worker, supervised, while the context is open."""
-    worker = DeliveryWorker(url, settings)
-    loop = SupervisedLoop("webhooks", worker.run)
-    async with supervised(loop):
+    async with running("webhooks", DeliveryWorker(url, settings).run) as loop:
         yield loop

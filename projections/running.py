@@ -1,4 +1,4 @@
-"""The projection loop (in `entente worker` or inside the API), supervised; one-off runs."""
+"""Running the projections: the supervised loop (in `entente worker` or the API), or once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from projections.registry import PROJECTIONS, create_engine
 from projections.runner import BATCH_SIZE, Runner
 from store.database import create_pool
 from store.event_store import EventStore
-from store.supervision import SupervisedLoop, supervised
+from store.supervision import SupervisedLoop, running
 
 
 @asynccontextmanager
@@ -20,13 +20,8 @@ async def running_projections(url: str) -> AsyncIterator[SupervisedLoop]:
     pool = await create_pool(url, max_size=4)
     batch = int(os.environ.get("ENTENTE_BATCH_SIZE", BATCH_SIZE))
     runner = Runner(engine, EventStore(pool), url, PROJECTIONS, batch_size=batch)
-    loop = SupervisedLoop("projections", runner.run)
-    try:
-        async with supervised(loop):
-            yield loop
-    finally:
-        await pool.close()
-        await engine.dispose()
+    async with running("projections", runner.run, pool.close, engine.dispose) as loop:
+        yield loop
 
 
 async def catch_up(url: str) -> int:

@@ -1,5 +1,5 @@
-"""Background work: projections, exports, the checkpointer and webhook deliveries, in
-`entente worker` or in-process.
+"""Running the background work (projections, exports, checkpointer, webhook deliveries),
+in an `entente worker` process with its probe app, or inside the API process.
 
 Production runs `entente worker` processes beside stateless API processes; `make run`
 runs the same work inside the API process so the local setup stays one command.
@@ -22,13 +22,13 @@ from api import health, metrics
 from api.dependencies import DEPENDENCIES, probe_lifespan
 from api.problems import PROBLEM_MAP, unexpected
 from api.request_context import request_ids
-from delivery.worker import running_deliveries
+from delivery.delivering import running_deliveries
 from projections.registry import create_engine
-from projections.worker import running_projections
+from projections.running import running_projections
 from reporting.export_worker import DEFAULT_ROOT, running_exports
 from store.availability import log_outages_in_one_line
 from store.database import create_pool
-from store.supervision import SupervisedLoop, supervised
+from store.supervision import SupervisedLoop, running
 from store.transparency import WITNESS_DIR_ENV, Checkpointer, load_signer
 
 
@@ -45,12 +45,8 @@ async def running_checkpointer(url: str) -> AsyncIterator[SupervisedLoop]:
     witness = os.environ.get(WITNESS_DIR_ENV)
     pool = await create_pool(url, max_size=2)
     checkpointer = Checkpointer(pool, url, signer, witness_dir=Path(witness) if witness else None)
-    loop = SupervisedLoop("checkpointer", checkpointer.run)
-    try:
-        async with supervised(loop):
-            yield loop
-    finally:
-        await pool.close()
+    async with running("checkpointer", checkpointer.run, pool.close) as loop:
+        yield loop
 
 
 @asynccontextmanager
