@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
@@ -52,12 +53,12 @@ async def worker_backends(pool) -> set[int]:
     return {r["pid"] for r in rows}
 
 
-async def settled_owners(pool, timeout: float = 30) -> list:
+async def settled_owners(pool, timeout: float = 30) -> list[Any]:
     """The projection locks held in this database, once every projection has an owner (a
     worker restarting its loop under load holds none for its back-off; never two)."""
     deadline = time.monotonic() + timeout
     while True:
-        owners = await pool.fetch(
+        owners: list[Any] = await pool.fetch(
             "SELECT l.objid, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
             " WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted"
             " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
