@@ -9,13 +9,15 @@ import inspect
 import uuid
 from typing import Annotated, Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.freshness import wait_for_position
+from api.freshness import ReadYourWrites
 from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
+from api.read_models import signed
 from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_type
 
 TAG = "reports"
@@ -42,11 +44,8 @@ def _signature(report: Report, rows: Any) -> inspect.Signature:
     keyword = inspect.Parameter.KEYWORD_ONLY
     return inspect.Signature(
         [
-            inspect.Parameter(
-                "request",
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=Request[Any, Any, Any],
-            ),
+            inspect.Parameter("read_engine", keyword, annotation=AsyncEngine),
+            inspect.Parameter("read_your_writes", keyword, annotation=ReadYourWrites),
             *(
                 inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
                 for name in report.parameters
@@ -64,22 +63,25 @@ def report_route(report: Report, route: Route) -> HTTPRouteHandler:
     names = [c.name for c in report.columns]
 
     async def handler(
-        request: Request[Any, Any, Any], after_position: str | None = None, **given: Any
+        read_engine: AsyncEngine,
+        read_your_writes: ReadYourWrites,
+        after_position: str | None = None,
+        **given: Any,
     ) -> list[dict[str, Any]]:
         parameters = ReportParameters(**given)
-        await wait_for_position(request, after_position)
-        async with request.app.state.engine.connect() as connection:
+        await read_your_writes.read_models(after_position)
+        async with read_engine.connect() as connection:
             table = await report.build(connection, parameters)
         return [dict(zip(names, row, strict=True)) for row in table.rows]
 
     signature = _signature(report, rows)
-    handler.__signature__ = signature  # type: ignore[attr-defined]
-    handler.__annotations__ = {
-        **{p.name: p.annotation for p in signature.parameters.values()},
-        "return": signature.return_annotation,
-    }
-    handler.__name__ = handler.__qualname__ = route.path.rsplit("/", 1)[-1]
-    handler.__doc__ = route.notes
+    signed(
+        handler,
+        route.path.rsplit("/", 1)[-1],
+        route.notes,
+        list(signature.parameters.values()),
+        signature.return_annotation,
+    )
     problems = (400, 401, 403, *((422,) if CHECKED & set(report.parameters) else ()), 503)
     return get(
         route.path,
