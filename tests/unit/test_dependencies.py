@@ -15,7 +15,6 @@ WIRING = {"app.py", "dependencies.py"}
 NOT_YET_CONVERTED = {
     "auth.py",
     "commanding.py",
-    "exports.py",
     "projections.py",
     "relationships.py",
     "state.py",
