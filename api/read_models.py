@@ -87,15 +87,16 @@ def _filters(given: dict[str, Any]) -> Filters:
     )
 
 
-def _resources() -> list[inspect.Parameter]:
-    """The request and the dependencies every read-model handler takes (never documented)."""
-    return [
-        inspect.Parameter(
-            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request[Any, Any, Any]
-        ),
-        inspect.Parameter("read_engine", KEYWORD, annotation=AsyncEngine),
-        inspect.Parameter("read_your_writes", KEYWORD, annotation=ReadYourWrites),
-    ]
+READS = (
+    inspect.Parameter("read_engine", KEYWORD, annotation=AsyncEngine),
+    inspect.Parameter("read_your_writes", KEYWORD, annotation=ReadYourWrites),
+)
+"""The dependencies every generated read handler takes (never documented): the read
+database's engine and its read-your-writes check."""
+REQUEST = inspect.Parameter(
+    "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request[Any, Any, Any]
+)
+"""The request, whose key says whether audit fields are shown."""
 
 
 def signed(
@@ -144,9 +145,10 @@ def listing_route(served: Served) -> HTTPRouteHandler:
         return {"items": [disclosed(i, audit=audit) for i in items], "next_cursor": following}
 
     parameters = [
-        *_resources(),
+        REQUEST,
+        *READS,
         *(
-            inspect.Parameter(name, KEYWORD, annotation=FILTER_TYPES.get(name, str), default=None)
+            inspect.Parameter(name, KEYWORD, annotation=FILTER_TYPES[name], default=None)
             if name != "pair"
             else inspect.Parameter(name, KEYWORD, annotation=str)
             for name in served.filters
@@ -183,7 +185,8 @@ def item_route(served: Served, item: Item) -> HTTPRouteHandler:
         return disclosed(found, audit=sees_audit_trail(request))
 
     parameters = [
-        *_resources(),
+        REQUEST,
+        *READS,
         inspect.Parameter(item.parameter, KEYWORD, annotation=uuid.UUID),
         inspect.Parameter("after_position", KEYWORD, annotation=str | None, default=None),
     ]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.freshness import ReadYourWrites
 from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
-from api.read_models import signed
+from api.read_models import READS, signed
 from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_type
 
 TAG = "reports"
@@ -39,21 +39,17 @@ CHECKED = {"party", "currency"}
 """Parameters a domain rule may refuse (a 422 invalid-value)."""
 
 
-def _signature(report: Report, rows: Any) -> inspect.Signature:
-    """The handler's signature, from which Litestar reads the query parameters."""
+def _parameters(report: Report) -> list[inspect.Parameter]:
+    """The handler's parameters, from which Litestar reads the query parameters."""
     keyword = inspect.Parameter.KEYWORD_ONLY
-    return inspect.Signature(
-        [
-            inspect.Parameter("read_engine", keyword, annotation=AsyncEngine),
-            inspect.Parameter("read_your_writes", keyword, annotation=ReadYourWrites),
-            *(
-                inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
-                for name in report.parameters
-            ),
-            inspect.Parameter("after_position", keyword, default=None, annotation=str | None),
-        ],
-        return_annotation=list[rows],  # type: ignore[valid-type]
-    )
+    return [
+        *READS,
+        *(
+            inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
+            for name in report.parameters
+        ),
+        inspect.Parameter("after_position", keyword, default=None, annotation=str | None),
+    ]
 
 
 def report_route(report: Report, route: Route) -> HTTPRouteHandler:
@@ -74,14 +70,8 @@ def report_route(report: Report, route: Route) -> HTTPRouteHandler:
             table = await report.build(connection, parameters)
         return [dict(zip(names, row, strict=True)) for row in table.rows]
 
-    signature = _signature(report, rows)
-    signed(
-        handler,
-        route.path.rsplit("/", 1)[-1],
-        route.notes,
-        list(signature.parameters.values()),
-        signature.return_annotation,
-    )
+    name = route.path.rsplit("/", 1)[-1]
+    signed(handler, name, route.notes, _parameters(report), list[rows])  # type: ignore[valid-type]
     problems = (400, 401, 403, *((422,) if CHECKED & set(report.parameters) else ()), 503)
     return get(
         route.path,

@@ -123,7 +123,7 @@ SERVED: tuple[Served, ...] = (
         "get_timeline",
         "A pair's timeline (read model)",
         "One row per recorded change between the two parties, in log order; who made it"
-        " (`actor`) is shown to auditors only.",
+        "\n(`actor`) is shown to auditors only.",
         ("pair", *DATES),
         "TimelineRow",
     ),
