@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 
 import msgspec
 
@@ -131,8 +132,10 @@ SERVED: tuple[Served, ...] = (
 """Every paged read-model listing the API serves, in the order of its routes."""
 
 
+@cache
 def page_type(served: Served) -> tuple[type[msgspec.Struct], type[msgspec.Struct]]:
-    """The typed row of `served` and its page (`items`, `next_cursor`: null on the last)."""
+    """The typed row of `served` and its page (`items`, `next_cursor`: null on the last);
+    made once, so the listing and its item route share one schema."""
     row = row_type(served.row, served.columns)
     page = msgspec.defstruct(
         served.row.removesuffix("Row") + "Page",
