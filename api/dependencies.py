@@ -165,14 +165,6 @@ def guard_pool(connection: ASGIConnection[Any, Any, Any, Any]) -> Pool:
     return pool
 
 
-def primary_read_your_writes(request: Request[Any, Any, Any]) -> ReadYourWrites:
-    """Read-your-writes on the primary, for the handlers that still read the primary's
-    engine (api/read_models.py, api/reports.py, api/exports.py until they take
-    `read_engine` and `read_your_writes`)."""
-    state = request.app.state
-    return _read_your_writes(state, request, state.pool, state.store)
-
-
 DEPENDENCIES: dict[str, Provide] = {
     **{
         name: _kept(name)

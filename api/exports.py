@@ -16,9 +16,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
 from msgspec.structs import replace
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.conditional import CALENDAR
-from api.freshness import wait_for_position
+from api.freshness import ReadYourWrites
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from reporting.calendar_feed import calendar_entries
@@ -41,6 +42,7 @@ from reporting.schedules import (
     request_run,
 )
 from store.calendar_tokens import CalendarToken
+from store.database import Pool
 
 TAG = "exports"
 READ = {"permission": "read"}
@@ -112,11 +114,6 @@ async def catalogue() -> list[ReportInfo]:
     ]
 
 
-def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
-    state = request.app.state
-    return ExportWorker(state.pool, state.engine, state.database_url, Path(state.export_root))
-
-
 @post(
     "/exports",
     summary="Run a report now (sync) or as a job",
@@ -133,28 +130,32 @@ def _worker(request: Request[Any, Any, Any]) -> ExportWorker:
         **problem_responses(400, 401, 403, 413, 422, 429),
     },
 )
-async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Response[Run]:
+async def run_export(
+    data: ExportRequest,
+    pool: Pool,
+    engine: AsyncEngine,
+    database_url: str,
+    export_root: Path,
+    export_slots: asyncio.Semaphore,
+) -> Response[Run]:
     """201 with the finished run (sync), or 202 with the queued run (job)."""
     if data.report not in CATALOGUE:
         raise problem(
             422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
         )
-    pool = request.app.state.pool
     if data.mode == "job":
         run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
         return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
-    slots: asyncio.Semaphore = request.app.state.export_slots
-    if slots.locked():
+    if export_slots.locked():
         raise problem(
             429,
             "as many exports as this process produces at once are running; retry, or send"
             ' {"mode": "job"}',
             headers={"Retry-After": "5"},
         )
-    async with slots:
-        run_id = await _worker(request).run_now(
-            data.report, data.parameters, data.format, ON_DEMAND
-        )
+    async with export_slots:
+        worker = ExportWorker(pool, engine, database_url, export_root)
+        run_id = await worker.run_now(data.report, data.parameters, data.format, ON_DEMAND)
     finished = await get_run(pool, run_id)
     assert finished is not None
     if finished.status != "succeeded":
@@ -175,16 +176,16 @@ async def run_export(request: Request[Any, Any, Any], data: ExportRequest) -> Re
     responses=problem_responses(400, 401, 403),
 )
 async def runs(
-    request: Request[Any, Any, Any],
+    pool: Pool,
     schedule_id: uuid.UUID | None = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> list[Run]:
     """Scheduled and on-demand runs with status, timings, rows, checksum and error."""
-    return await list_runs(request.app.state.pool, schedule_id, limit)
+    return await list_runs(pool, schedule_id, limit)
 
 
-async def _finished_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
-    run = await get_run(request.app.state.pool, run_id)
+async def _finished_run(pool: Pool, run_id: uuid.UUID) -> Run:
+    run = await get_run(pool, run_id)
     if run is None:
         raise problem(404, f"no export run {run_id}")
     if run.status != "succeeded" or run.file_name is None:
@@ -201,9 +202,9 @@ async def _finished_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> R
     opt=READ,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
+async def one_run(pool: Pool, run_id: uuid.UUID) -> Run:
     """Its status and, once done, its manifest."""
-    run = await get_run(request.app.state.pool, run_id)
+    run = await get_run(pool, run_id)
     if run is None:
         raise problem(404, f"no export run {run_id}")
     return run
@@ -218,10 +219,10 @@ async def one_run(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Run:
     operation_class=ExportFileOperation,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Response[bytes]:
+async def run_file(pool: Pool, export_root: Path, run_id: uuid.UUID) -> Response[bytes]:
     """With its content type and an attachment Content-Disposition."""
-    run = await _finished_run(request, run_id)
-    path = Path(request.app.state.export_root) / run.destination / str(run.file_name)
+    run = await _finished_run(pool, run_id)
+    path = export_root / run.destination / str(run.file_name)
     if not path.is_file():
         raise problem(404, f"the file of run {run_id} is no longer on disk")
     return Response(
@@ -241,9 +242,9 @@ async def run_file(request: Request[Any, Any, Any], run_id: uuid.UUID) -> Respon
     opt=READ,
     responses=problem_responses(400, 401, 403, 404, 409),
 )
-async def run_manifest(request: Request[Any, Any, Any], run_id: uuid.UUID) -> dict[str, Any]:
+async def run_manifest(pool: Pool, run_id: uuid.UUID) -> dict[str, Any]:
     """Report, parameters, format, position, rows, SHA-256, generated at, version."""
-    run = await _finished_run(request, run_id)
+    run = await _finished_run(pool, run_id)
     assert run.manifest is not None
     return run.manifest
 
@@ -263,10 +264,10 @@ def _name_taken(spec: ScheduleSpec) -> Exception:
     opt=ADMIN,
     responses=problem_responses(400, 401, 403, 409, 413, 422),
 )
-async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> Response[Schedule]:
+async def new_schedule(pool: Pool, data: ScheduleSpec) -> Response[Schedule]:
     """Cron (validated) in an IANA time zone; files go to <export root>/<destination>/."""
     try:
-        schedule = await create_schedule(request.app.state.pool, data, dt.datetime.now(dt.UTC))
+        schedule = await create_schedule(pool, data, dt.datetime.now(dt.UTC))
     except InvalidSchedule as error:
         raise _spec_problem(error) from None
     except ScheduleExists:
@@ -283,9 +284,9 @@ async def new_schedule(request: Request[Any, Any, Any], data: ScheduleSpec) -> R
     opt=ADMIN,
     responses=problem_responses(401, 403),
 )
-async def schedules(request: Request[Any, Any, Any]) -> list[Schedule]:
+async def schedules(pool: Pool) -> list[Schedule]:
     """By name, with their next run."""
-    return await list_schedules(request.app.state.pool)
+    return await list_schedules(pool)
 
 
 @get(
@@ -296,13 +297,13 @@ async def schedules(request: Request[Any, Any, Any]) -> list[Schedule]:
     responses=problem_responses(400, 401, 403, 404),
 )
 async def one_schedule(
-    request: Request[Any, Any, Any],
+    pool: Pool,
     schedule_id: uuid.UUID,
     upcoming: Annotated[int, Parameter(ge=0, le=100)] = 0,
 ) -> Schedule:
     """With its next run time and the `upcoming` run instants from it on (UTC; their
     local times show what daylight saving time will do)."""
-    found = await get_schedule(request.app.state.pool, schedule_id)
+    found = await get_schedule(pool, schedule_id)
     if found is None:
         raise problem(404, f"no schedule {schedule_id}")
     just_before = found.next_run_at - dt.timedelta(microseconds=1)
@@ -317,14 +318,10 @@ async def one_schedule(
     opt=ADMIN,
     responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
-async def update_schedule(
-    request: Request[Any, Any, Any], schedule_id: uuid.UUID, data: ScheduleSpec
-) -> Schedule:
+async def update_schedule(pool: Pool, schedule_id: uuid.UUID, data: ScheduleSpec) -> Schedule:
     """Replace every field; `paused: true` pauses it. The next run is recomputed."""
     try:
-        found = await replace_schedule(
-            request.app.state.pool, schedule_id, data, dt.datetime.now(dt.UTC)
-        )
+        found = await replace_schedule(pool, schedule_id, data, dt.datetime.now(dt.UTC))
     except InvalidSchedule as error:
         raise _spec_problem(error) from None
     except ScheduleExists:
@@ -342,9 +339,9 @@ async def update_schedule(
     status_code=204,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUID) -> None:
+async def remove_schedule(pool: Pool, schedule_id: uuid.UUID) -> None:
     """Its past runs and files stay."""
-    if not await delete_schedule(request.app.state.pool, schedule_id):
+    if not await delete_schedule(pool, schedule_id):
         raise problem(404, f"no schedule {schedule_id}")
 
 
@@ -358,6 +355,8 @@ async def remove_schedule(request: Request[Any, Any, Any], schedule_id: uuid.UUI
 )
 async def calendar_feed(
     request: Request[Any, Any, Any],
+    read_engine: AsyncEngine,
+    read_your_writes: ReadYourWrites,
     party: str | None = None,
     token: str | None = None,
     since: dt.date | None = None,
@@ -375,9 +374,9 @@ async def calendar_feed(
         if code not in (None, scope.party):
             raise problem(403, f"this calendar token is for party {scope.party}'s feed only")
         code = scope.party
-    await wait_for_position(request, after_position)
+    await read_your_writes.read_models(after_position)
     since = since or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=90)
-    async with request.app.state.engine.connect() as connection:
+    async with read_engine.connect() as connection:
         entries = await calendar_entries(connection, since, code)
     return Response(
         write_calendar("Entente: sessions and visits", entries), media_type=media_type("ics")

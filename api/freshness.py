@@ -82,11 +82,3 @@ def _not_yet(detail: str) -> Exception:
         kind="not-yet-consistent",
         headers={"Retry-After": "1"},
     )
-
-
-async def wait_for_position(request: Any, after_position: str | None) -> None:
-    """Block until the primary's read models have reached the caller's write, or refuse
-    with 503: for the handlers that still read the primary's engine."""
-    from api.dependencies import primary_read_your_writes  # the wiring imports this module
-
-    await primary_read_your_writes(request).read_models(after_position)

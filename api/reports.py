@@ -9,13 +9,15 @@ import inspect
 import uuid
 from typing import Annotated, Any
 
-from litestar import Request, get
+from litestar import get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.freshness import wait_for_position
+from api.freshness import ReadYourWrites
 from api.parameters import FIRST_YEAR, LAST_YEAR
 from api.problems import problem_responses
+from api.read_models import READS, signed
 from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_type
 
 TAG = "reports"
@@ -37,24 +39,17 @@ CHECKED = {"party", "currency"}
 """Parameters a domain rule may refuse (a 422 invalid-value)."""
 
 
-def _signature(report: Report, rows: Any) -> inspect.Signature:
-    """The handler's signature, from which Litestar reads the query parameters."""
+def _parameters(report: Report) -> list[inspect.Parameter]:
+    """The handler's parameters, from which Litestar reads the query parameters."""
     keyword = inspect.Parameter.KEYWORD_ONLY
-    return inspect.Signature(
-        [
-            inspect.Parameter(
-                "request",
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                annotation=Request[Any, Any, Any],
-            ),
-            *(
-                inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
-                for name in report.parameters
-            ),
-            inspect.Parameter("after_position", keyword, default=None, annotation=str | None),
-        ],
-        return_annotation=list[rows],  # type: ignore[valid-type]
-    )
+    return [
+        *READS,
+        *(
+            inspect.Parameter(name, keyword, default=None, annotation=QUERY_TYPES[name])
+            for name in report.parameters
+        ),
+        inspect.Parameter("after_position", keyword, default=None, annotation=str | None),
+    ]
 
 
 def report_route(report: Report, route: Route) -> HTTPRouteHandler:
@@ -64,22 +59,19 @@ def report_route(report: Report, route: Route) -> HTTPRouteHandler:
     names = [c.name for c in report.columns]
 
     async def handler(
-        request: Request[Any, Any, Any], after_position: str | None = None, **given: Any
+        read_engine: AsyncEngine,
+        read_your_writes: ReadYourWrites,
+        after_position: str | None = None,
+        **given: Any,
     ) -> list[dict[str, Any]]:
         parameters = ReportParameters(**given)
-        await wait_for_position(request, after_position)
-        async with request.app.state.engine.connect() as connection:
+        await read_your_writes.read_models(after_position)
+        async with read_engine.connect() as connection:
             table = await report.build(connection, parameters)
         return [dict(zip(names, row, strict=True)) for row in table.rows]
 
-    signature = _signature(report, rows)
-    handler.__signature__ = signature  # type: ignore[attr-defined]
-    handler.__annotations__ = {
-        **{p.name: p.annotation for p in signature.parameters.values()},
-        "return": signature.return_annotation,
-    }
-    handler.__name__ = handler.__qualname__ = route.path.rsplit("/", 1)[-1]
-    handler.__doc__ = route.notes
+    name = route.path.rsplit("/", 1)[-1]
+    signed(handler, name, route.notes, _parameters(report), list[rows])  # type: ignore[valid-type]
     problems = (400, 401, 403, *((422,) if CHECKED & set(report.parameters) else ()), 503)
     return get(
         route.path,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,11 +128,16 @@ def _scale_of(column: Any) -> int | None:
     return UNBOUNDED_DECIMAL_SCALE if scale is None else int(scale)
 
 
-def _columns_of(table: Table) -> tuple[Column, ...]:
+def columns_of(columns: Iterable[Any]) -> tuple[Column, ...]:
+    """The typed columns of a table's or a query's selected columns."""
     return tuple(
         Column(name=str(c.name), type=_type_of(c), scale=_scale_of(c))  # type: ignore[arg-type]
-        for c in table.columns
+        for c in columns
     )
+
+
+def _columns_of(table: Table) -> tuple[Column, ...]:
+    return columns_of(table.columns)
 
 
 JSON_TYPES: dict[str, Any] = {

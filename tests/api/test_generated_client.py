@@ -2,7 +2,8 @@
 
 openapi-python-client (a dev dependency, offline) generates a Python package from
 `/docs/openapi.json` of a served API into a temporary folder; the test imports it and,
-with its typed models, launches a dialogue, schedules a session and reads both back.
+with its typed models, launches a dialogue, schedules a session and reads both back,
+the session also from the sessions listing as a typed row of a typed page.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.examples import BODIES, DIALOGUE_ID, SESSION_ID
+from api.examples import BODIES, CHARTER, DIALOGUE_ID, SESSION_ID
 from store.api_keys import create_key
 from tests.api.serving import served_api
 from tests.api.test_docs_page import HTTP_TIMEOUT
@@ -107,9 +109,20 @@ async def test_a_generated_client_launches_schedules_and_reads_back(
         session = await _module("api.read_models.sessions_session_id_get_session").asyncio(
             SESSION_ID, client=client, after_position=scheduled.position
         )
+        assert isinstance(session, models.SessionRow), session
         row = session.to_dict()
         assert row["session_id"] == SESSION_ID and row["dialogue_id"] == DIALOGUE_ID, row
         assert row["status"] == "scheduled", row
+
+        page = await _module("api.read_models.sessions_list_sessions").asyncio(
+            client=client, dialogue_id=uuid.UUID(DIALOGUE_ID), after_position=scheduled.position
+        )
+        assert isinstance(page, models.SessionPage), page  # typed, not a loose mapping
+        (listed,) = page.items
+        assert isinstance(listed, models.SessionRow), listed
+        assert listed.session_id == uuid.UUID(SESSION_ID), listed
+        assert listed.dialogue_name == CHARTER["name"] and listed.status == "scheduled"
+        assert listed.parties == CHARTER["parties"] and page.next_cursor is None
 
         refused = await _module("api.sessions.schedule_session").asyncio(
             DIALOGUE_ID,

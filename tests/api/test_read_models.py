@@ -7,12 +7,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.demo import load_demo
 from domain import demo
+from reporting.served import CALENDAR_ENTRY, SERVED, page_type
 from tests.api.conftest import auth
 
 
@@ -197,3 +199,31 @@ async def test_projection_status_and_rebuild_over_http(live, tokens):
         raise AssertionError("the rebuild did not finish")
     after = await _get(live, tokens["reader"], "/dialogues", limit=500)
     assert after == before
+
+
+async def test_every_listing_answers_its_typed_rows(live, tokens):
+    """What each listing and item route answers is what its typed schema says: every
+    field it carries is declared, and each decodes strictly to its declared type (dates
+    as dates, ids as ids, decimals as strings), for readers and for auditors."""
+    await _caught_up(live, tokens["reader"])
+    for role in ("reader", "all"):
+        for served in SERVED:
+            row, page = page_type(served)
+            url = served.path.replace("{pair:str}", "KZ-US")
+            response = await live.get(url, headers=auth(tokens[role]))
+            assert response.status_code == 200, response.text
+            items = msgspec.json.decode(response.content, type=page).items  # type: ignore[attr-defined]
+            assert items, url
+            for found in response.json()["items"]:
+                assert set(found) <= set(row.__struct_fields__), url
+            if served.item:
+                ident = getattr(items[0], served.item.parameter)
+                one = await live.get(f"{served.path}/{ident}", headers=auth(tokens[role]))
+                assert msgspec.json.decode(one.content, type=row) == items[0]
+        calendar = await live.get(
+            "/calendar", params={"from": "2000-01-01"}, headers=auth(tokens[role])
+        )
+        entries = msgspec.json.decode(calendar.content, type=list[CALENDAR_ENTRY])  # type: ignore[valid-type]
+        assert entries and all(
+            set(e) <= set(CALENDAR_ENTRY.__struct_fields__) for e in calendar.json()
+        )
