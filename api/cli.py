@@ -95,21 +95,13 @@ async def _with_pool(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
         await pool.close()
 
 
-def serve(
-    url: str,
-    host: str,
-    port: int,
-    *,
-    with_worker: bool = False,
-    workers: int = 1,
-    read_url: str | None = None,
-) -> None:
-    """Serve the API with uvicorn on uvloop and httptools, in `workers` processes sharing
-    the port (api/serving.py), and the projections in each when asked; every log line
-    goes through RedactSecrets, so no key or token reaches the logs."""
+def serve(url: str, host: str, port: int, **options: Any) -> None:
+    """Serve the API (api/serving.py: uvicorn on uvloop and httptools, `workers`
+    processes, the background loops in each when asked); imported here, not at the top,
+    so that the other commands start without the server stack."""
     from api.serving import serve as serve_api
 
-    serve_api(url, host, port, with_worker=with_worker, workers=workers, read_url=read_url)
+    serve_api(url, host, port, **options)
 
 
 async def _ensure_local_key(pool: Any) -> str:
