@@ -14,8 +14,8 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from api.auth import sees_audit_trail
+from api.event_pages import PAGE_LIMIT, EventPage, page_of
 from api.freshness import ReadYourWrites
-from api.paging import PAGE_LIMIT, EventPage, page_of
 from api.parameters import moment, text
 from api.problems import problem_responses
 from delivery.envelope import BATCH_MEDIA_TYPE, batch_body, source

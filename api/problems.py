@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 
 from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
-from reporting.paging import BadCursor
+from reporting.keyset import BadCursor
 from store.availability import database_unavailable, summary
 from store.errors import IdempotencyKeyReused, InvalidCursor, WrongExpectedVersion
 

@@ -11,8 +11,8 @@ from litestar.params import Parameter
 
 from api.commanding import IfMatch, command_route
 from api.conditional import REVALIDATE
+from api.event_pages import PAGE_LIMIT, page_of
 from api.freshness import ReadYourWrites
-from api.paging import PAGE_LIMIT, page_of
 from api.parameters import moment
 from api.problems import problem, problem_responses
 from api.representation import EventView

@@ -35,7 +35,7 @@ from projections.tables import (
     timeline,
     visits,
 )
-from reporting.paging import MAX_LIMIT, after_cursor, decode_cursor, encode_cursor
+from reporting.keyset import MAX_LIMIT, after_cursor, decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
