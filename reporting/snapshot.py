@@ -87,10 +87,13 @@ async def snapshot_horizon(connection: AsyncConnection) -> Cursor:
 
 
 LAST_EVENT_BEFORE = text(
-    "SELECT transaction_id::text::bigint AS transaction_id, position FROM event_store.events"
-    " WHERE transaction_id < CAST(CAST(:horizon AS text) AS xid8)"
-    " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+    "SELECT e.transaction_id::text::bigint AS transaction_id, e.position"
+    " FROM event_store.events AS e"
+    " WHERE e.transaction_id < CAST(CAST(:horizon AS text) AS xid8)"
+    " ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1"
 )
+"""Qualified so that ORDER BY names the indexed columns, not the bigint output alias
+(which would sort the whole log for one row)."""
 
 
 async def settled_position(connection: AsyncConnection) -> Cursor:

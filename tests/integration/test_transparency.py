@@ -22,12 +22,14 @@ from entente_verify.__main__ import main as verifier_main
 from entente_verify.bundle import check_checkpoints, open_kept, split_notes, verify_bundle
 from entente_verify.merkle import verify_consistency, verify_inclusion
 from entente_verify.note import Signer, open_checkpoint
+from reporting.snapshot import LAST_EVENT_BEFORE
 from store import NO_STREAM, EventStore, NewEvent, verify
 from store.database import create_pool
 from store.roles import derived_app_url
 from store.transparency import (
     KEY_ENV,
     KEY_FILE_ENV,
+    NEXT_EVENTS_SQL,
     WITNESS_DIR_ENV,
     Checkpointer,
     bundle,
@@ -140,6 +142,32 @@ async def test_the_checkpointer_builds_the_tree_signs_and_proves(log: Log, tmp_p
     assert not problems and [c.size for _, c in opened] == [4, 8, 9, 13]  # interval 0
     assert (tmp_path / "checkpoint").read_text() == second_note
     assert first_note in witness and second_note in witness
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[str]:
+    return [plan["Node Type"], *(n for p in plan.get("Plans", []) for n in _plan_nodes(p))]
+
+
+@pytest.mark.parametrize(
+    ("query", "arguments"),
+    [
+        (NEXT_EVENTS_SQL, ("0", 0, 100)),
+        (str(LAST_EVENT_BEFORE).replace(":horizon", "$1::bigint"), (2**40,)),
+    ],
+    ids=["checkpointer-batch", "export-head"],
+)
+async def test_reads_in_global_order_walk_the_index_instead_of_sorting_the_log(
+    log: Log, query: str, arguments: tuple[Any, ...]
+):
+    """Sorting is forbidden to the planner here, so a query whose ORDER BY names a
+    computed column (the bigint alias of transaction_id) still shows a Sort node: that
+    mistake made every checkpointer batch sort the rest of a 1M-event log."""
+    await log.stream(5)
+    async with log.pool.acquire() as connection, connection.transaction():
+        await connection.execute("SET LOCAL enable_sort = off")
+        plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *arguments)
+    nodes = _plan_nodes(json.loads(plan)[0]["Plan"])
+    assert "Sort" not in nodes and "Incremental Sort" not in nodes, nodes
 
 
 async def test_only_one_checkpointer_owns_the_log_and_the_app_may_only_append(log: Log):
