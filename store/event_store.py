@@ -49,7 +49,9 @@ EVENT_COLUMNS = """position, transaction_id::text::bigint AS transaction_id, str
     valid_from, valid_to, recorded_at, prev_hash, hash"""
 
 APPEND_SQL = """SELECT out_positions, out_version, out_transaction_id, out_replayed
-FROM event_store.append($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
+FROM event_store.append_json($1, $2, $3::jsonb, $4::jsonb, $5, $6)"""
+"""Several events for one stream: the events as one jsonb array (`append_arguments`),
+unpacked by the server into `append`'s arrays (migration 0018)."""
 
 READ_STREAM_SQL = f"""SELECT {EVENT_COLUMNS} FROM event_store.events
 WHERE stream_id = $1 AND version >= $2 AND ($3::bigint IS NULL OR version <= $3)
@@ -151,26 +153,29 @@ def append_one_arguments(
 def append_arguments(
     stream_id: str, expected_version: int, events: Sequence[NewEvent], metadata: dict[str, Any]
 ) -> list[Any]:
-    """`append`'s arguments, but for the idempotency key and fingerprint."""
+    """`append_json`'s arguments, but for the idempotency key and fingerprint."""
     # Each value is encoded once, in canonical JSON, and that same text is both sent as
-    # the jsonb column and hashed (jsonb keeps the value, not the spelling).
+    # the jsonb column and hashed (jsonb keeps the value, not the spelling). The rows go
+    # as one JSON text (one encoder call), the metadata once for all of them.
     metadata_text = canonical_text(metadata)
-    data_texts = [canonical_text(e.data) for e in events]
-    return [
-        stream_id,
-        expected_version,
-        [e.event_id for e in events],
-        [e.type for e in events],
-        [e.schema_version for e in events],
-        data_texts,
-        [metadata_text] * len(events),
-        [e.valid_from for e in events],
-        [e.valid_to for e in events],
-        [
-            _payload_hash(e, data_text, metadata_text)
-            for e, data_text in zip(events, data_texts, strict=True)
-        ],
-    ]
+    rows = []
+    for e in events:
+        data_text = canonical_text(e.data)
+        rows.append(
+            [
+                e.event_id,
+                e.type,
+                e.schema_version,
+                msgspec.Raw(data_text),
+                e.valid_from,
+                e.valid_to,
+                _payload_hash(e, data_text, metadata_text),
+            ]
+        )
+    return [stream_id, expected_version, _encode(rows).decode(), metadata_text]
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def many_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
@@ -258,7 +263,7 @@ class EventStore:
                         stream_id, [*args, idempotency_key, fingerprint]
                     )
                 else:
-                    row = await self._pool.fetchrow(sql, *args, idempotency_key, fingerprint)
+                    row = await self._combiner.fetchrow(sql, *args, idempotency_key, fingerprint)
                     if single:
                         result = single_result(stream_id, row)
                     else:
@@ -310,7 +315,8 @@ class EventStore:
         while self._unannounced:
             self._unannounced = False
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+                # on the append path's held connections, not through the pool
+                await self._combiner.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
             await asyncio.sleep(NOTIFY_INTERVAL)
 
     async def stream_version(self, stream_id: str) -> int:

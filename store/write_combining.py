@@ -15,7 +15,9 @@ import math
 from typing import Any
 
 import asyncpg
+import msgspec
 
+from store.database import held_connections
 from store.metrics import APPEND_BATCH_SIZE
 from store.records import AppendResult, Cursor
 
@@ -24,8 +26,9 @@ FROM event_store.append_one($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $1
 
 APPEND_BATCH_SQL = """SELECT out_positions, out_versions, out_transaction_ids, out_replayed,
     out_sqlstates, out_messages, out_details, out_constraints
-FROM event_store.append_batch($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11,
-    $12)"""
+FROM event_store.append_batch_json($1::jsonb)"""
+"""A combined call: its requests as one jsonb array (`combined_requests`), unpacked by the
+server into `append_batch`'s arrays (migration 0018)."""
 
 MAX_COMBINED = 32
 """At most this many single-event appends per combined call (the function refuses more):
@@ -42,6 +45,20 @@ def single_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
         cursor=Cursor(transaction_id, position),
         replayed=replayed,
     )
+
+
+_encode = msgspec.json.Encoder().encode
+_Raw = msgspec.Raw
+
+
+def combined_requests(requests: list[list[Any]]) -> str:
+    """`append_batch_json`'s parameter: one row per request (`append_one`'s arguments).
+
+    One encoder call for the whole call, instead of asyncpg encoding twelve arrays element
+    by element. data and metadata are already canonical JSON and go in as they are;
+    bytea goes as base64, uuids and dates as their text.
+    """
+    return _encode([[*r[:5], _Raw(r[5]), _Raw(r[6]), *r[7:]] for r in requests]).decode()
 
 
 def refused_for_one_request(error: BaseException) -> bool:
@@ -116,7 +133,7 @@ class WriteCombiner:
     def __init__(self, pool: Any, flights: int) -> None:
         if flights < 1:
             raise ValueError("combine_flights must be at least 1")
-        self._pool = pool
+        self._connections = held_connections(pool, flights)
         self.flights = flights
         """How many append calls may be in flight at once."""
         self._waiting: list[_Waiting] = []
@@ -125,9 +142,23 @@ class WriteCombiner:
         self._flight_tasks: set[asyncio.Task[None]] = set()
         self._callers = 0
 
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """Any other append call, on the same held connections (not combined)."""
+        return await self._connections.fetchrow(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        """A statement beside the appends (the wake-up hint), on the same connections."""
+        return await self._connections.execute(sql, *args)
+
     def pending(self) -> set[asyncio.Task[None]]:
-        """The combined calls still under way (a pool must not close before they end)."""
-        return {task for task in self._flight_tasks if not task.done()}
+        """The calls still under way and the connections on their way back to the pool
+        (a pool must not close before they end)."""
+        if not self._flight_tasks and not self._in_flight:
+            self._connections.release_all()
+        return {
+            *(task for task in self._flight_tasks if not task.done()),
+            *self._connections.pending(),
+        }
 
     async def append(self, stream_id: str, arguments: list[Any]) -> AppendResult:
         """One single-event append (`append_one`'s arguments), combined when others wait."""
@@ -152,7 +183,7 @@ class WriteCombiner:
         self._in_flight += 1
         self._flight_streams.add(stream_id)
         try:
-            row = await self._pool.fetchrow(APPEND_ONE_SQL, *arguments)
+            row = await self._connections.fetchrow(APPEND_ONE_SQL, *arguments)
         finally:
             self._in_flight -= 1
             self._flight_streams.discard(stream_id)
@@ -213,9 +244,8 @@ class WriteCombiner:
         APPEND_BATCH_SIZE.observe(len(batch))
         if len(batch) > 1:
             try:
-                row = await self._pool.fetchrow(
-                    APPEND_BATCH_SQL,
-                    *(list(column) for column in zip(*(w.arguments for w in batch), strict=True)),
+                row = await self._connections.fetchrow(
+                    APPEND_BATCH_SQL, combined_requests([w.arguments for w in batch])
                 )
             except Exception as error:
                 if not refused_for_one_request(error):
@@ -231,7 +261,7 @@ class WriteCombiner:
                 continue
             try:
                 result = single_result(
-                    w.stream_id, await self._pool.fetchrow(APPEND_ONE_SQL, *w.arguments)
+                    w.stream_id, await self._connections.fetchrow(APPEND_ONE_SQL, *w.arguments)
                 )
             except Exception as error:
                 if not w.future.done():

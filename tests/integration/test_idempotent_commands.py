@@ -25,6 +25,7 @@ from service.handling import Decision, handle
 from store import NO_STREAM, EventStore, IdempotencyKeyReused, NewEvent
 from store.event_store import APPEND_BATCH_SQL
 from store.records import RecordedEvent
+from store.write_combining import combined_requests
 from tests.unit import builders as b
 
 MOMENTS = pytest.mark.parametrize("moment", ["before the load", "after the load"])
@@ -182,8 +183,8 @@ async def test_one_combined_call_never_judges_two_requests_of_one_stream(pool: A
         arguments = EventStore._append_one_arguments(stream_id, NO_STREAM, event, {})
         return [*arguments, key, fingerprint]
 
-    def call(*requests: list[Any]) -> list[list[Any]]:
-        return [list(column) for column in zip(*requests, strict=True)]
+    def call(*requests: list[Any]) -> list[str]:
+        return [combined_requests(list(requests))]
 
     same, other = f"one-call-{uuid.uuid4()}", f"one-call-{uuid.uuid4()}"
     with pytest.raises(asyncpg.InvalidParameterValueError, match="one per stream"):

@@ -65,6 +65,39 @@ async def combined_appends_work(url: str) -> None:
         await pool.close()
 
 
+ARRAY_BATCH_SQL = """SELECT out_versions, out_sqlstates FROM event_store.append_batch(
+    $1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
+ARRAY_APPEND_SQL = """SELECT out_version FROM event_store.append(
+    $1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[], $8, $9, $10, $11, $12)"""
+
+
+def noted() -> NewEvent:
+    return NewEvent(type="Noted", data={})
+
+
+async def array_appends_work(url: str) -> None:
+    """Below 0018 the client's calls do not exist yet: the array functions themselves (what
+    the client sent before it), four requests in one append_batch call, then three events
+    in one append, chain intact."""
+    pool = await create_pool(url, max_size=2)
+    try:
+        streams = [f"migrated-{uuid.uuid4()}" for _ in range(4)]
+        requests = [
+            [*EventStore._append_one_arguments(sid, NO_STREAM, noted(), {}), None, None]
+            for sid in streams
+        ]
+        columns = [list(column) for column in zip(*requests, strict=True)]
+        row = await pool.fetchrow(ARRAY_BATCH_SQL, *columns)
+        assert list(row["out_versions"]) == [1] * 4 and set(row["out_sqlstates"]) == {None}
+        several = [noted() for _ in range(3)]
+        rows = [EventStore._append_one_arguments(streams[0], 1, e, {}) for e in several]
+        per_event = [list(column) for column in zip(*rows, strict=True)][2:]
+        assert await pool.fetchval(ARRAY_APPEND_SQL, streams[0], 1, *per_event, None, None) == 4
+        assert (await verify(pool)).intact
+    finally:
+        await pool.close()
+
+
 async def test_the_set_based_appends_downgrade_to_the_first_ones(postgres_url: str):
     url = await empty_database(postgres_url, "entente_migration_append_batch")
     source = "SELECT string_agg(prosrc, '') FROM pg_proc WHERE proname LIKE 'append%'"
@@ -76,7 +109,7 @@ async def test_the_set_based_appends_downgrade_to_the_first_ones(postgres_url: s
         connection = await asyncpg.connect(asyncpg_dsn(url))
         functions = await connection.fetchval(source)
         assert all(s in functions for s in per_statement)
-        await combined_appends_work(url)
+        await array_appends_work(url)
         await asyncio.to_thread(upgrade, url)
         functions = await connection.fetchval(source)
         assert not any(s in functions for s in per_statement)
