@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -86,10 +88,33 @@ def _compact_date(value: date | None) -> str:
 
 def canonical_text(value: Any) -> str:
     """canonical_json as str (what the append path sends as jsonb text)."""
-    return _compact(value)
+    if _c_canonical is None:
+        return _compact(value)
+    return "".join(_c_canonical(value, 0))
 
 
-_compact = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_compact = _canonical.encode
+
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)  # absent from the stubs
+_c_canonical: Callable[[Any, int], Sequence[str]] | None = (
+    _make_c_encoder(
+        None,  # no circular-reference markers: event data is a tree of JSON values
+        _canonical.default,
+        json.encoder.encode_basestring,
+        None,
+        ":",
+        ",",
+        True,
+        False,
+        True,
+    )
+    if _make_c_encoder is not None
+    else None
+)
+"""The C encoder `_compact` builds anew on every call (its options are those of
+`_canonical`), made once: two to four microseconds less for each value encoded, twice
+per appended event. tests/unit/test_payload_hash.py holds it equal to `canonical_json`."""
 
 
 def canonical_time(moment: datetime) -> str:

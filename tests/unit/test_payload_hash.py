@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.hashing import canonical_text, payload_hash, payload_hash_of_canonical
+from store.hashing import canonical_json, canonical_text, payload_hash, payload_hash_of_canonical
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -44,3 +44,16 @@ def test_the_append_paths_hash_is_the_verifiers_hash(
     assert payload_hash(**common, data=data, metadata=metadata) == payload_hash_of_canonical(
         **common, data_json=canonical_text(data), metadata_json=canonical_text(metadata)
     )
+
+
+FLOATY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(value=FLOATY_JSON)
+def test_canonical_text_is_canonical_json(value: Any):
+    """The append path's encoder spells every JSON value as the verifier's does."""
+    assert canonical_text(value) == canonical_json(value).decode()
