@@ -287,10 +287,11 @@ class EventStore:
         raise AssertionError("unreachable")
 
     async def settle(self) -> None:
-        """Wait for this store's background work (combined calls, the last wake-up hint),
-        so that its pool can close with every connection back in it. Waiting is all it
-        does: the work is neither cancelled nor its errors raised here (they reached the
-        callers)."""
+        """Wait for this store's background work (combined calls, the last wake-up hint)
+        and hand its held connections back, so that its pool can close with every
+        connection in it (unsettled, they go back after 50 ms idle anyway). Waiting is all
+        it does: the work is neither cancelled nor its errors raised here (they reached
+        the callers)."""
         while pending := {*self._combiner.pending(), *self._pending_hint()}:
             await asyncio.wait(pending)
 
