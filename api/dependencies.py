@@ -42,9 +42,12 @@ from store.event_store import EventStore
 from store.subscription import Subscription
 from store.supervision import SupervisedLoop
 
-SYNC_EXPORTS = 2
-"""On-demand exports one API process produces at once (each replays the log up to its
-position); a request beyond that is a 429, a job waits its turn at the workers."""
+SYNC_EXPORTS = 8
+"""On-demand exports one API process produces at once; a request beyond that is a 429, a
+job waits its turn at the workers. An export now reads the live read models in one
+snapshot and costs its report, not the history (it was 2 while each replayed the log);
+the bound remains for the report held in memory and for the rare export that must
+re-project because the read models are not moving (docs/ARCHITECTURE.md, exports)."""
 
 
 @asynccontextmanager
