@@ -23,6 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.auth import caller
+from api.dependencies import command_store
 from api.problems import problem, problem_responses
 from api.representation import MAX_ITEMS, MAX_TEXT, oversize, unstorable
 from domain.commands import Command
@@ -256,13 +257,12 @@ def command_route(
 
     async def run(
         request: Request[Any, Any, Any],
-        store: EventStore,
         data: Any,
         if_match_header: IfMatchHeader = None,
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[CommandAccepted]:
         """The headers are read from the request; they are declared to document them."""
-        return await run_command(request, store, data, if_match, created)
+        return await run_command(request, command_store(request), data, if_match, created)
 
     run.__annotations__ = {**run.__annotations__, "data": command_type}
     run.__name__ = f"post_{command_type.__name__}"

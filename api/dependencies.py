@@ -165,6 +165,14 @@ def guard_pool(connection: ASGIConnection[Any, Any, Any, Any]) -> Pool:
     return pool
 
 
+def command_store(request: Request[Any, Any, Any]) -> EventStore:
+    """The primary's event store, for the command routes (api/commanding.py): read here
+    rather than injected because resolving a dependency costs Litestar more per request
+    than the lookup, on the path every command takes."""
+    store: EventStore = request.app.state.store
+    return store
+
+
 DEPENDENCIES: dict[str, Provide] = {
     **{
         name: _kept(name)
