@@ -1,4 +1,4 @@
-"""Composing the application: its routes, guards, middleware, plugins and lifespan.
+"""Composing the application: its routes, hooks, middleware, plugins and lifespan.
 
 The other half of the wiring, opening and handing out resources, is api/dependencies.py.
 """
@@ -32,9 +32,7 @@ from api import (
     transparency,
     visits,
 )
-from api.auth import require_permission
 from api.background import background_work
-from api.conditional import conditional_get
 from api.contract import openapi_config
 from api.dependencies import (
     DEPENDENCIES,
@@ -44,9 +42,9 @@ from api.dependencies import (
     serving_resources,
 )
 from api.dependencies import SYNC_EXPORTS as SYNC_EXPORTS  # tests and operators read it here
+from api.edge import edge
 from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
-from api.request_context import request_ids
 from delivery.targets import TargetPolicy
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
@@ -118,9 +116,8 @@ def create_app(
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         state=new_state(),
-        guards=[require_permission],
-        before_request=request_checks,
-        middleware=[request_ids, metrics.HTTP_METRICS.middleware, conditional_get],
+        before_request=request_checks,  # the key and role first (api/auth.py)
+        middleware=[edge],  # ids, log context, metrics, conditional GET in one (api/edge.py)
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
         ],

@@ -83,7 +83,7 @@ async def _feed_token(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
 
 
 def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
-    """The key the guard authenticated for this request."""
+    """The key the before_request hook authenticated for this request (api/request_checks.py)."""
     key: ApiKey = connection.scope["state"]["api_key"]
     return key
 

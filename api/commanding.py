@@ -23,8 +23,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.auth import caller
+from api.dependencies import command_store
 from api.problems import problem, problem_responses
-from api.representation import oversize, unstorable
+from api.representation import MAX_ITEMS, MAX_TEXT, oversize, unstorable
 from domain.commands import Command
 from domain.errors import AlreadyExists, DomainError
 from domain.streams import location_for, stream_id_for
@@ -102,6 +103,25 @@ def _check_path(request: Request[Any, Any, Any], body: dict[str, Any]) -> None:
             )
 
 
+SMALL_BODY = min(MAX_TEXT, 2 * MAX_ITEMS)
+"""A JSON text this short holds no string over MAX_TEXT characters and no list over
+MAX_ITEMS items (each item takes a character and a comma), so it is not walked."""
+
+
+async def _check_representation(request: Request[Any, Any, Any], body: Any) -> None:
+    """422 for text or lists over the register's limits, or text holding a NUL.
+
+    Walking the decoded body costs more than the rest of a command's checks together, so
+    the raw JSON is asked first: a short one cannot be oversize, and a NUL can only be
+    written in JSON as the escape \\u0000 (a raw control character is refused when decoded).
+    """
+    raw = await request.body()
+    if len(raw) > SMALL_BODY and (too_big := oversize(body)):
+        raise problem(422, too_big, kind="too-long")
+    if b"\\u0000" in raw and (nul := unstorable(body)):
+        raise problem(422, nul, kind="invalid-value")
+
+
 def _outcome(error: Exception) -> str:
     """How a command that raised counts in entente_commands."""
     if isinstance(error, WrongExpectedVersion | AlreadyExists):
@@ -140,10 +160,7 @@ async def _run_command(
     created: bool,
 ) -> Response[CommandAccepted]:
     body = msgspec.to_builtins(command)
-    if too_big := oversize(body):
-        raise problem(422, too_big, kind="too-long")
-    if nul := unstorable(body):
-        raise problem(422, nul, kind="invalid-value")
+    await _check_representation(request, body)
     _check_path(request, body)
     key = caller(request)
     state = request.scope["state"]
@@ -240,13 +257,12 @@ def command_route(
 
     async def run(
         request: Request[Any, Any, Any],
-        store: EventStore,
         data: Any,
         if_match_header: IfMatchHeader = None,
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[CommandAccepted]:
         """The headers are read from the request; they are declared to document them."""
-        return await run_command(request, store, data, if_match, created)
+        return await run_command(request, command_store(request), data, if_match, created)
 
     run.__annotations__ = {**run.__annotations__, "data": command_type}
     run.__name__ = f"post_{command_type.__name__}"

@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope, Send
 
 REVALIDATE = "private, no-cache"
 """State and read-model items: any cache must ask each time (a 304 is cheap); private
@@ -40,42 +39,38 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return any(t.strip().removeprefix("W/") == bare for t in if_none_match.split(","))
 
 
-def _policy(scope: Scope) -> str | None:
+def policy_of(scope: Scope) -> str | None:
+    """The Cache-Control policy of a GET or HEAD whose route opts in; None otherwise."""
+    if scope.get("method") not in ("GET", "HEAD"):
+        return None
     handler: Any = scope.get("route_handler")
     opt = getattr(handler, "opt", None) or {}
     policy = opt.get("cache_control")
     return policy if isinstance(policy, str) else None
 
 
-def conditional_get(app: ASGIApp) -> ASGIApp:
-    """Middleware: ETag, Cache-Control and 304 for the GET routes that opt in."""
+def held(scope: Scope, policy: str, send: Send) -> Send:
+    """A `send` that holds a 200 answer until complete, then answers it with its ETag and
+    `policy` (or 304); any other status passes through (api/edge.py calls this)."""
+    start: dict[str, Any] | None = None
+    chunks: list[bytes] = []
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        policy = _policy(scope) if scope["type"] == ScopeType.HTTP else None
-        if policy is None or scope.get("method") not in ("GET", "HEAD"):
-            await app(scope, receive, send)
-            return
-        start: dict[str, Any] | None = None
-        chunks: list[bytes] = []
-
-        async def hold(event: Message) -> None:
-            nonlocal start
-            message: dict[str, Any] = dict(event)
-            if message["type"] == "http.response.start":
-                start = message
-                if message["status"] != 200:
-                    await send(event)
-                return
-            if start is None or start["status"] != 200:
+    async def hold(event: Message) -> None:
+        nonlocal start
+        message: dict[str, Any] = dict(event)
+        if message["type"] == "http.response.start":
+            start = message
+            if message["status"] != 200:
                 await send(event)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                await _answer(scope, start, b"".join(chunks), policy, send)
+            return
+        if start is None or start["status"] != 200:
+            await send(event)
+            return
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            await _answer(scope, start, b"".join(chunks), policy, send)
 
-        await app(scope, receive, hold)
-
-    return middleware
+    return hold
 
 
 async def _answer(

@@ -6,8 +6,8 @@ engine, the read database's, the live-feed wake-up, the webhook policy), keeps i
 application's state, and hands each thing to the handlers that name it as a parameter
 (`DEPENDENCIES`, Litestar `Provide`). A handler asks for `pool: Pool` or
 `read_store: EventStore` and gets it, typed; `app.state` is touched here and in api/app.py
-only (the worker's probe app is opened here too, `probe_lifespan`; the guards, which
-Litestar gives no dependencies, ask `guard_pool`).
+only (the worker's probe app is opened here too, `probe_lifespan`; the key check, which
+Litestar gives no dependencies, asks `guard_pool`).
 
 Two databases: writes, the worker and everything that must see the latest state go to the
 primary (`pool`, `store`, `engine`); reads that may be served by a streaming replica go to
@@ -42,9 +42,12 @@ from store.event_store import EventStore
 from store.subscription import Subscription
 from store.supervision import SupervisedLoop
 
-SYNC_EXPORTS = 2
-"""On-demand exports one API process produces at once (each replays the log up to its
-position); a request beyond that is a 429, a job waits its turn at the workers."""
+SYNC_EXPORTS = 8
+"""On-demand exports one API process produces at once; a request beyond that is a 429, a
+job waits its turn at the workers. An export now reads the live read models in one
+snapshot and costs its report, not the history (it was 2 while each replayed the log);
+the bound remains for the report held in memory and for the rare export that must
+re-project because the read models are not moving (docs/ARCHITECTURE.md, exports)."""
 
 
 @asynccontextmanager
@@ -159,10 +162,18 @@ def read_your_writes_of(state: State, request: Request[Any, Any, Any]) -> ReadYo
 
 
 def guard_pool(connection: ASGIConnection[Any, Any, Any, Any]) -> Pool:
-    """The primary's pool, for the guards (api/auth.py), which Litestar calls with the
+    """The primary's pool, for the key check (api/auth.py), which Litestar calls with the
     connection only and never gives dependencies: keys and tokens are checked there."""
     pool: Pool = connection.app.state.pool
     return pool
+
+
+def command_store(request: Request[Any, Any, Any]) -> EventStore:
+    """The primary's event store, for the command routes (api/commanding.py): read here
+    rather than injected because resolving a dependency costs Litestar more per request
+    than the lookup, on the path every command takes."""
+    store: EventStore = request.app.state.store
+    return store
 
 
 DEPENDENCIES: dict[str, Provide] = {

@@ -1,7 +1,8 @@
 """`/metrics`: Prometheus text for this process, open like the health checks.
 
-HTTP request counts and latency by route template and status come from Litestar's
-Prometheus middleware (`entente_http_*`); the service's own metrics are in
+HTTP request counts and latency by route template and status (`entente_http_*`, the
+names and labels Litestar's Prometheus middleware used) are counted by the app's one
+middleware (api/edge.py) through `HTTP_REQUESTS`; the service's own metrics are in
 store/metrics.py. Projection lag and loop state are read when scraped: the lag from the
 checkpoints in the database (so any API process reports it, whichever worker projects),
 the loops from this process's supervisors.
@@ -19,8 +20,8 @@ import logging
 from typing import Any
 
 from litestar import Response, get
-from litestar.plugins.prometheus import PrometheusConfig
-from prometheus_client import REGISTRY, generate_latest
+from litestar.types import Scope
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 from projections.status import projection_status
 from store.database import Pool
@@ -42,12 +43,71 @@ values (the scrape itself still answers, so an outage does not hide the other me
 CONTENT_TYPE = "text/plain; version=0.0.4"
 """The classic text format every Prometheus reads (Litestar adds the charset)."""
 
-HTTP_METRICS = PrometheusConfig(
-    app_name="entente",
-    prefix="entente_http",
-    group_path=True,  # label by route template: /dialogues/{dialogue_id}, never an id
-    exclude=["^/metrics$"],
-)
+LABELS = ("method", "path", "status_code", "app_name")
+APP_NAME = "entente"
+NOT_MEASURED = frozenset({"/metrics"})
+"""Paths not counted (a scrape would count itself)."""
+
+
+class RouteMetrics:
+    """The metric children of one (method, route template): looked up once, then held."""
+
+    def __init__(self, http: HttpRequests, method: str, path: str) -> None:
+        self.in_progress = http.in_progress.labels(method, path, "200", APP_NAME)
+        self.method = method
+        self.path = path
+        self.by_status: dict[int, tuple[Any, ...]] = {}
+
+
+class HttpRequests:
+    """`entente_http_*`: requests, errors, durations and requests in progress, labelled by
+    method, route template (never an id), status and app name.
+
+    Why not prometheus_client's `labels()` per request: it builds a tuple, checks and
+    joins the label values under a lock each time; the children are cached here per
+    route and status (a bounded set: route templates, methods and statuses)."""
+
+    def __init__(self, prefix: str = "entente_http") -> None:
+        self.total = Counter(f"{prefix}_requests_total", "Total requests", LABELS)
+        self.errors = Counter(f"{prefix}_requests_error_total", "Total errors in requests", LABELS)
+        self.duration = Histogram(
+            f"{prefix}_request_duration_seconds", "Request duration, in seconds", LABELS
+        )
+        self.in_progress = Gauge(
+            f"{prefix}_requests_in_progress",
+            "Total requests currently in progress",
+            LABELS,
+            multiprocess_mode="livesum",
+        )
+        self._routes: dict[tuple[str, str], RouteMetrics] = {}
+
+    def route(self, scope: Scope) -> RouteMetrics | None:
+        """The children for this request's route, or None for a path not measured."""
+        path = scope.get("path_template") or scope["path"]
+        if path in NOT_MEASURED:
+            return None
+        method: str = scope.get("method", "GET")  # type: ignore[assignment]
+        route = self._routes.get((method, path))
+        if route is None:
+            route = self._routes[(method, path)] = RouteMetrics(self, method, path)
+        return route
+
+    def observe(self, route: RouteMetrics, status: int, seconds: float) -> None:
+        """Count one finished request and its duration."""
+        children = route.by_status.get(status)
+        if children is None:
+            values = (route.method, route.path, str(status), APP_NAME)
+            children = (self.total.labels(*values), self.duration.labels(*values))
+            if status >= 500:
+                children += (self.errors.labels(*values),)
+            route.by_status[status] = children
+        for counted in children[::2]:  # the total, and the errors of a 5xx
+            counted.inc()
+        children[1].observe(seconds)
+
+
+HTTP_REQUESTS = HttpRequests()
+"""This process's HTTP metrics (api/edge.py counts into them)."""
 
 
 async def _read_projections(pool: Any) -> None:

@@ -18,7 +18,8 @@ from api.structured_logs import bind_request, unbind_request
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def sane_header(scope: Scope, name: bytes) -> str | None:
+    """The header's value when sane (see above), else None."""
     for key, value in scope.get("headers", []):
         if key == name:
             text = value.decode("latin-1")
@@ -28,16 +29,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def request_ids(app: ASGIApp) -> ASGIApp:
     """Middleware: put request_id and correlation_id in scope state and X-Request-ID out,
-    and bind both to every log line written while the request is served."""
+    and bind both to every log line written while the request is served (the worker's
+    probe app; the API's own middleware, api/edge.py, does the same)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = sane_header(scope, b"x-request-id") or uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
         state["request_id"] = request_id
-        state["correlation_id"] = _header(scope, b"x-correlation-id") or request_id
+        state["correlation_id"] = sane_header(scope, b"x-correlation-id") or request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

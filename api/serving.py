@@ -4,6 +4,8 @@ several sharing one listening socket.
 Why this stack (measured beside plain asyncio + h11 and granian, docs/OPERATIONS.md): the
 C event loop and parser take most of the server's own cost off each request, and uvicorn
 keeps the logging set-up and the stream-closing shutdown the service already relies on.
+Its httptools protocol is used with each response's writes joined into one `send()`
+(api/coalescing.py).
 
 Several processes: the parent binds the port once and forks N children that all accept
 on that socket (forked before any event loop, thread or connection exists in the parent,
@@ -29,6 +31,7 @@ from typing import Any
 
 import uvicorn
 
+from api.coalescing import CoalescingHttpTools
 from api.feed import close_streams
 from api.log_redaction import logging_config
 
@@ -76,11 +79,12 @@ class Server(uvicorn.Server):
 
 
 def server_config(url: str, host: str, port: int, **stack: Any) -> uvicorn.Config:
-    """uvicorn's settings: uvloop and httptools unless `stack` says otherwise (the benchmark
-    measures the old stack with it); every line, the access log's included, through
-    RedactSecrets and structlog (api/log_redaction.py, api/structured_logs.py)."""
+    """uvicorn's settings: uvloop and httptools (one write per response, api/coalescing.py)
+    unless `stack` says otherwise (the benchmark measures the old stack with it); every
+    line, the access log's included, through RedactSecrets and structlog
+    (api/log_redaction.py, api/structured_logs.py)."""
     os.environ[URL_ENV] = url
-    settings: dict[str, Any] = {"loop": "uvloop", "http": "httptools", **stack}
+    settings: dict[str, Any] = {"loop": "uvloop", "http": CoalescingHttpTools, **stack}
     return uvicorn.Config(
         "api.serving:served_app",
         factory=True,

@@ -1,26 +1,28 @@
 """Dialogues, their sessions, outcomes and outcome progress, as reporting tables.
 
 Rows are derived from the Dialogue state that the domain's own evolve produces; after a
-batch, each touched dialogue's rows are written afresh (upsert the dialogue, replace its
-sessions, outcomes and progress), so corrections and retractions need no special cases.
-Every row describes its entity as it stands after the stream's latest event, never an
-earlier event, so the state after the batch is the right one whatever the batches were.
+batch, each touched dialogue's row is written afresh, and of its sessions, outcomes and
+progress notes exactly those whose entity differs between the state before the batch and
+the state after it (new, changed or gone), so corrections and retractions need no
+special cases and a batch costs what it changed, not the dialogue's history. Every row
+describes its entity as it stands after the stream's latest event, never an earlier
+event, so the state after the batch is the right one whatever the batches were.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
 from domain.streams import DIALOGUE
 from projections.projection import insert_rows, window
-from projections.states import StreamStates
+from projections.states import Change, StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
 from store.json_ready import to_builtins
 from store.records import RecordedEvent
@@ -50,101 +52,178 @@ def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
     }
 
 
-def session_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
-    """One row per session that is not retracted."""
-    rows = []
-    for session in state.sessions.values():
-        plan, record = session.plan, session.record
-        place = record.place if record else plan.place if plan else None
-        rows.append(
-            {
-                "session_id": session.session_id,
-                "dialogue_id": state.dialogue_id,
-                "status": session.status,
-                "is_upcoming": dialogue.is_upcoming(session.status),
-                **window("planned", plan.planned if plan else None),
-                **window("held", record.held_on if record else None),
-                "place_city": place.city if place else None,
-                "place_country": place.country if place else None,
-                "host": plan.host if plan else None,
-                "format": plan.format if plan else None,
-                "heads": to_builtins(record.heads) if record else [],
-                "members": to_builtins(record.members) if record else [],
-                "topics": list(record.topics) if record else [],
-                "statements": to_builtins(record.statements) if record else [],
-                "summary": record.summary if record else None,
-                "sources": to_builtins(record.sources) if record else [],
-                "level": dialogue.level_of(session),
-                "first_at_level": session.first_at_level,
-            }
-        )
-    return rows
+def session_row(dialogue_id: Any, session: dialogue.Session) -> dict[str, Any]:
+    """A session's row: its plan, its record once held."""
+    plan, record = session.plan, session.record
+    place = record.place if record else plan.place if plan else None
+    return {
+        "session_id": session.session_id,
+        "dialogue_id": dialogue_id,
+        "status": session.status,
+        "is_upcoming": dialogue.is_upcoming(session.status),
+        **window("planned", plan.planned if plan else None),
+        **window("held", record.held_on if record else None),
+        "place_city": place.city if place else None,
+        "place_country": place.country if place else None,
+        "host": plan.host if plan else None,
+        "format": plan.format if plan else None,
+        "heads": to_builtins(record.heads) if record else [],
+        "members": to_builtins(record.members) if record else [],
+        "topics": list(record.topics) if record else [],
+        "statements": to_builtins(record.statements) if record else [],
+        "summary": record.summary if record else None,
+        "sources": to_builtins(record.sources) if record else [],
+        "level": dialogue.level_of(session),
+        "first_at_level": session.first_at_level,
+    }
 
 
-def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
-    """One row per outcome, with its latest progress and compliance by party."""
-    rows = []
-    for outcome in state.outcomes.values():
-        progress = list(outcome.progress.values())
-        latest = max(
-            reversed(progress), key=lambda p: p.on.start if p.on else dt.date.min, default=None
-        )
-        terms = outcome.terms
-        rows.append(
-            {
-                "outcome_id": outcome.outcome_id,
-                "dialogue_id": state.dialogue_id,
-                "session_id": outcome.session_id,
-                "kind": terms.kind,
-                "text": terms.text,
-                "responsible": list(terms.responsible),
-                **window("target", terms.target),
-                **window("adopted", outcome.adopted_on),
-                "status": "retracted" if outcome.retracted else outcome.status,
-                "latest_progress": latest.note if latest else None,
-                "latest_progress_from": latest.on.start if latest and latest.on else None,
-                "progress_count": len(progress),
-                "compliance": to_builtins(outcome.compliance),
-                "leads_to": to_builtins(terms.leads_to),
-                # a framework named or a dialogue of the register (by id): ?framework= finds both
-                "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
-                "pledges": to_builtins(terms.pledges),
-                "is_final": is_final(outcome.status),
-            }
-        )
-    return rows
+def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> dict[str, Any]:
+    """An outcome's row, with its latest progress and compliance by party."""
+    progress = list(outcome.progress.values())
+    latest = max(
+        reversed(progress), key=lambda p: p.on.start if p.on else dt.date.min, default=None
+    )
+    terms = outcome.terms
+    return {
+        "outcome_id": outcome.outcome_id,
+        "dialogue_id": dialogue_id,
+        "session_id": outcome.session_id,
+        "kind": terms.kind,
+        "text": terms.text,
+        "responsible": list(terms.responsible),
+        **window("target", terms.target),
+        **window("adopted", outcome.adopted_on),
+        "status": "retracted" if outcome.retracted else outcome.status,
+        "latest_progress": latest.note if latest else None,
+        "latest_progress_from": latest.on.start if latest and latest.on else None,
+        "progress_count": len(progress),
+        "compliance": to_builtins(outcome.compliance),
+        "leads_to": to_builtins(terms.leads_to),
+        # a framework named or a dialogue of the register (by id): ?framework= finds both
+        "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
+        "pledges": to_builtins(terms.pledges),
+        "is_final": is_final(outcome.status),
+    }
 
 
-def progress_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
-    """Every progress note of every outcome."""
-    return [
-        {
-            "progress_id": progress_id,
-            "outcome_id": outcome.outcome_id,
-            "dialogue_id": state.dialogue_id,
-            "note": progress.note,
-            **window("on", progress.on),
-            "evidence": to_builtins(progress.evidence),
-        }
+def progress_row(dialogue_id: Any, noted: tuple[dialogue.Outcome, Any]) -> dict[str, Any]:
+    """One progress note of an outcome (of every outcome, retracted ones too)."""
+    outcome, (progress_id, progress) = noted
+    return {
+        "progress_id": progress_id,
+        "outcome_id": outcome.outcome_id,
+        "dialogue_id": dialogue_id,
+        "note": progress.note,
+        **window("on", progress.on),
+        "evidence": to_builtins(progress.evidence),
+    }
+
+
+def _sessions(state: dialogue.Dialogue) -> dict[Any, Any]:
+    return {key: s for key, s in state.sessions.items() if s.status != "retracted"}
+
+
+def _outcomes(state: dialogue.Dialogue) -> dict[Any, Any]:
+    return {key: o for key, o in state.outcomes.items() if not o.retracted}
+
+
+def _progress(state: dialogue.Dialogue) -> dict[Any, Any]:
+    """Keyed by (note, outcome), the primary key's order; the value carries the note's
+    own object, so an outcome that changed elsewhere leaves its unchanged notes alone."""
+    return {
+        (progress_id, outcome.outcome_id): (outcome, (progress_id, progress))
         for outcome in state.outcomes.values()
         for progress_id, progress in outcome.progress.items()
+    }
+
+
+Rows = Callable[[Any, Any], dict[str, Any]]
+ROW_TABLES: tuple[tuple[Table, Callable[[dialogue.Dialogue], dict[Any, Any]], Rows], ...] = (
+    (sessions, _sessions, session_row),
+    (outcomes, _outcomes, outcome_row),
+    (outcome_progress, _progress, progress_row),
+)
+"""Each entity table with what keys its rows in a state and how an entity becomes a row."""
+
+
+def _is_live(state: dialogue.Dialogue) -> bool:
+    return state.charter is not None and state.status != "retracted"
+
+
+def _unchanged(before: Any, after: Any) -> bool:
+    if isinstance(before, tuple):  # a progress note: compare the note, not its outcome
+        before, after = before[1][1], after[1][1]
+    return before is after or before == after
+
+
+def _entity_diff(
+    before: dict[Any, Any], after: dict[Any, Any]
+) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    """The keys whose rows go (gone or changed) and the entities whose rows come (new or
+    changed); rows of unchanged entities stay where they are."""
+    changed = [
+        (key, entity)
+        for key, entity in after.items()
+        if key not in before or not _unchanged(before[key], entity)
     ]
+    gone = [key for key in before if key not in after]
+    return gone + [key for key, _ in changed if key in before], changed
 
 
-async def write_dialogues(tx: AsyncConnection, states: list[dialogue.Dialogue]) -> None:
-    """Replace everything the read model holds about these dialogues, a statement per table."""
-    keys = [state.dialogue_id for state in states]
-    for table in (sessions, outcomes, outcome_progress, dialogues):
-        await tx.execute(delete(table).where(table.c.dialogue_id.in_(keys)))
-    live = [s for s in states if s.charter is not None and s.status != "retracted"]
-    for table, rows in (
-        (dialogues, [dialogue_row(s) for s in live]),
-        (sessions, [r for s in live for r in session_rows(s) if r["status"] != "retracted"]),
-        (outcomes, [r for s in live for r in outcome_rows(s) if r["status"] != "retracted"]),
-        (outcome_progress, [r for s in live for r in progress_rows(s)]),
-    ):
-        if rows:
-            await insert_rows(tx, table, rows)
+async def write_dialogues(tx: AsyncConnection, changes: Sequence[Change]) -> None:
+    """Write what a batch changed in these dialogues, a statement per table and kind.
+
+    Only the rows of entities that changed are replaced, so a progress note costs one
+    outcome row and one note row however long the dialogue's history: rewriting every
+    row of a touched dialogue made each batch cost the history of the dialogues it
+    touched. The rows that stay are those the state before the batch wrote, and a row is
+    a function of its entity alone, so the tables are the same as a full rewrite's.
+    """
+    keys = [change.after.dialogue_id or change.before.dialogue_id for change in changes]
+    await tx.execute(delete(dialogues).where(dialogues.c.dialogue_id.in_(keys)))
+    live = [change.after for change in changes if _is_live(change.after)]
+    await insert_rows(tx, dialogues, [dialogue_row(state) for state in live])
+    for table, entities, row in ROW_TABLES:
+        await _write_entities(tx, table, changes, entities, row)
+
+
+async def _write_entities(
+    tx: AsyncConnection,
+    table: Table,
+    changes: Sequence[Change],
+    entities: Callable[[dialogue.Dialogue], dict[Any, Any]],
+    row: Rows,
+) -> None:
+    whole: list[Any] = []
+    gone: list[tuple[Any, ...]] = []
+    rows: list[dict[str, Any]] = []
+    for change in changes:
+        before, after = change.before, change.after
+        if not _is_live(after):
+            whole.append(after.dialogue_id or before.dialogue_id)
+            continue
+        held = entities(before) if _is_live(before) else {}
+        if not held and before.dialogue_id is not None:
+            whole.append(after.dialogue_id)  # nothing of it may be in the table
+        removed, added = _entity_diff(held, entities(after))
+        gone += [(after.dialogue_id, *_flat(key)) for key in removed]
+        rows += [row(after.dialogue_id, entity) for _, entity in added]
+    if whole:
+        await tx.execute(delete(table).where(table.c.dialogue_id.in_(whole)))
+    if gone:
+        columns = [table.c.dialogue_id, *_key_columns(table)]
+        await tx.execute(delete(table).where(tuple_(*columns).in_(gone)))
+    await insert_rows(tx, table, rows)
+
+
+def _flat(key: Any) -> tuple[Any, ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _key_columns(table: Table) -> list[Any]:
+    """The primary key's columns after dialogue_id, in the order the entity keys spell them."""
+    return [c for c in table.primary_key.columns if c.name != "dialogue_id"]
 
 
 class DialogueProjection:
@@ -159,4 +238,4 @@ class DialogueProjection:
     ) -> None:
         """Fold each touched dialogue and rewrite its rows once per batch."""
         changes = await states.fold_batch(tx, batch, {DIALOGUE.prefix: DIALOGUE.decider})
-        await write_dialogues(tx, [change.after for change in changes])
+        await write_dialogues(tx, changes)

@@ -150,7 +150,7 @@ async def handle(
     return Decision(
         stream_id=stream_id,
         version=result.version,
-        event_types=[encode_event(e)[0] for e in events],
+        event_types=[e.type for e in new_events],
         positions=result.positions,
         cursor=result.cursor,
         replayed=False,

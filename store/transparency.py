@@ -65,8 +65,8 @@ RECORDED_TEXT = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI
 """recorded_at as the chain spells it (store.hashing.canonical_time), by the database: the
 checkpointer's hottest line of Python otherwise."""
 
-NEXT_EVENTS_SQL = f"""SELECT e.transaction_id::text::bigint AS transaction_id, e.position, e.stream_id,
-    e.version, {RECORDED_TEXT} AS recorded, e.hash
+NEXT_EVENTS_SQL = f"""SELECT e.transaction_id::text::bigint AS transaction_id, e.position,
+    e.stream_id, e.version, {RECORDED_TEXT} AS recorded, e.hash
 FROM event_store.events e
 WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2::bigint)
   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
