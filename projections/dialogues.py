@@ -13,13 +13,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
 from domain.streams import DIALOGUE
-from projections.projection import insert_rows, window
+from projections.projection import delete_rows, insert_rows, window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
 from store.json_ready import to_builtins
@@ -135,7 +135,7 @@ async def write_dialogues(tx: AsyncConnection, states: list[dialogue.Dialogue]) 
     """Replace everything the read model holds about these dialogues, a statement per table."""
     keys = [state.dialogue_id for state in states]
     for table in (sessions, outcomes, outcome_progress, dialogues):
-        await tx.execute(delete(table).where(table.c.dialogue_id.in_(keys)))
+        await delete_rows(tx, table, "dialogue_id", keys)
     live = [s for s in states if s.charter is not None and s.status != "retracted"]
     for table, rows in (
         (dialogues, [dialogue_row(s) for s in live]),
