@@ -22,7 +22,6 @@ from domain.streams import DIALOGUE
 from projections.projection import delete_rows, insert_rows, window
 from projections.states import StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
-from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 
@@ -40,7 +39,7 @@ def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
         "parties": list(charter.parties),
         "cadence": charter.cadence,
         "status": state.status,
-        "leads": to_builtins(state.leads),
+        "leads": state.leads,
         "sessions_planned": len(ahead),
         "sessions_held": len(held),
         "outcomes_adopted": sum(not o.retracted for o in state.outcomes.values()),
@@ -68,12 +67,12 @@ def session_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "place_country": place.country if place else None,
                 "host": plan.host if plan else None,
                 "format": plan.format if plan else None,
-                "heads": to_builtins(record.heads) if record else [],
-                "members": to_builtins(record.members) if record else [],
+                "heads": record.heads if record else [],
+                "members": record.members if record else [],
                 "topics": list(record.topics) if record else [],
-                "statements": to_builtins(record.statements) if record else [],
+                "statements": record.statements if record else [],
                 "summary": record.summary if record else None,
-                "sources": to_builtins(record.sources) if record else [],
+                "sources": record.sources if record else [],
                 "level": dialogue.level_of(session),
                 "first_at_level": session.first_at_level,
             }
@@ -104,11 +103,11 @@ def outcome_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
                 "latest_progress": latest.note if latest else None,
                 "latest_progress_from": latest.on.start if latest and latest.on else None,
                 "progress_count": len(progress),
-                "compliance": to_builtins(outcome.compliance),
-                "leads_to": to_builtins(terms.leads_to),
+                "compliance": outcome.compliance,
+                "leads_to": terms.leads_to,
                 # a framework named or a dialogue of the register (by id): ?framework= finds both
                 "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
-                "pledges": to_builtins(terms.pledges),
+                "pledges": terms.pledges,
                 "is_final": is_final(outcome.status),
             }
         )
@@ -124,7 +123,7 @@ def progress_rows(state: dialogue.Dialogue) -> list[dict[str, Any]]:
             "dialogue_id": state.dialogue_id,
             "note": progress.note,
             **window("on", progress.on),
-            "evidence": to_builtins(progress.evidence),
+            "evidence": progress.evidence,
         }
         for outcome in state.outcomes.values()
         for progress_id, progress in outcome.progress.items()

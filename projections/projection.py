@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.values import PartialDate
 from projections.states import StreamStates, driver
+from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 
@@ -33,12 +34,16 @@ class Projection(Protocol):
 
 def window(prefix: str, when: PartialDate | None) -> dict[str, Any]:
     """A partial date as the four columns `projections.tables._window` declares."""
-    return {
-        f"{prefix}_from": when.start if when else None,
-        f"{prefix}_to": when.end if when else None,
-        f"{prefix}_wording": when.wording if when else None,
-        f"{prefix}_precision": when.precision if when else None,
-    }
+    start, end, wording, precision = _window_columns(prefix)
+    if when is None:
+        return {start: None, end: None, wording: None, precision: None}
+    return {start: when.start, end: when.end, wording: when.wording, precision: when.precision}
+
+
+@functools.cache
+def _window_columns(prefix: str) -> tuple[str, str, str, str]:
+    """The four column names, spelled once per prefix rather than once per row."""
+    return f"{prefix}_from", f"{prefix}_to", f"{prefix}_wording", f"{prefix}_precision"
 
 
 def _with_json(record: tuple[Any, ...], as_json: list[int]) -> tuple[Any, ...]:
@@ -50,7 +55,9 @@ def _with_json(record: tuple[Any, ...], as_json: list[int]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_encode_json = msgspec.json.Encoder().encode
+_encode_json = msgspec.json.Encoder(enc_hook=to_builtins).encode
+"""JSONB values as JSON text; a row may hold domain values as they are (Structs, tuples,
+read-only maps): encoded once here, not first made builtins and then encoded."""
 
 COPY_FROM = 100
 """Rows from which a live table is written by COPY rather than a pipelined INSERT."""

@@ -228,7 +228,7 @@ class Runner:
         failures: dict[str, Exception] = {}
         moved: list[Target] = []
         waiting: list[Target] = []
-        shared = SharedSteps()
+        shared = SharedSteps() if len(targets) > 1 else None  # nothing to share with one
         try:
             async with self._engine.begin() as tx, self._collector.paused():
                 points = await checkpoints.lock(tx, [t.name for t in targets])
