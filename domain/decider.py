@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from domain.errors import AlreadyExists, NotFound, NothingChanges
+from domain.sharing import SharedMap
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -50,12 +51,37 @@ def echo(event_type: Callable[..., E], command: msgspec.Struct, **facts: object)
     return event_type(**{**msgspec.structs.asdict(command), **facts})
 
 
+SHARED_FROM = 32
+"""Entries from which a state's map shares them between versions (domain.sharing) rather
+than being copied whole: below it a copy is cheaper than the bookkeeping."""
+
+
 def with_entry(mapping: Mapping[K, V], key: K, value: V) -> Mapping[K, V]:
-    return MappingProxyType({**mapping, key: value})
+    """A new version of a state's map with `key` set; the old one stays as it was."""
+    if isinstance(mapping, SharedMap):
+        return mapping.with_entry(key, value)
+    copy = _copy(mapping)
+    if len(copy) >= SHARED_FROM:
+        return SharedMap(copy).with_entry(key, value)
+    copy[key] = value
+    return MappingProxyType(copy)
 
 
 def without_entry(mapping: Mapping[K, V], key: K) -> Mapping[K, V]:
-    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
+    """A new version of a state's map without `key`."""
+    if isinstance(mapping, SharedMap):
+        return mapping.without_entry(key)
+    copy = _copy(mapping)
+    copy.pop(key, None)
+    return MappingProxyType(copy)
+
+
+def _copy(mapping: Mapping[K, V]) -> dict[K, V]:
+    """A dict of the mapping's entries; a read-only view's is copied with the hashes its
+    dict keeps, where rebuilding one would hash every key again (uuids: in Python)."""
+    if isinstance(mapping, MappingProxyType | dict):
+        return mapping.copy()
+    return dict(mapping)
 
 
 def entry(mapping: Mapping[K, V], key: K, kind: str) -> V:

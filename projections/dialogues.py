@@ -15,16 +15,15 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, tuple_
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.facts import is_final
 from domain.streams import DIALOGUE
-from projections.projection import insert_rows, window
+from projections.projection import delete_keys, delete_rows, insert_rows, window
 from projections.states import Change, StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
-from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 
@@ -42,7 +41,7 @@ def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
         "parties": list(charter.parties),
         "cadence": charter.cadence,
         "status": state.status,
-        "leads": to_builtins(state.leads),
+        "leads": state.leads,
         "sessions_planned": len(ahead),
         "sessions_held": len(held),
         "outcomes_adopted": sum(not o.retracted for o in state.outcomes.values()),
@@ -67,12 +66,12 @@ def session_row(dialogue_id: Any, session: dialogue.Session) -> dict[str, Any]:
         "place_country": place.country if place else None,
         "host": plan.host if plan else None,
         "format": plan.format if plan else None,
-        "heads": to_builtins(record.heads) if record else [],
-        "members": to_builtins(record.members) if record else [],
+        "heads": record.heads if record else [],
+        "members": record.members if record else [],
         "topics": list(record.topics) if record else [],
-        "statements": to_builtins(record.statements) if record else [],
+        "statements": record.statements if record else [],
         "summary": record.summary if record else None,
-        "sources": to_builtins(record.sources) if record else [],
+        "sources": record.sources if record else [],
         "level": dialogue.level_of(session),
         "first_at_level": session.first_at_level,
     }
@@ -98,11 +97,11 @@ def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> dict[str, Any]:
         "latest_progress": latest.note if latest else None,
         "latest_progress_from": latest.on.start if latest and latest.on else None,
         "progress_count": len(progress),
-        "compliance": to_builtins(outcome.compliance),
-        "leads_to": to_builtins(terms.leads_to),
+        "compliance": outcome.compliance,
+        "leads_to": terms.leads_to,
         # a framework named or a dialogue of the register (by id): ?framework= finds both
         "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
-        "pledges": to_builtins(terms.pledges),
+        "pledges": terms.pledges,
         "is_final": is_final(outcome.status),
     }
 
@@ -116,7 +115,7 @@ def progress_row(dialogue_id: Any, noted: tuple[dialogue.Outcome, Any]) -> dict[
         "dialogue_id": dialogue_id,
         "note": progress.note,
         **window("on", progress.on),
-        "evidence": to_builtins(progress.evidence),
+        "evidence": progress.evidence,
     }
 
 
@@ -181,7 +180,7 @@ async def write_dialogues(tx: AsyncConnection, changes: Sequence[Change]) -> Non
     a function of its entity alone, so the tables are the same as a full rewrite's.
     """
     keys = [change.after.dialogue_id or change.before.dialogue_id for change in changes]
-    await tx.execute(delete(dialogues).where(dialogues.c.dialogue_id.in_(keys)))
+    await delete_rows(tx, dialogues, "dialogue_id", keys)
     live = [change.after for change in changes if _is_live(change.after)]
     await insert_rows(tx, dialogues, [dialogue_row(state) for state in live])
     for table, entities, row in ROW_TABLES:
@@ -209,11 +208,8 @@ async def _write_entities(
         removed, added = _entity_diff(held, entities(after))
         gone += [(after.dialogue_id, *_flat(key)) for key in removed]
         rows += [row(after.dialogue_id, entity) for _, entity in added]
-    if whole:
-        await tx.execute(delete(table).where(table.c.dialogue_id.in_(whole)))
-    if gone:
-        columns = [table.c.dialogue_id, *_key_columns(table)]
-        await tx.execute(delete(table).where(tuple_(*columns).in_(gone)))
+    await delete_rows(tx, table, "dialogue_id", whole)
+    await delete_keys(tx, table, ["dialogue_id", *_key_columns(table)], gone)
     await insert_rows(tx, table, rows)
 
 
@@ -221,9 +217,9 @@ def _flat(key: Any) -> tuple[Any, ...]:
     return key if isinstance(key, tuple) else (key,)
 
 
-def _key_columns(table: Table) -> list[Any]:
+def _key_columns(table: Table) -> list[str]:
     """The primary key's columns after dialogue_id, in the order the entity keys spell them."""
-    return [c for c in table.primary_key.columns if c.name != "dialogue_id"]
+    return [c.name for c in table.primary_key.columns if c.name != "dialogue_id"]
 
 
 class DialogueProjection:

@@ -14,7 +14,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.values import PartialDate
-from projections.states import StreamStates
+from projections.states import StreamStates, driver
+from store.json_ready import to_builtins
 from store.records import RecordedEvent
 
 
@@ -33,12 +34,16 @@ class Projection(Protocol):
 
 def window(prefix: str, when: PartialDate | None) -> dict[str, Any]:
     """A partial date as the four columns `projections.tables._window` declares."""
-    return {
-        f"{prefix}_from": when.start if when else None,
-        f"{prefix}_to": when.end if when else None,
-        f"{prefix}_wording": when.wording if when else None,
-        f"{prefix}_precision": when.precision if when else None,
-    }
+    start, end, wording, precision = _window_columns(prefix)
+    if when is None:
+        return {start: None, end: None, wording: None, precision: None}
+    return {start: when.start, end: when.end, wording: when.wording, precision: when.precision}
+
+
+@functools.cache
+def _window_columns(prefix: str) -> tuple[str, str, str, str]:
+    """The four column names, spelled once per prefix rather than once per row."""
+    return f"{prefix}_from", f"{prefix}_to", f"{prefix}_wording", f"{prefix}_precision"
 
 
 def _with_json(record: tuple[Any, ...], as_json: list[int]) -> tuple[Any, ...]:
@@ -50,35 +55,77 @@ def _with_json(record: tuple[Any, ...], as_json: list[int]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-_encode_json = msgspec.json.Encoder().encode
+_encode_json = msgspec.json.Encoder(enc_hook=to_builtins).encode
+"""JSONB values as JSON text; a row may hold domain values as they are (Structs, tuples,
+read-only maps): encoded once here, not first made builtins and then encoded."""
+
+COPY_FROM = 100
+"""Rows from which a live table is written by COPY rather than a pipelined INSERT."""
 
 
 async def insert_rows(tx: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Add rows to `table`, set-based, in the caller's transaction.
 
-    Into the live `reporting` tables: one prepared INSERT sent for all rows at once
-    (asyncpg's pipelined executemany). Into a rebuild's shadow or an export's snapshot,
-    which nobody reads yet: one binary COPY. Either way without SQLAlchemy's per-row
-    parameter handling, which costs more than the rows in a catch-up or a rebuild. The
-    columns are those of the first row, so a column left out keeps its server default.
+    Many rows (a catch-up's or a rebuild's batch, or anything into a rebuild's shadow or an
+    export's snapshot): one binary COPY, the cheapest way in for both sides, and as
+    transactional as an INSERT. A few rows (a live batch of a handful of events): one
+    prepared INSERT sent for all rows at once (asyncpg's pipelined executemany), which
+    costs less than starting a COPY. Either way without SQLAlchemy's per-row parameter
+    handling, which costs more than the rows in a catch-up or a rebuild. The columns are
+    those of the first row, so a column left out keeps its server default.
     """
     if not rows:
         return
-    assert tx.sync_connection is not None  # an open connection, inside the batch
-    translate = tx.sync_connection.get_execution_options().get("schema_translate_map") or {}
-    schema = translate.get(table.schema, table.schema)
+    schema = _schema_of(tx, table)
     statement = _insert(table, tuple(rows[0]))
     get = operator.itemgetter(*statement.columns)
     records = [get(r) for r in rows] if len(statement.columns) > 1 else [(get(r),) for r in rows]
     if statement.as_json:
         records = [_with_json(record, statement.as_json) for record in records]
-    raw: Any = (await tx.get_raw_connection()).driver_connection
-    if schema == table.schema:
+    raw = await driver(tx)
+    if schema == table.schema and len(records) < COPY_FROM:
         await raw.executemany(statement.sql, records)
     else:
         await raw.copy_records_to_table(
             table.name, records=records, columns=statement.columns, schema_name=schema
         )
+
+
+async def delete_rows(tx: AsyncConnection, table: Table, column: str, keys: Sequence[Any]) -> None:
+    """Remove the rows of `table` whose `column` is one of `keys`, in one statement with the
+    keys as one array parameter (an IN would be thousands of parameters, each one handled
+    by SQLAlchemy in Python)."""
+    if not keys:
+        return
+    array = table.c[column].type.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+    where = f"{column} = ANY($1::{array}[])"
+    sql = f'DELETE FROM "{_schema_of(tx, table)}"."{table.name}" WHERE {where}'
+    await (await driver(tx)).execute(sql, list(keys))
+
+
+async def delete_keys(
+    tx: AsyncConnection, table: Table, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
+) -> None:
+    """Remove the rows of `table` whose `columns` are one of `keys` (composite keys), in one
+    statement with an array parameter per column, for the reason `delete_rows` gives."""
+    if not keys:
+        return
+    dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"${n}::{table.c[column].type.compile(dialect=dialect)}[]"
+        for n, column in enumerate(columns, 1)
+    )
+    where = f"({', '.join(columns)}) IN (SELECT * FROM unnest({arrays}))"
+    sql = f'DELETE FROM "{_schema_of(tx, table)}"."{table.name}" WHERE {where}'
+    await (await driver(tx)).execute(sql, *(list(values) for values in zip(*keys, strict=True)))
+
+
+def _schema_of(tx: AsyncConnection, table: Table) -> str | None:
+    """Where `table` is for this connection: its own schema, or a rebuild's shadow or an
+    export's snapshot (the connection's schema translation)."""
+    assert tx.sync_connection is not None  # an open connection, inside the batch
+    translate = tx.sync_connection.get_execution_options().get("schema_translate_map") or {}
+    return translate.get(table.schema, table.schema)  # type: ignore[no-any-return]
 
 
 class _Insert(NamedTuple):

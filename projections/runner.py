@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, get_args
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.events import DialogueEvent, RelationshipEvent, VisitEvent
 from projections import checkpoints, rebuild
+from projections.collector import Collector
 from projections.projection import Projection
 from projections.states import SharedSteps, StreamStates
 from projections.tables import SCHEMA
@@ -129,21 +129,6 @@ def past(page: Page, after: Cursor) -> list[RecordedEvent]:
     return [e for e in page.events if (e.transaction_id, e.position) > start]
 
 
-@contextlib.asynccontextmanager
-async def collector_paused() -> AsyncIterator[None]:
-    """Python's cycle collector off for one batch. A batch allocates tens of thousands of
-    short-lived objects (records, events, states, rows), and the collections they trigger
-    walk every live object, the cached states included: measured, ~40 % of a catch-up's
-    CPU. What a batch leaves behind is collected once it is over."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 class Pass(NamedTuple):
     """What one batch did: events read, the targets whose part failed (rolled back), and
     those already past what was read (they wait for the slower ones, or a pass of their
@@ -199,6 +184,7 @@ class Runner:
         self._shadow = {p.name: Target(p, store, shadow=True) for p in projections}
         self._ownership = AdvisoryOwnership(database_url, LOCK_CLASS)
         self._failures = Failures(engine)
+        self._collector = Collector()
 
     @property
     def owned(self) -> set[str]:
@@ -242,9 +228,9 @@ class Runner:
         failures: dict[str, Exception] = {}
         moved: list[Target] = []
         waiting: list[Target] = []
-        shared = SharedSteps()
+        shared = SharedSteps() if len(targets) > 1 else None  # nothing to share with one
         try:
-            async with self._engine.begin() as tx, collector_paused():
+            async with self._engine.begin() as tx, self._collector.paused():
                 points = await checkpoints.lock(tx, [t.name for t in targets])
                 start = min(p.cursor for p in points.values())
                 page = await read_page(self._store, start, targets, self._batch_size, until)

@@ -6,6 +6,7 @@ when it happened in the world (occurred_*), when it was recorded, what, and who.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -14,38 +15,56 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
 from domain.events import Event
-from domain.streams import KINDS, State, parties_of
+from domain.streams import KINDS, State, kind_of_stream
 from projections.projection import insert_rows, window
 from projections.states import StreamStates
 from projections.tables import timeline
 from store.records import RecordedEvent
 
-
-def _words(tag: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r" \1", tag).lower().capitalize()
+_CAPITAL = re.compile(r"(?<!^)([A-Z])")
 
 
-def describe(event: Event, state: State) -> str:
-    """A one-line summary a person can read in a spreadsheet."""
-    detail = ""
-    for attribute in ("charter", "terms", "plan", "record", "indicator", "milestone", "lead"):
+_DETAILED = ("charter", "terms", "plan", "record", "indicator", "milestone", "lead")
+"""The parts of an event whose name or text details its summary, the first one set."""
+
+
+@functools.cache
+def _summary_of(event_type: type) -> tuple[str, tuple[str, ...]]:
+    """An event type in words ("Session held"), and which detailed parts it can carry:
+    a handful of types, so worked out once each rather than per event."""
+    words = _CAPITAL.sub(r" \1", event_type.__name__).lower().capitalize()
+    return words, tuple(a for a in _DETAILED if hasattr(event_type, a))
+
+
+def _detail(event: Event, parts: tuple[str, ...]) -> str:
+    for attribute in parts:
         value = getattr(event, attribute, None)
         if value is not None:
-            detail = (
+            if attribute == "record":
+                return f"in {value.place.city}, {value.place.country}"
+            return (
                 getattr(value, "name", None)
                 or getattr(value, "text", None)
                 or getattr(value, "description", None)
                 or ""
             )
-            if attribute == "record":
-                detail = f"in {value.place.city}, {value.place.country}"
-            break
+    return ""
+
+
+def describe(event: Event, state: State) -> str:
+    """A one-line summary a person can read in a spreadsheet."""
+    words, parts = _summary_of(type(event))
     subject = ""
     if isinstance(state, dialogue.Dialogue) and state.charter:
         subject = state.charter.acronym or state.charter.name
-    text = " — ".join(part for part in (subject, _words(type(event).__name__), detail) if part)
+    text = " — ".join(part for part in (subject, words, _detail(event, parts)) if part)
     reason = getattr(event, "reason", None)
     return f"{text} (reason: {reason})" if reason else text
+
+
+def _nobody(state: State) -> list[str]:
+    """The parties of a stream no aggregate owns (as `domain.streams.parties_of`)."""
+    return []
 
 
 class TimelineProjection:
@@ -67,12 +86,13 @@ class TimelineProjection:
         rows = []
         deciders = {kind.prefix: kind.decider for kind in KINDS}
         for change in await states.fold_batch(tx, batch, deciders):
+            kind = kind_of_stream(change.stream_id)  # once per stream, not per event
+            parties_of = kind.parties_of if kind else _nobody
             for record, event, before, state in change.steps:
-                parties = parties_of(change.stream_id, state)
                 rows.append(
                     {
                         "position": record.position,
-                        "parties": parties or parties_of(change.stream_id, before),
+                        "parties": parties_of(state) or parties_of(before),
                         "recorded_at": record.recorded_at,
                         **window("occurred", event.happened()),
                         "event_type": record.type,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import visit
 from domain.streams import VISIT
-from projections.projection import insert_rows, window
+from projections.projection import delete_rows, insert_rows, window
 from projections.states import StreamStates
 from projections.tables import visits
 from store.records import RecordedEvent
@@ -58,7 +58,7 @@ class VisitProjection:
             c.after for c in await states.fold_batch(tx, batch, {VISIT.prefix: VISIT.decider})
         ]
         keys = [v.visit_id for v in touched]
-        await tx.execute(delete(visits).where(visits.c.visit_id.in_(keys)))
+        await delete_rows(tx, visits, "visit_id", keys)
         rows = [visit_row(v) for v in touched if v.plan is not None and v.status != "retracted"]
         if rows:
             await insert_rows(tx, visits, rows)
