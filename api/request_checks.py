@@ -1,6 +1,6 @@
 """Checks every request passes before its handler decodes anything (Litestar before_request).
 
-Two things Litestar itself gets wrong for this API, fixed in one place:
+What Litestar itself gets wrong for this API, fixed in one place:
 
 - JSON nesting. msgspec decodes recursively, so a 2 KB body of ~1,000 nested brackets ends
   in a RecursionError (a 500). No body the register accepts is nested more than a few
@@ -8,6 +8,11 @@ Two things Litestar itself gets wrong for this API, fixed in one place:
 - Timestamps. Litestar reads a query value typed as a datetime leniently, so `?as_of=0.5`
   meant half a second after 1970; the OpenAPI document says RFC 3339 date-time, so a bare
   number is refused as a 400.
+- Body types. Litestar converts a decoded body to the handler's type in lax mode, so
+  `"retention": "8"`, `"paused": "true"` or `"year_from": "2020"` were accepted as 8, True
+  and 2020 although the OpenAPI document says integer and boolean. A body that only lax
+  coercion makes fit is refused as a 400 naming the field; one that fits neither way goes
+  on to the handler's own refusal as before.
 - OPTIONS. Litestar builds a path's OPTIONS answer from the first route registered at that
   path, so `OPTIONS /dialogues` named POST but not GET; the answer here is built from every
   method the finished app serves at the path.
@@ -19,8 +24,9 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
+import msgspec
 from litestar import Request, Response
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
@@ -56,17 +62,41 @@ def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+class _Shape(NamedTuple):
+    moments: tuple[str, ...]
+    """Query parameters typed as datetimes."""
+    takes_body: bool
+    body_type: Any
+    """The body's declared type when it is one msgspec decodes strictly, else None."""
+
+
 @functools.lru_cache(maxsize=4096)
-def _shape(handler: Any) -> tuple[tuple[str, ...], bool]:
-    """A route's query parameters typed as datetimes, and whether it takes a body: read
-    from its signature once per route, not per request."""
+def _shape(handler: Any) -> _Shape:
+    """What the checks need of a route, read from its signature once, not per request."""
     parameters = handler.parsed_fn_signature.parameters
     moments = tuple(
         name
         for name, field in parameters.items()
         if field.annotation is dt.datetime or dt.datetime in get_args(field.annotation)
     )
-    return moments, "data" in parameters
+    data = parameters.get("data")
+    body_type = data.annotation if data is not None else None
+    strict = isinstance(body_type, type) and issubclass(body_type, msgspec.Struct)
+    return _Shape(moments, data is not None, body_type if strict else None)
+
+
+def _coerced_only(body: bytes, body_type: Any) -> str | None:
+    """Why `body` fits `body_type` only by lax coercion (a string for a number or a
+    boolean, 8.0 for 8, "null" for null); None when it fits strictly or not at all."""
+    try:
+        msgspec.json.decode(body, type=body_type)
+        return None
+    except msgspec.DecodeError as strict_error:
+        try:
+            msgspec.json.decode(body, type=body_type, strict=False)
+        except msgspec.DecodeError:
+            return None
+        return str(strict_error)
 
 
 def _numeric_moment(request: Request[Any, Any, Any], moments: tuple[str, ...]) -> str | None:
@@ -113,13 +143,15 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         path = next(iter(handler.paths))
         allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
-    moments, takes_body = _shape(handler)
+    moments, takes_body, body_type = _shape(handler)
     if moments and (numeric := _numeric_moment(request, moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
     if takes_body and (declared := _not_json(request.headers.get("content-type"))):
         raise problem(415, f"the body is declared as {declared}; send application/json")
     if takes_body and _too_deep(await request.body()):
         raise problem(400, f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
+    if body_type is not None and (coerced := _coerced_only(await request.body(), body_type)):
+        raise problem(400, f"the body does not match its schema: {coerced}")
     return None
 
 

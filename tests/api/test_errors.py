@@ -545,3 +545,44 @@ async def test_a_schedule_shows_its_upcoming_runs_across_daylight_saving(client,
     berlin = ZoneInfo("Europe/Berlin")
     assert {r.astimezone(berlin).hour for r in runs} == {9}
     assert (await client.get(url, params={"upcoming": 101}, headers=admin)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("retention", "8"),
+        ("retention", 8.0),
+        ("paused", "true"),
+        ("paused", 1),
+        ("parameters", {"year_from": "2020"}),
+        ("parameters", {"as_of": "null"}),
+    ],
+)
+async def test_a_body_that_fits_only_by_coercion_is_a_400(client, tokens, pool, field, value):
+    """Litestar converts bodies in lax mode; the document says integer, boolean, null."""
+    admin = _auth(tokens["admin"])
+    spec = {**SCHEDULE, "name": "strict", "destination": "strict", "retention": 3}
+    created = await client.post("/schedules", headers=admin, json=spec)
+    assert created.status_code == 201, created.text
+    url = f"/schedules/{created.json()['schedule_id']}"
+    before = await _register_state(pool)
+    replaced = await client.put(url, headers=admin, json={**spec, field: value})
+    problem = assert_problem(replaced, 400, "invalid-request")
+    assert field in problem["detail"] or "year_from" in problem["detail"], problem
+    added = await client.post("/schedules", headers=admin, json={**spec, "name": "x", field: value})
+    assert_problem(added, 400, "invalid-request")
+    assert (await client.get(url, headers=admin)).json() == created.json()
+    assert await _register_state(pool) == before
+    await client.delete(url, headers=admin)
+
+
+def test_coercion_is_told_apart_from_a_body_that_does_not_fit_at_all():
+    from api.request_checks import _coerced_only
+    from domain.facts import Assessment
+
+    fits = b'{"party": "KZ", "score": 1, "rationale": "Held", "assessor": "G20 RG"}'
+    coerced = fits.replace(b'"score": 1', b'"score": "1"')
+    unfit = fits.replace(b'"score": 1', b'"score": "high"')
+    assert _coerced_only(fits, Assessment) is None
+    assert "score" in (_coerced_only(coerced, Assessment) or "")
+    assert _coerced_only(unfit, Assessment) is None  # the handler refuses it as before
