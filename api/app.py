@@ -5,6 +5,7 @@ The other half of the wiring, opening and handing out resources, is api/dependen
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +52,20 @@ from store.availability import log_outages_in_one_line
 from store.sealing import key_from_env
 
 
+def _freeze_the_started_app() -> None:
+    """Move everything alive now to the collector's permanent generation.
+
+    Once started, the app's modules, routes, OpenAPI document and the framework's tables
+    live as long as the process, yet every full pass of the cycle collector walked them
+    again: frozen, a served command cost about a fifth less CPU (docs/PERFORMANCE.md,
+    "HTTP commands"). Reference counting still frees what is dropped later. Not for a
+    process that runs the projections: their batches use the freeze themselves
+    (projections/collector.py), and not in tests, which start many apps in one process.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     database_url: str,
     *,
@@ -59,6 +74,7 @@ def create_app(
     export_root: Path = DEFAULT_ROOT,
     webhook_policy: TargetPolicy | None = None,
     read_database_url: str | None = None,
+    freeze_after_startup: bool = False,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
@@ -68,7 +84,9 @@ def create_app(
     webhook targets subscriptions may name (default: from the environment).
     `read_database_url` names a streaming replica (a least-privilege login, like
     `database_url`) for the reads that may run there (api/dependencies.py); without it
-    every read goes to the primary.
+    every read goes to the primary. `freeze_after_startup` (what `entente serve` asks for
+    when the process runs no background loops) keeps what the started app holds out of
+    the cycle collector's walks (`_freeze_the_started_app`).
     """
 
     log_outages_in_one_line()
@@ -89,6 +107,8 @@ def create_app(
                     keep_loops(app.state, loops)
                     yield
             else:
+                if freeze_after_startup:
+                    _freeze_the_started_app()
                 yield
             close_streams(app)
 

@@ -47,13 +47,19 @@ log = logging.getLogger("entente.serving")
 
 
 def served_app() -> Any:
-    """The app one server process serves, built in that process."""
+    """The app one server process serves, built in that process.
+
+    A process that serves only (no background loops) freezes what is alive once the app
+    has started (`create_app(freeze_after_startup=True)`).
+    """
     from api.app import create_app
 
+    with_worker = os.environ.get(WITH_WORKER_ENV) == "1"
     return create_app(
         os.environ[URL_ENV],
-        run_projections=os.environ.get(WITH_WORKER_ENV) == "1",
+        run_projections=with_worker,
         read_database_url=os.environ.get(READ_URL_ENV) or None,
+        freeze_after_startup=not with_worker,
     )
 
 
