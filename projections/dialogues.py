@@ -106,12 +106,12 @@ def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> dict[str, Any]:
     }
 
 
-def progress_row(dialogue_id: Any, noted: tuple[dialogue.Outcome, Any]) -> dict[str, Any]:
+def progress_row(dialogue_id: Any, key: Key, progress: Any) -> dict[str, Any]:
     """One progress note of an outcome (of every outcome, retracted ones too)."""
-    outcome, (progress_id, progress) = noted
+    progress_id, outcome_id = key
     return {
         "progress_id": progress_id,
-        "outcome_id": outcome.outcome_id,
+        "outcome_id": outcome_id,
         "dialogue_id": dialogue_id,
         "note": progress.note,
         **window("on", progress.on),
@@ -119,52 +119,50 @@ def progress_row(dialogue_id: Any, noted: tuple[dialogue.Outcome, Any]) -> dict[
     }
 
 
-def _sessions(state: dialogue.Dialogue) -> dict[Any, Any]:
-    return {key: s for key, s in state.sessions.items() if s.status != "retracted"}
+Key = tuple[Any, ...]
+"""An entity's primary key after dialogue_id, in the table's column order."""
 
 
-def _outcomes(state: dialogue.Dialogue) -> dict[Any, Any]:
-    return {key: o for key, o in state.outcomes.items() if not o.retracted}
+def _sessions(state: dialogue.Dialogue) -> dict[Key, Any]:
+    return {(key,): s for key, s in state.sessions.items() if s.status != "retracted"}
 
 
-def _progress(state: dialogue.Dialogue) -> dict[Any, Any]:
-    """Keyed by (note, outcome), the primary key's order; the value carries the note's
-    own object, so an outcome that changed elsewhere leaves its unchanged notes alone."""
+def _outcomes(state: dialogue.Dialogue) -> dict[Key, Any]:
+    return {(key,): o for key, o in state.outcomes.items() if not o.retracted}
+
+
+def _progress(state: dialogue.Dialogue) -> dict[Key, Any]:
+    """Each note by (note, outcome): the note itself is compared, so an outcome that
+    changed elsewhere leaves its unchanged notes alone."""
     return {
-        (progress_id, outcome.outcome_id): (outcome, (progress_id, progress))
+        (progress_id, outcome.outcome_id): progress
         for outcome in state.outcomes.values()
         for progress_id, progress in outcome.progress.items()
     }
 
 
-Rows = Callable[[Any, Any], dict[str, Any]]
-ROW_TABLES: tuple[tuple[Table, Callable[[dialogue.Dialogue], dict[Any, Any]], Rows], ...] = (
-    (sessions, _sessions, session_row),
-    (outcomes, _outcomes, outcome_row),
+Rows = Callable[[Any, Key, Any], dict[str, Any]]
+ROW_TABLES: tuple[tuple[Table, Callable[[dialogue.Dialogue], dict[Key, Any]], Rows], ...] = (
+    (sessions, _sessions, lambda dialogue_id, _, session: session_row(dialogue_id, session)),
+    (outcomes, _outcomes, lambda dialogue_id, _, outcome: outcome_row(dialogue_id, outcome)),
     (outcome_progress, _progress, progress_row),
 )
-"""Each entity table with what keys its rows in a state and how an entity becomes a row."""
+"""Each entity table with how a state keys its entities and how one becomes a row."""
 
 
 def _is_live(state: dialogue.Dialogue) -> bool:
     return state.charter is not None and state.status != "retracted"
 
 
-def _unchanged(before: Any, after: Any) -> bool:
-    if isinstance(before, tuple):  # a progress note: compare the note, not its outcome
-        before, after = before[1][1], after[1][1]
-    return before is after or before == after
-
-
 def _entity_diff(
-    before: dict[Any, Any], after: dict[Any, Any]
-) -> tuple[list[Any], list[tuple[Any, Any]]]:
+    before: dict[Key, Any], after: dict[Key, Any]
+) -> tuple[list[Key], list[tuple[Key, Any]]]:
     """The keys whose rows go (gone or changed) and the entities whose rows come (new or
     changed); rows of unchanged entities stay where they are."""
     changed = [
         (key, entity)
         for key, entity in after.items()
-        if key not in before or not _unchanged(before[key], entity)
+        if key not in before or not (before[key] is entity or before[key] == entity)
     ]
     gone = [key for key in before if key not in after]
     return gone + [key for key, _ in changed if key in before], changed
@@ -191,11 +189,13 @@ async def _write_entities(
     tx: AsyncConnection,
     table: Table,
     changes: Sequence[Change],
-    entities: Callable[[dialogue.Dialogue], dict[Any, Any]],
+    entities: Callable[[dialogue.Dialogue], dict[Key, Any]],
     row: Rows,
 ) -> None:
+    """A dialogue that is no longer live loses all its rows; one that was not live before
+    has none in the table (they went when it stopped being live)."""
     whole: list[Any] = []
-    gone: list[tuple[Any, ...]] = []
+    gone: list[Key] = []
     rows: list[dict[str, Any]] = []
     for change in changes:
         before, after = change.before, change.after
@@ -203,18 +203,12 @@ async def _write_entities(
             whole.append(after.dialogue_id or before.dialogue_id)
             continue
         held = entities(before) if _is_live(before) else {}
-        if not held and before.dialogue_id is not None:
-            whole.append(after.dialogue_id)  # nothing of it may be in the table
         removed, added = _entity_diff(held, entities(after))
-        gone += [(after.dialogue_id, *_flat(key)) for key in removed]
-        rows += [row(after.dialogue_id, entity) for _, entity in added]
+        gone += [(after.dialogue_id, *key) for key in removed]
+        rows += [row(after.dialogue_id, key, entity) for key, entity in added]
     await delete_rows(tx, table, "dialogue_id", whole)
     await delete_keys(tx, table, ["dialogue_id", *_key_columns(table)], gone)
     await insert_rows(tx, table, rows)
-
-
-def _flat(key: Any) -> tuple[Any, ...]:
-    return key if isinstance(key, tuple) else (key,)
 
 
 def _key_columns(table: Table) -> list[str]:

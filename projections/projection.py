@@ -92,22 +92,16 @@ async def insert_rows(tx: AsyncConnection, table: Table, rows: Sequence[dict[str
 
 
 async def delete_rows(tx: AsyncConnection, table: Table, column: str, keys: Sequence[Any]) -> None:
-    """Remove the rows of `table` whose `column` is one of `keys`, in one statement with the
-    keys as one array parameter (an IN would be thousands of parameters, each one handled
-    by SQLAlchemy in Python)."""
-    if not keys:
-        return
-    array = table.c[column].type.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-    where = f"{column} = ANY($1::{array}[])"
-    sql = f'DELETE FROM "{_schema_of(tx, table)}"."{table.name}" WHERE {where}'
-    await (await driver(tx)).execute(sql, list(keys))
+    """Remove the rows of `table` whose `column` is one of `keys` (see `delete_keys`)."""
+    await delete_keys(tx, table, [column], [(key,) for key in keys])
 
 
 async def delete_keys(
     tx: AsyncConnection, table: Table, columns: Sequence[str], keys: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Remove the rows of `table` whose `columns` are one of `keys` (composite keys), in one
-    statement with an array parameter per column, for the reason `delete_rows` gives."""
+    """Remove the rows of `table` whose `columns` are one of `keys`, in one statement with an
+    array parameter per column (an IN would be thousands of parameters, each one handled
+    by SQLAlchemy in Python)."""
     if not keys:
         return
     dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
