@@ -29,7 +29,7 @@ from api.dependencies import command_store
 from api.edge import LEAN
 from api.problems import problem, problem_responses
 from api.representation import MAX_ITEMS, MAX_TEXT, oversize, unstorable
-from api.request_checks import request_checks
+from api.request_checks import STRICT_BODY, request_checks
 from domain.commands import Command
 from domain.errors import AlreadyExists, DomainError
 from domain.streams import location_for, stream_id_for
@@ -230,23 +230,23 @@ def _head(accepted: Accepted, body: bytes) -> list[tuple[bytes, bytes]]:
 def lean_command(route: CommandRoute, fallback: ASGIApp) -> ASGIApp:
     """The command route as a plain ASGI app, past Litestar's per-request machinery.
 
-    Why: the framework's handler call (its kwargs model, signature model, Response object
-    and its rendering) cost more CPU per command than deciding and appending it. Here the
-    same steps run through the same functions: the before_request checks (key and role
-    first, 415, depth, strictly typed body), a strict decode, run_command, and the answer
-    Litestar would have written. A body that does not decode strictly goes to `fallback`
-    (the Litestar route, which runs the same checks again and refuses it in its own words),
-    so every refusal is the framework's. Problems raised here are rendered by the same
-    exception handlers (api/edge.py wraps this app in Litestar's exception middleware).
+    Why: the framework's handler call (its kwargs and signature models, the Response
+    object and its rendering) was about 40 % of the app's own CPU per command, beside the
+    command itself (docs/PERFORMANCE.md, "HTTP commands"). Here the same steps run through
+    the same functions: the before_request checks (key and role first, 415, depth, the
+    strictly typed body, which they keep decoded), run_command, and the answer Litestar
+    would have written. A body that does not decode strictly goes to `fallback` (the
+    Litestar route, which runs the same checks again and refuses it in its own words), so
+    every refusal is the framework's. Problems raised here are rendered by the same
+    exception handlers: api/edge.py wraps this app in Litestar's exception middleware.
     """
     command_type, policy, created = route
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         request: Request[Any, Any, Any] = Request(scope, receive, send)
         await request_checks(request)  # a POST never gets an answer from it, only problems
-        try:
-            command = msgspec.json.decode(await request.body(), type=command_type)
-        except msgspec.MsgspecError:
+        command = scope["state"].get(STRICT_BODY)  # decoded strictly by the checks
+        if not isinstance(command, command_type):
             await fallback(scope, receive, send)
             return
         accepted = await run_command(request, command_store(request), command, policy, created)
