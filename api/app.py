@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.middleware import DefineMiddleware
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 
 from api import (
@@ -75,6 +76,7 @@ def create_app(
     webhook_policy: TargetPolicy | None = None,
     read_database_url: str | None = None,
     freeze_after_startup: bool = False,
+    lean_commands: bool = True,
 ) -> Litestar:
     """An app bound to one database; pools (and, locally, the projections) live with it.
 
@@ -86,7 +88,9 @@ def create_app(
     `database_url`) for the reads that may run there (api/dependencies.py); without it
     every read goes to the primary. `freeze_after_startup` (what `entente serve` asks for
     when the process runs no background loops) keeps what the started app holds out of
-    the cycle collector's walks (`_freeze_the_started_app`).
+    the cycle collector's walks (`_freeze_the_started_app`). `lean_commands=False` runs
+    the command routes through Litestar's handler call instead of their lean path
+    (api/commanding.py `lean_command`): the tests show both answer alike.
     """
 
     log_outages_in_one_line()
@@ -137,7 +141,8 @@ def create_app(
         dependencies=DEPENDENCIES,
         state=new_state(),
         before_request=request_checks,  # the key and role first (api/auth.py)
-        middleware=[edge],  # ids, log context, metrics, conditional GET in one (api/edge.py)
+        # ids, log context, metrics, conditional GET in one, and the lean command path
+        middleware=[DefineMiddleware(edge, lean=lean_commands)],  # api/edge.py
         plugins=[
             ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
         ],

@@ -9,10 +9,11 @@ judged on, so a concurrent change is a 409, never a lost update.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 from litestar import Request, Response, post
@@ -21,11 +22,14 @@ from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import caller
 from api.dependencies import command_store
+from api.edge import LEAN
 from api.problems import problem, problem_responses
 from api.representation import MAX_ITEMS, MAX_TEXT, oversize, unstorable
+from api.request_checks import STRICT_BODY, request_checks
 from domain.commands import Command
 from domain.errors import AlreadyExists, DomainError
 from domain.streams import location_for, stream_id_for
@@ -51,6 +55,14 @@ class CommandAccepted(msgspec.Struct, frozen=True, kw_only=True):
     positions: list[int]
     position: str | None
     replayed: bool
+
+
+class Accepted(NamedTuple):
+    """A command's answer before it is a response: what both command paths send."""
+
+    content: CommandAccepted
+    status: int
+    headers: dict[str, str]
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
@@ -139,17 +151,17 @@ async def run_command(
     command: Command,
     policy: IfMatch,
     created: bool,
-) -> Response[CommandAccepted]:
-    """Authorised, decoded command → decision → response with ETag and Location; each
+) -> Accepted:
+    """Authorised, decoded command → decision → answer with ETag and Location; each
     counted by outcome (accepted, conflict, rejected, failed)."""
     name = type(command).__name__
     try:
-        response = await _run_command(request, store, command, policy, created)
+        accepted = await _run_command(request, store, command, policy, created)
     except Exception as error:
         COMMANDS.labels(name, _outcome(error)).inc()
         raise
     COMMANDS.labels(name, "accepted").inc()
-    return response
+    return accepted
 
 
 async def _run_command(
@@ -158,7 +170,7 @@ async def _run_command(
     command: Command,
     policy: IfMatch,
     created: bool,
-) -> Response[CommandAccepted]:
+) -> Accepted:
     body = msgspec.to_builtins(command)
     await _check_representation(request, body)
     _check_path(request, body)
@@ -184,18 +196,71 @@ async def _run_command(
     headers = {"ETag": f'"{decision.version}"', "Location": location_for(decision.stream_id)}
     if token:
         headers["X-Position"] = token
-    return Response(
-        CommandAccepted(
-            stream_id=decision.stream_id,
-            version=decision.version,
-            events=decision.event_types,
-            positions=list(decision.positions),
-            position=token,
-            replayed=decision.replayed,
-        ),
-        status_code=201 if created and decision.event_types else 200,
-        headers=headers,
+    content = CommandAccepted(
+        stream_id=decision.stream_id,
+        version=decision.version,
+        events=decision.event_types,
+        positions=list(decision.positions),
+        position=token,
+        replayed=decision.replayed,
     )
+    return Accepted(content, 201 if created and decision.event_types else 200, headers)
+
+
+class CommandRoute(NamedTuple):
+    """What a command route runs: its command type and how it treats If-Match."""
+
+    command_type: type[Any]
+    if_match: IfMatch
+    created: bool
+
+
+_JSON = (b"content-type", b"application/json")
+
+
+def _head(accepted: Accepted, body: bytes) -> list[tuple[bytes, bytes]]:
+    """The response headers Litestar writes for the route's Response, in its order."""
+    return [
+        *((name.lower().encode(), value.encode()) for name, value in accepted.headers.items()),
+        _JSON,
+        (b"content-length", str(len(body)).encode()),
+    ]
+
+
+def lean_command(route: CommandRoute, fallback: ASGIApp) -> ASGIApp:
+    """The command route as a plain ASGI app, past Litestar's per-request machinery.
+
+    Why: the framework's handler call (its kwargs and signature models, the Response
+    object and its rendering) was about 40 % of the app's own CPU per command, beside the
+    command itself (docs/PERFORMANCE.md, "HTTP commands"). Here the same steps run through
+    the same functions: the before_request checks (key and role first, 415, depth, the
+    strictly typed body, which they keep decoded), run_command, and the answer Litestar
+    would have written. A body that does not decode strictly goes to `fallback` (the
+    Litestar route, which runs the same checks again and refuses it in its own words), so
+    every refusal is the framework's. Problems raised here are rendered by the same
+    exception handlers: api/edge.py wraps this app in Litestar's exception middleware.
+    """
+    command_type, policy, created = route
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive, send)
+        await request_checks(request)  # a POST never gets an answer from it, only problems
+        command = scope["state"].get(STRICT_BODY)  # decoded strictly by the checks
+        if not isinstance(command, command_type):
+            await fallback(scope, receive, send)
+            return
+        accepted = await run_command(request, command_store(request), command, policy, created)
+        body = msgspec.json.encode(accepted.content)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": accepted.status,
+                "headers": _head(accepted, body),
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return serve
 
 
 def command_problems(path: str, if_match: IfMatch, created: bool) -> tuple[int, ...]:
@@ -262,7 +327,8 @@ def command_route(
         idempotency_key_header: IdempotencyKeyHeader = None,
     ) -> Response[CommandAccepted]:
         """The headers are read from the request; they are declared to document them."""
-        return await run_command(request, command_store(request), data, if_match, created)
+        accepted = await run_command(request, command_store(request), data, if_match, created)
+        return Response(accepted.content, status_code=accepted.status, headers=accepted.headers)
 
     run.__annotations__ = {**run.__annotations__, "data": command_type}
     run.__name__ = f"post_{command_type.__name__}"
@@ -275,7 +341,11 @@ def command_route(
         tags=[tag],
         operation_id=command_type.__name__,
         status_code=201 if created else 200,
-        opt={"permission": "write", "if_match": if_match.value},
+        opt={
+            "permission": "write",
+            "if_match": if_match.value,
+            LEAN: functools.partial(lean_command, CommandRoute(command_type, if_match, created)),
+        },
         name=command_type.__name__,
         responses={
             **problem_responses(*command_problems(path, if_match, created)),

@@ -12,7 +12,8 @@ What Litestar itself gets wrong for this API, fixed in one place:
   `"retention": "8"`, `"paused": "true"` or `"year_from": "2020"` were accepted as 8, True
   and 2020 although the OpenAPI document says integer and boolean. A body that only lax
   coercion makes fit is refused as a 400 naming the field; one that fits neither way goes
-  on to the handler's own refusal as before.
+  on to the handler's own refusal as before. The strictly decoded body is kept in scope
+  state (STRICT_BODY) for the command routes' lean path.
 - OPTIONS. Litestar builds a path's OPTIONS answer from the first route registered at that
   path, so `OPTIONS /dialogues` named POST but not GET; the answer here is built from every
   method the finished app serves at the path.
@@ -36,6 +37,10 @@ from api.problems import problem
 
 MAX_JSON_DEPTH = 32
 """Arrays and objects inside one another; the deepest command body is under ten."""
+
+STRICT_BODY = "strict_body"
+"""Scope state: the body as the route's Struct, decoded strictly by the checks (None when it
+does not fit), so the lean command path (api/commanding.py) need not decode it again."""
 
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -85,18 +90,18 @@ def _shape(handler: Any) -> _Shape:
     return _Shape(moments, data is not None, body_type if strict else None)
 
 
-def _coerced_only(body: bytes, body_type: Any) -> str | None:
-    """Why `body` fits `body_type` only by lax coercion (a string for a number or a
-    boolean, 8.0 for 8, "null" for null); None when it fits strictly or not at all."""
+def strictly(body: bytes, body_type: Any) -> tuple[Any, str | None]:
+    """`body` decoded strictly into `body_type`, and None; or None and why it fits only by
+    lax coercion (a string for a number or a boolean, 8.0 for 8, "null" for null); or
+    None and None when it fits neither way (the handler's own refusal answers it)."""
     try:
-        msgspec.json.decode(body, type=body_type)
-        return None
+        return msgspec.json.decode(body, type=body_type), None
     except msgspec.DecodeError as strict_error:
         try:
             msgspec.json.decode(body, type=body_type, strict=False)
         except msgspec.DecodeError:
-            return None
-        return str(strict_error)
+            return None, None
+        return None, str(strict_error)
 
 
 def _numeric_moment(request: Request[Any, Any, Any], moments: tuple[str, ...]) -> str | None:
@@ -150,8 +155,11 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         raise problem(415, f"the body is declared as {declared}; send application/json")
     if takes_body and _too_deep(await request.body()):
         raise problem(400, f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
-    if body_type is not None and (coerced := _coerced_only(await request.body(), body_type)):
-        raise problem(400, f"the body does not match its schema: {coerced}")
+    if body_type is not None:
+        decoded, coerced = strictly(await request.body(), body_type)
+        if coerced:
+            raise problem(400, f"the body does not match its schema: {coerced}")
+        request.scope.setdefault("state", {})[STRICT_BODY] = decoded
     return None
 
 

@@ -283,6 +283,111 @@ def _run(work: Any) -> Any:
     return uvloop.run(work)
 
 
+# --- the app over ASGI, no server (a process of its own) ------------------------------
+
+ASGI_ROUNDS = 5
+ASGI_CLIENTS = 8
+
+
+def _asgi_request(app: Any, token: str, body: bytes, statuses: list[int]) -> Any:
+    """One POST /dialogues through the app's ASGI interface, as a server would send it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/dialogues",
+        "raw_path": b"/dialogues",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("127.0.0.1", PORT),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", f"127.0.0.1:{PORT}".encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> Any:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    return app(scope, receive, send)
+
+
+async def asgi_costs(spec: dict[str, Any]) -> dict[str, Any]:
+    """CPU ms per launch through the app over ASGI (no server: the HTTP layer's own share
+    beside the command), with the lean command path and through Litestar's handler call,
+    and through `handle` alone; interleaved rounds in one process, medians. Steadier under
+    a loaded machine than the served figures, whose CPU per command moves with scheduling."""
+    import gc
+    import statistics
+    from contextlib import AsyncExitStack
+
+    from api.app import create_app
+    from service.handling import handle
+
+    apps = {
+        "lean": create_app(spec["url"], lean_commands=True),
+        "litestar": create_app(spec["url"], lean_commands=False),
+    }
+    async with AsyncExitStack() as stack:
+        for app in apps.values():
+            await stack.enter_async_context(app.lifespan())
+        gc.collect()
+        gc.freeze()  # as `entente serve` does once started
+        store = apps["lean"].state.store
+
+        async def through_app(app: Any, count: int) -> float:
+            bodies = [msgspec.json.encode(launch(uuid.uuid4())) for _ in range(count)]
+            statuses: list[int] = []
+
+            async def client(i: int) -> None:
+                for body in bodies[i::ASGI_CLIENTS]:
+                    await _asgi_request(app, spec["token"], body, statuses)
+
+            started = time.process_time()
+            await asyncio.gather(*(client(i) for i in range(ASGI_CLIENTS)))
+            if set(statuses) != {201}:
+                raise SystemExit(f"the app answered {sorted(set(statuses))}")
+            return (time.process_time() - started) / count * 1000
+
+        async def through_handle(count: int) -> float:
+            commands = [launch(uuid.uuid4()) for _ in range(count)]
+
+            async def client(i: int) -> None:
+                for command in commands[i::ASGI_CLIENTS]:
+                    await handle(store, command, metadata=METADATA)
+
+            started = time.process_time()
+            await asyncio.gather(*(client(i) for i in range(ASGI_CLIENTS)))
+            return (time.process_time() - started) / count * 1000
+
+        sides: dict[str, Callable[[int], Any]] = {
+            **{name: functools.partial(through_app, app) for name, app in apps.items()},
+            "handle": through_handle,
+        }
+        for run_side in sides.values():
+            await run_side(WARM_UP)
+        cpu: dict[str, list[float]] = {name: [] for name in sides}
+        for _ in range(ASGI_ROUNDS):
+            for name, run_side in sides.items():
+                cpu[name].append(await run_side(spec["count"]))
+    return {name: statistics.median(values) for name, values in cpu.items()}
+
+
+def asgi_main(spec: dict[str, Any]) -> None:
+    """The ASGI measurement's entry, as load_main."""
+    print(json.dumps(_run(asgi_costs(spec))))
+
+
 # --- the servers ----------------------------------------------------------------------
 
 H11_SERVER = """
@@ -518,6 +623,15 @@ def main() -> None:
     owner_url = loop.run_until_complete(context.__aenter__())
     try:
         url, token = asyncio.run(_prepare(owner_url))
+        asgi = child("asgi", {"url": url, "token": token, "count": min(COMMANDS, 500)})
+        print(
+            f"app over ASGI, no server, launches at {ASGI_CLIENTS} clients (median of"
+            f" {ASGI_ROUNDS} interleaved rounds): lean command path {asgi['lean']:.3f} ms CPU,"
+            f" through Litestar's handler {asgi['litestar']:.3f}, handle alone"
+            f" {asgi['handle']:.3f} (x{asgi['lean'] / asgi['handle']:.2f} /"
+            f" x{asgi['litestar'] / asgi['handle']:.2f}); load {load_average()}",
+            flush=True,
+        )
         rows = measure("in-process", url, lambda spec: child("in-process", {**spec, "url": url}))
         for stack in STACKS:
             command = server_command(stack, url, PORT)
@@ -558,5 +672,7 @@ if __name__ == "__main__":
         load_main(json.loads(sys.argv[2]))
     elif len(sys.argv) == 3 and sys.argv[1] == "in-process":
         in_process_main(json.loads(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "asgi":
+        asgi_main(json.loads(sys.argv[2]))
     else:
         main()

@@ -577,12 +577,13 @@ async def test_a_body_that_fits_only_by_coercion_is_a_400(client, tokens, pool, 
 
 
 def test_coercion_is_told_apart_from_a_body_that_does_not_fit_at_all():
-    from api.request_checks import _coerced_only
+    from api.request_checks import strictly
     from domain.facts import Assessment
 
     fits = b'{"party": "KZ", "score": 1, "rationale": "Held", "assessor": "G20 RG"}'
     coerced = fits.replace(b'"score": 1', b'"score": "1"')
     unfit = fits.replace(b'"score": 1', b'"score": "high"')
-    assert _coerced_only(fits, Assessment) is None
-    assert "score" in (_coerced_only(coerced, Assessment) or "")
-    assert _coerced_only(unfit, Assessment) is None  # the handler refuses it as before
+    assert strictly(fits, Assessment)[1] is None
+    assert isinstance(strictly(fits, Assessment)[0], Assessment)
+    assert "score" in (strictly(coerced, Assessment)[1] or "")
+    assert strictly(unfit, Assessment) == (None, None)  # the handler refuses it as before
