@@ -47,6 +47,12 @@ RAW_TABLE = """CREATE TABLE bench_raw (
     metadata jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())"""
 RAW_INSERT = """INSERT INTO bench_raw (stream_id, version, event_id, type, data, metadata)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)"""
+CHECKPOINTS = os.environ.get("BENCH_CHECKPOINT", "1") != "0"
+"""A CHECKPOINT before every part of a round (the default). After one, the first change
+to each page writes the whole page into the WAL: the store's inserts into its stream and
+event-id indexes touch pages all over them, so it pays a full-page image for most events
+of a part, where a server checkpointing every few minutes pays one per page per interval.
+BENCH_CHECKPOINT=0 leaves checkpoints to the server, to show what that costs."""
 WAL_SQL = "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"
 """Bytes of WAL written so far: its growth per event shows the full-page images each
 side's index inserts cost after the CHECKPOINT that starts every part of a round."""
@@ -215,7 +221,8 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
         for name, side in sides.items():
             # Each part of a round starts from a fresh checkpoint, so no side pays for
             # another's dirty buffers or full-page writes.
-            await pool.execute("CHECKPOINT")
+            if CHECKPOINTS:
+                await pool.execute("CHECKPOINT")
             wal = await pool.fetchval(WAL_SQL)
             ticks = server_ticks(postmaster)
             cpu = time.process_time()

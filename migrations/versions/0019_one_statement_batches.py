@@ -11,8 +11,9 @@ RETURNING rows a second loop matched back to their requests with `array_position
 the keys. All of that is server CPU per combined call, on the same cores as the clients.
 Same signature and outputs, replaced in place (grants stay with the function): take the
 stream locks (one statement, hashtext order, as before), then ONE statement reads every
-head and idempotency key, decides each request, inserts the accepted events and their
-keys and aggregates the outputs in request order. The decisions are 0005's, request for
+head and idempotency key, decides each request, inserts the accepted events and
+aggregates the outputs in request order; only a call that has keys to record runs one
+more, which records them. The decisions are 0005's, request for
 request: a key already spent replays its first result (EE002 when its fingerprint,
 stream or event count differ), otherwise a stale expected version is refused (EE001, the
 head version as detail); positions follow the request order; all events share the
@@ -46,6 +47,7 @@ UPGRADE = (
     + r"""DECLARE
     n integer := jsonb_array_length(p_requests);
     streams integer := 0;
+    keyed boolean;
     stamp text := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 BEGIN
     -- One lock per stream, in (hashtext, stream id) order; counting them finds a stream
@@ -109,14 +111,6 @@ BEGIN
         FROM decided d WHERE d.decision = 'accepted'
         ORDER BY d.i
         RETURNING e.stream_id, e.position, e.version, e.transaction_id
-    ), keyed AS (
-        INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
-                                                  versions, stream_version)
-        SELECT d.key, d.fingerprint, d.stream_id, ARRAY[w.position], ARRAY[w.version],
-               w.version
-        FROM decided d JOIN written w ON w.stream_id = d.stream_id
-        WHERE d.key IS NOT NULL
-        ORDER BY d.key  -- two calls racing for the same keys meet in one order
     )
     SELECT array_agg(CASE d.decision WHEN 'accepted' THEN w.position
                                      WHEN 'replayed' THEN d.prior_position END ORDER BY d.i),
@@ -137,10 +131,23 @@ BEGIN
                      END ORDER BY d.i),
            array_agg(CASE d.decision WHEN 'EE001' THEN coalesce(d.head, 0)::text END
                      ORDER BY d.i),
-           array_agg(NULL::text ORDER BY d.i)
+           array_agg(NULL::text ORDER BY d.i),
+           coalesce(bool_or(d.key IS NOT NULL AND d.decision = 'accepted'), false)
     INTO out_positions, out_versions, out_transaction_ids, out_replayed, out_sqlstates,
-         out_messages, out_details, out_constraints
+         out_messages, out_details, out_constraints, keyed
     FROM decided d LEFT JOIN written w ON w.stream_id = d.stream_id;
+
+    -- A statement of its own, run only when there are keys to record: most calls carry
+    -- none, and an INSERT in the statement above would open its table in every call.
+    IF keyed THEN
+        INSERT INTO event_store.idempotency_keys (key, fingerprint, stream_id, positions,
+                                                  versions, stream_version)
+        SELECT t.r->>10, decode(t.r->>11, 'base64'), t.r->>0, ARRAY[out_positions[t.i]],
+               ARRAY[out_versions[t.i]], out_versions[t.i]
+        FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS t(r, i)
+        WHERE t.r->>10 IS NOT NULL AND NOT out_replayed[t.i]
+        ORDER BY 1;  -- two calls racing for the same keys meet in one order
+    END IF;
 END $$;
 """
 )
