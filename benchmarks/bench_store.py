@@ -31,6 +31,9 @@ WARM_UP = 16
 """Unmeasured appends per writer on each side first, so every pooled connection has
 prepared its statements (and compiled the append function) before the clock starts."""
 FILLER = "x" * 300
+FLIGHTS = [int(f) for f in os.environ.get("BENCH_FLIGHTS", "").split(",") if f]
+"""Extra store sides with these `combine_flights` (e.g. BENCH_FLIGHTS=3,4), measured in
+the same interleaved rounds as the default store, for A/B runs of the combining policy."""
 
 
 def payload(n: int) -> dict[str, Any]:
@@ -44,6 +47,15 @@ RAW_TABLE = """CREATE TABLE bench_raw (
     metadata jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())"""
 RAW_INSERT = """INSERT INTO bench_raw (stream_id, version, event_id, type, data, metadata)
 VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)"""
+CHECKPOINTS = os.environ.get("BENCH_CHECKPOINT", "1") != "0"
+"""A CHECKPOINT before every part of a round (the default). After one, the first change
+to each page writes the whole page into the WAL: the store's inserts into its stream and
+event-id indexes touch pages all over them, so it pays a full-page image for most events
+of a part, where a server checkpointing every few minutes pays one per page per interval.
+BENCH_CHECKPOINT=0 leaves checkpoints to the server, to show what that costs."""
+WAL_SQL = "SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"
+"""Bytes of WAL written so far: its growth per event shows the full-page images each
+side's index inserts cost after the CHECKPOINT that starts every part of a round."""
 METADATA = {"actor": "bench", "request_id": "r"}
 METADATA_JSON = json.dumps(METADATA)
 
@@ -68,18 +80,63 @@ async def run_writers(
 Side = Callable[[int, int], Awaitable[None]]
 
 
+def _ticks(stat: str) -> tuple[int, int]:
+    """(parent pid, user + system clock ticks) from a /proc/<pid>/stat line."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def server_ticks(postmaster: int | None) -> dict[int, int]:
+    """CPU clock ticks used so far by each of the server's processes (the postmaster's
+    children: backends, WAL writer, checkpointer), read from /proc; none when the server
+    is not a local process."""
+    ticks: dict[int, int] = {}
+    if postmaster is None:
+        return ticks
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent, used = _ticks(stat.read_text())
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        if parent == postmaster:
+            ticks[int(stat.parent.name)] = used
+    return ticks
+
+
+def server_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """Server CPU seconds between two readings; a process that ended in between took its
+    count along (the benchmark's own connections stay open), one that started counts whole."""
+    used = sum(t - before.get(pid, 0) for pid, t in after.items())
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def parent_of(pid: int) -> int | None:
+    """A local process's parent pid; None when there is no such process here."""
+    try:
+        return _ticks(Path(f"/proc/{pid}/stat").read_text())[0]
+    except OSError:
+        return None
+
+
 class Tally:
-    """One side's totals over the measured rounds: wall time, client CPU, latencies."""
+    """One side's totals over the measured rounds: wall time, client and server CPU,
+    latencies."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.cpu = 0.0
+        self.server = 0.0
+        self.wal = 0
         self.latencies: list[float] = []
         self.rounds: list[float] = []
 
-    def add(self, seconds: float, cpu: float, latencies: list[float]) -> None:
+    def add(
+        self, seconds: float, cpu: float, server: float, wal: int, latencies: list[float]
+    ) -> None:
         self.seconds += seconds
+        self.wal += wal
         self.cpu += cpu
+        self.server += server
         self.latencies += latencies
         self.rounds.append(seconds)
 
@@ -98,6 +155,8 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
     raw/conn is what the peers' benchmarks measure: one connection per writer, held for
     the whole run, prepared INSERTs, no pool. raw/pool goes through the store's pool.
     """
+    # the postmaster is the parent of one of our backends (when the server is local)
+    postmaster = parent_of(await pool.fetchval("SELECT pg_backend_pid()"))
     store = EventStore(pool)
     appends = max(EVENTS // batch, writers * 4)
     versions: dict[str, int] = {}
@@ -111,12 +170,15 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
         # each writer owns its own streams, so the benchmark measures appends, not conflicts
         return f"bench-{prefix}-{w}-{(i // writers) % max(STREAMS // writers, 1)}"
 
-    async def store_append(i: int, w: int) -> None:
-        sid = stream_of(i, w)
-        expected = versions.get(sid, 0)
-        events = [NewEvent(type="Benchmarked", data=payload(i)) for _ in range(batch)]
-        result = await store.append(sid, events, expected, METADATA)
-        versions[sid] = result.version
+    def store_side(store: EventStore, tag: str) -> Side:
+        async def store_append(i: int, w: int) -> None:
+            sid = stream_of(i, w) + tag
+            expected = versions.get(sid, 0)
+            events = [NewEvent(type="Benchmarked", data=payload(i)) for _ in range(batch)]
+            result = await store.append(sid, events, expected, METADATA)
+            versions[sid] = result.version
+
+        return store_append
 
     raw_versions: dict[str, int] = {}
 
@@ -145,7 +207,11 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
     sides: dict[str, Side] = {
         "raw_conn": raw_conn_append,
         "raw_pool": raw_pool_append,
-        "store": store_append,
+        "store": store_side(store, ""),
+        **{
+            f"store/f{f}": store_side(EventStore(pool, combine_flights=f), f"-f{f}")
+            for f in FLIGHTS
+        },
     }
     for side in sides.values():
         await run_writers(writers, writers * WARM_UP // batch or writers, side)
@@ -155,10 +221,16 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
         for name, side in sides.items():
             # Each part of a round starts from a fresh checkpoint, so no side pays for
             # another's dirty buffers or full-page writes.
-            await pool.execute("CHECKPOINT")
+            if CHECKPOINTS:
+                await pool.execute("CHECKPOINT")
+            wal = await pool.fetchval(WAL_SQL)
+            ticks = server_ticks(postmaster)
             cpu = time.process_time()
             seconds, latencies = await run_writers(writers, appends // ROUNDS, side)
-            tallies[name].add(seconds, time.process_time() - cpu, latencies)
+            cpu = time.process_time() - cpu
+            server = server_seconds(ticks, server_ticks(postmaster))
+            wal = await pool.fetchval(WAL_SQL) - wal
+            tallies[name].add(seconds, cpu, server, wal, latencies)
     for connection in connections:
         await connection.close()
     events = appends // ROUNDS * ROUNDS * batch
@@ -184,6 +256,21 @@ def summary(writers: int, batch: int, events: int, tallies: dict[str, Tally]) ->
         "store_cpu": store.cpu / events * 1e6,
         "conn_cpu": conn.cpu / events * 1e6,
         "pool_cpu": pooled.cpu / events * 1e6,
+        "store_server": store.server / events * 1e6,
+        "conn_server": conn.server / events * 1e6,
+        "pool_server": pooled.server / events * 1e6,
+        "store_wal": store.wal / events,
+        "conn_wal": conn.wal / events,
+        "others": {
+            name: (
+                conn.seconds / t.seconds,
+                t.cpu / events * 1e6,
+                t.server / events * 1e6,
+                t.wal / events,
+            )
+            for name, t in tallies.items()
+            if name.startswith("store/")
+        },
         "store_p50": percentile(store.latencies, 0.5),
         "store_p99": percentile(store.latencies, 0.99),
         "conn_p50": percentile(conn.latencies, 0.5),
@@ -201,8 +288,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| writers | events/append | events | store ev/s | raw/conn ev/s | raw/pool ev/s "
         "| **store ÷ raw/conn** (target) | store ÷ raw/pool | per-round ÷ raw/conn "
         "min / median / max | client CPU µs/event store / conn / pool "
+        "| server CPU µs/event store / conn / pool | WAL bytes/event store / conn "
         "| store p50 / p99 ms | raw/conn p50 / p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         target = TARGETS.get((r["writers"], r["batch"]))
@@ -213,9 +301,18 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['ratio_pool']:.2f} "
             f"| {r['ratio_low']:.2f} / {r['ratio_median']:.2f} / {r['ratio_high']:.2f} "
             f"| {r['store_cpu']:.0f} / {r['conn_cpu']:.0f} / {r['pool_cpu']:.0f} "
+            f"| {r['store_server']:.0f} / {r['conn_server']:.0f} / {r['pool_server']:.0f} "
+            f"| {r['store_wal']:,.0f} / {r['conn_wal']:,.0f} "
             f"| {r['store_p50']:.2f} / {r['store_p99']:.2f} "
             f"| {r['conn_p50']:.2f} / {r['conn_p99']:.2f} |"
         )
+    for r in rows:
+        for name, (ratio, cpu, server, wal) in r["others"].items():
+            lines.append(
+                f"\n{name} at {r['writers']} writers, {r['batch']} per append: "
+                f"**{ratio:.2f}** ÷ raw/conn,"
+                f" client / server CPU {cpu:.0f} / {server:.0f} µs/event, WAL {wal:,.0f} B/event"
+            )
     return "\n".join(lines)
 
 
@@ -227,7 +324,7 @@ async def main() -> str:
         rows = []
         for writers, batch in [(1, 1), (8, 1), (32, 1), (8, BATCH)]:
             rows.append(await scenario(pool, url, writers, batch))
-            print(table(rows[-1:]).splitlines()[-1], flush=True)
+            print("\n".join(table(rows[-1:]).splitlines()[2:]), flush=True)
         await pool.close()
     ended = os.getloadavg()
     return (

@@ -205,7 +205,7 @@ def translate_refusal(
 class EventStore:
     """Append, read and replay streams; read the whole log in a safe global order."""
 
-    def __init__(self, pool: Any, *, combine_flights: int = 2) -> None:
+    def __init__(self, pool: Any, *, combine_flights: int = 1) -> None:
         self._pool = pool
         self._combiner = WriteCombiner(pool, combine_flights)
         self._hint: asyncio.Task[None] | None = None

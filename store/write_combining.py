@@ -35,6 +35,11 @@ MAX_COMBINED = 32
 beyond that a call only adds latency for the callers already in it."""
 
 
+HELD_AT_LEAST = 2
+"""Connections the append path keeps, however few calls may be in flight: a lone or
+multi-event append and the wake-up hint run beside the combined call."""
+
+
 def single_result(stream_id: str, row: asyncpg.Record) -> AppendResult:
     """The result of one `append_one` call."""
     position, version, transaction_id, replayed = row
@@ -124,16 +129,22 @@ class WriteCombiner:
     """Sends the single-event appends of one store, alone or combined with the others
     made at the same time.
 
-    A call takes an even share of the callers (at most MAX_COMBINED), so that while the
-    server decides one call the callers of the other are already preparing their next
-    appends. A call refused for one request's sake (`refused_for_one_request`) wrote
-    nothing and is resent request by request, so the error reaches only its own caller.
+    A call takes an even share of the callers (at most MAX_COMBINED). One call in flight
+    (the store's default) makes the calls as large as they can be: every commit is a WAL
+    flush that costs the server more CPU than deciding a request, so at 8 and 32 writers
+    one call of all waiting requests beat two calls of half of them each, in server and
+    client CPU per event and in throughput (`BENCH_FLIGHTS=2 make bench-store` measures
+    both in the same rounds). More flights overlap the client's preparing with the
+    server's deciding instead. A call refused for one request's sake
+    (`refused_for_one_request`) wrote nothing and is resent request by request, so the
+    error reaches only its own caller.
     """
 
     def __init__(self, pool: Any, flights: int) -> None:
         if flights < 1:
             raise ValueError("combine_flights must be at least 1")
-        self._connections = held_connections(pool, flights)
+        # beside the combined calls: lone and multi-event appends, the wake-up hint
+        self._connections = held_connections(pool, max(flights, HELD_AT_LEAST))
         self.flights = flights
         """How many append calls may be in flight at once."""
         self._waiting: list[_Waiting] = []

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from typing import Any
 
 import asyncpg
 
-from store import NO_STREAM, EventStore, NewEvent, verify
+from store import NO_STREAM, STREAM_EXISTS, EventStore, NewEvent, verify
 from store.database import asyncpg_dsn, create_pool, with_database
 from store.migrate import downgrade, upgrade
+from store.write_combining import APPEND_BATCH_SQL, combined_requests
 from tests.conftest import drop_database
 
 TABLES = "SELECT count(*) FROM pg_tables WHERE schemaname = 'event_store'"
@@ -185,3 +187,101 @@ async def test_entity_keys_claim_each_logged_id_for_its_first_stream(postgres_ur
         await pool.close()
     finally:
         await drop_database(postgres_url, url)
+
+
+def _request(stream_id: str, expected: int, key: str | None = None, n: int = 0) -> list[Any]:
+    """One request of a combined call (`append_one`'s arguments, key and fingerprint)."""
+    arguments = EventStore._append_one_arguments(
+        stream_id, expected, NewEvent(type="Noted", data={"n": n}), {}
+    )
+    return [*arguments, key, None if key is None else f"fingerprint-{n}".encode()]
+
+
+async def judged(pool: Any, tag: str) -> list[tuple[Any, ...]]:
+    """One combined call of every kind of request, after a first call that sets the scene:
+    accepted on a new and on an existing stream, a stale and a missing expected version,
+    a key replayed, a key reused for another body. What each request got, positions and
+    transaction ids as whether they are set, and the chain intact."""
+    s = [f"judged-{tag}-{n}" for n in range(6)]
+    first = [_request(s[1], NO_STREAM), _request(s[4], NO_STREAM, f"key-{tag}-4", 4)]
+    first.append(_request(s[5], NO_STREAM, f"key-{tag}-5", 5))
+    await pool.fetchrow(APPEND_BATCH_SQL, combined_requests(first))
+    second = [
+        _request(s[0], NO_STREAM),
+        _request(s[1], 1),
+        _request(s[2], 3),  # stale: the stream is new
+        _request(s[3], STREAM_EXISTS),
+        _request(s[4], NO_STREAM, f"key-{tag}-4", 4),  # replays the first call's append
+        _request(s[5], NO_STREAM, f"key-{tag}-5", 6),  # the same key, another body
+    ]
+    row = await pool.fetchrow(APPEND_BATCH_SQL, combined_requests(second))
+    assert (await verify(pool)).intact
+    positions, versions, xids, replayed, states, messages, details, constraints = row
+    return [
+        (p is not None, v, x is not None, r, st, m and m.replace(tag, "*"), d, c)
+        for p, v, x, r, st, m, d, c in zip(
+            positions,
+            versions,
+            xids,
+            replayed,
+            states,
+            messages,
+            details,
+            constraints,
+            strict=True,
+        )
+    ]
+
+
+async def test_one_statement_batches_judge_as_0018_did_and_downgrade(postgres_url: str):
+    url = await empty_database(postgres_url, f"entente_migration_batches_{os.getpid()}")
+    source = "SELECT prosrc FROM pg_proc WHERE proname = 'append_batch_json'"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        pool = await create_pool(url, max_size=2)
+        assert "event_store.append_batch(" not in await pool.fetchval(source)
+        at_head = await judged(pool, "head")
+        await asyncio.to_thread(downgrade, url, "0018_append_path")
+        assert "event_store.append_batch(" in await pool.fetchval(source)
+        assert await judged(pool, "0018") == at_head
+        await asyncio.to_thread(upgrade, url)
+        assert "event_store.append_batch(" not in await pool.fetchval(source)
+        assert await judged(pool, "again") == at_head
+        await pool.close()
+    finally:
+        await drop_database(postgres_url, url)
+    assert at_head == [
+        (True, 1, True, False, None, None, None, None),
+        (True, 2, True, False, None, None, None, None),
+        (
+            False,
+            None,
+            False,
+            None,
+            "EE001",
+            "stream judged-*-2 is at version 0, expected 3",
+            "0",
+            None,
+        ),
+        (
+            False,
+            None,
+            False,
+            None,
+            "EE001",
+            "stream judged-*-3 is at version 0, expected -2",
+            "0",
+            None,
+        ),
+        (True, 1, True, True, None, None, None, None),
+        (
+            False,
+            None,
+            False,
+            None,
+            "EE002",
+            "idempotency key key-*-5 was used for another request",
+            None,
+            None,
+        ),
+    ]
