@@ -157,10 +157,8 @@ OUTCOME_COLUMNS = (
 
 def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> Row:
     """An outcome's row, with its latest progress and compliance by party."""
-    progress = list(outcome.progress.values())
-    latest = max(
-        reversed(progress), key=lambda p: p.on.start if p.on else dt.date.min, default=None
-    )
+    progress = outcome.progress
+    latest = _latest(list(progress.values())) if progress else None
     terms = outcome.terms
     return (
         outcome.outcome_id,
@@ -182,6 +180,13 @@ def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> Row:
         json_text(terms.pledges),
         is_final(outcome.status),
     )
+
+
+def _latest(notes: list[Progress]) -> Progress:
+    """The note of the latest date (undated ones first); of equals, the last recorded."""
+    if len(notes) == 1:
+        return notes[0]
+    return max(reversed(notes), key=lambda p: p.on.start if p.on else dt.date.min)
 
 
 PROGRESS_COLUMNS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import msgspec
@@ -65,7 +66,14 @@ def json_text(value: Any) -> str | None:
     """
     if value is None:
         return None
+    if not value:  # most lists and maps of a row are empty
+        empty = _EMPTY_JSON.get(type(value))
+        if empty is not None:
+            return empty
     return _encode_json(value).decode()
+
+
+_EMPTY_JSON: dict[type, str] = {tuple: "[]", list: "[]", dict: "{}", MappingProxyType: "{}"}
 
 
 _encode_json = msgspec.json.Encoder(enc_hook=to_builtins).encode

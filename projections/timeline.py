@@ -30,11 +30,13 @@ _DETAILED = ("charter", "terms", "plan", "record", "indicator", "milestone", "le
 
 
 @functools.cache
-def _summary_of(event_type: type) -> tuple[str, tuple[str, ...]]:
-    """An event type in words ("Session held"), and which detailed parts it can carry:
-    a handful of types, so worked out once each rather than per event."""
+def _summary_of(event_type: type) -> tuple[str, tuple[str, ...], bool]:
+    """An event type in words ("Session held"), which detailed parts it can carry, and
+    whether it can give a reason: a handful of types, so worked out once each rather
+    than per event."""
     words = _CAPITAL.sub(r" \1", event_type.__name__).lower().capitalize()
-    return words, tuple(a for a in _DETAILED if hasattr(event_type, a))
+    parts = tuple(a for a in _DETAILED if hasattr(event_type, a))
+    return words, parts, hasattr(event_type, "reason")
 
 
 def _detail(event: Event, parts: tuple[str, ...]) -> str:
@@ -53,13 +55,17 @@ def _detail(event: Event, parts: tuple[str, ...]) -> str:
 
 
 def describe(event: Event, state: State) -> str:
-    """A one-line summary a person can read in a spreadsheet."""
-    words, parts = _summary_of(type(event))
-    subject = ""
+    """A one-line summary a person can read in a spreadsheet: the dialogue, what
+    happened, its detail and its reason, the parts that are there."""
+    text, parts, reasoned = _summary_of(type(event))
     if isinstance(state, dialogue.Dialogue) and state.charter:
         subject = state.charter.acronym or state.charter.name
-    text = " — ".join(part for part in (subject, words, _detail(event, parts)) if part)
-    reason = getattr(event, "reason", None)
+        if subject:
+            text = f"{subject} — {text}"
+    detail = _detail(event, parts) if parts else ""
+    if detail:
+        text = f"{text} — {detail}"
+    reason = getattr(event, "reason", None) if reasoned else None
     return f"{text} (reason: {reason})" if reason else text
 
 
