@@ -293,9 +293,9 @@ def _rewrite(
     before: dialogue.Dialogue = change.before
     after: dialogue.Dialogue = change.after
     if not _is_live(after):
-        dialogue_id = after.dialogue_id or before.dialogue_id
-        for rewrite in (sessions, outcomes, progress):
-            rewrite.whole.append(dialogue_id)
+        if _is_live(before):  # else its rows went when it stopped being live, or never came
+            for rewrite in (sessions, outcomes, progress):
+                rewrite.whole.append(before.dialogue_id)
         return None
     old = before if _is_live(before) else dialogue.initial_state  # its rows went
     _sessions_changed(old, after, sessions)
@@ -343,7 +343,8 @@ async def write_dialogues(tx: AsyncConnection, changes: Sequence[Change]) -> Non
     A dialogue that is no longer live loses all its rows; one that was not live before
     has none in the table (they went when it stopped being live).
     """
-    keys = [change.after.dialogue_id or change.before.dialogue_id for change in changes]
+    # only a dialogue live before the batch has a row to replace (see `_rewrite`)
+    keys = [change.before.dialogue_id for change in changes if _is_live(change.before)]
     sessions_ = Rewrite(sessions, SESSION_COLUMNS, ("dialogue_id", "session_id"))
     outcomes_ = Rewrite(outcomes, OUTCOME_COLUMNS, ("dialogue_id", "outcome_id"))
     progress_ = Rewrite(
