@@ -139,7 +139,7 @@ async def insert_records(
         )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # bounded: every export writes into a schema of its own
 def _insert_sql(schema: str | None, table: str, columns: tuple[str, ...]) -> str:
     """The INSERT of these columns into the table where this connection writes it."""
     names = ", ".join(f'"{name}"' for name in columns)
