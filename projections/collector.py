@@ -10,18 +10,33 @@ So the collector is off for the length of a batch, and what the batch leaves ali
 straight to the oldest generation without being walked (`gc.freeze` then `gc.unfreeze`,
 which moves objects between generations without examining them). The states and events a
 batch leaves behind hold no reference cycles and are freed by reference counting when
-they are dropped; whatever cyclic garbage a batch does leave (transactions, futures) is
-swept by a full collection every `SWEEP_EVERY` batches, so it stays bounded.
+they are dropped; whatever cyclic garbage a batch does leave (transactions, futures: about
+a dozen objects a batch, measured) is swept by a full collection now and then, so it
+stays bounded.
+
+A full collection walks every object alive, the cached states above all: ~1 s at 400k
+events (1.3M objects), growing with the cache. At a fixed interval (it was every 64
+batches) that was ~15 % of a catch-up's CPU at 400k events and more beyond, and a
+worker applying live batches of a few events paused for that second every 64 of them.
+So a sweep waits until the batches since the last one have cost `1 / SWEEP_SHARE` times
+what that sweep cost: its share of the CPU stays under `SWEEP_SHARE` however large the
+cache, while the garbage it waits for stays small (`SWEEP_AT_MOST` batches at most).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import time
 from collections.abc import AsyncIterator
 
 SWEEP_EVERY = 64
-"""Batches between two full collections (~100k events: one full walk, tens of ms)."""
+"""Batches at least between two full collections (~100k events: tens of ms for a full walk
+of a small cache)."""
+SWEEP_SHARE = 0.02
+"""The largest share of the batches' CPU time that full collections may take."""
+SWEEP_AT_MOST = 4096
+"""Batches at most between two full collections: ~50k garbage objects, a few MB."""
 
 
 class Collector:
@@ -29,25 +44,43 @@ class Collector:
 
     def __init__(self) -> None:
         self._batches = 0
+        """Batches since the last full collection."""
+        self._work = 0.0
+        """CPU seconds those batches took."""
+        self._sweep = 0.0
+        """CPU seconds the last full collection took."""
 
     @contextlib.asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
         """The collector off for one batch (unless someone else turned it off already)."""
         enabled = gc.isenabled()
         gc.disable()
+        started = time.process_time()
         try:
             yield
         finally:
             if enabled:
+                self._work += time.process_time() - started
                 self._settle()
                 gc.enable()
 
     def _settle(self) -> None:
-        """The batch's survivors to the oldest generation, unwalked; a full sweep now and
-        then. Left alone when objects are frozen on purpose (a pre-fork server's)."""
+        """The batch's survivors to the oldest generation, unwalked; a full sweep when one
+        is due. Left alone when objects are frozen on purpose (a pre-fork server's)."""
         self._batches += 1
-        if self._batches % SWEEP_EVERY == 0:
+        if sweep_due(self._batches, self._work, self._sweep):
+            started = time.process_time()
             gc.collect()
+            self._sweep = time.process_time() - started
+            self._batches, self._work = 0, 0.0
         elif not gc.get_freeze_count():
             gc.freeze()
             gc.unfreeze()
+
+
+def sweep_due(batches: int, work: float, sweep: float) -> bool:
+    """Whether a full collection is due after `batches` batches that took `work` CPU
+    seconds since the last one, which took `sweep`."""
+    if batches < SWEEP_EVERY:
+        return False
+    return batches >= SWEEP_AT_MOST or work * SWEEP_SHARE >= sweep

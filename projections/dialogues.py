@@ -12,160 +12,324 @@ event, so the state after the batch is the right one whatever the batches were.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain import dialogue
-from domain.facts import is_final
+from domain.decider import EMPTY
+from domain.facts import Progress, SessionRecord, is_final
 from domain.streams import DIALOGUE
-from projections.projection import delete_keys, delete_rows, insert_rows, window
+from projections.projection import (
+    dates,
+    delete_keys,
+    delete_rows,
+    insert_records,
+    json_text,
+    window_columns,
+)
 from projections.states import Change, StreamStates
 from projections.tables import dialogues, outcome_progress, outcomes, sessions
 from store.records import RecordedEvent
 
+Row = tuple[Any, ...]
+"""A row's values in the order of its table's COLUMNS."""
 
-def dialogue_row(state: dialogue.Dialogue) -> dict[str, Any]:
+DIALOGUE_COLUMNS = (
+    "dialogue_id",
+    "name",
+    "acronym",
+    "format",
+    "parties",
+    "cadence",
+    "status",
+    "leads",
+    "sessions_planned",
+    "sessions_held",
+    "outcomes_adopted",
+    "last_session_from",
+    "next_session_from",
+    "launched_by_outcome_id",
+)
+
+
+def dialogue_row(state: dialogue.Dialogue) -> Row:
     """The dialogue's one row: identity, status, leads and counts for reporting."""
     charter = state.charter
     assert charter is not None and state.dialogue_id is not None
     held = [s for s in state.sessions.values() if s.status == "held" and s.record]
     ahead = [s for s in state.sessions.values() if dialogue.is_upcoming(s.status)]
-    return {
-        "dialogue_id": state.dialogue_id,
-        "name": charter.name,
-        "acronym": charter.acronym,
-        "format": charter.format,
-        "parties": list(charter.parties),
-        "cadence": charter.cadence,
-        "status": state.status,
-        "leads": state.leads,
-        "sessions_planned": len(ahead),
-        "sessions_held": len(held),
-        "outcomes_adopted": sum(not o.retracted for o in state.outcomes.values()),
-        "last_session_from": max((s.record.held_on.start for s in held if s.record), default=None),
-        "next_session_from": min((s.plan.planned.start for s in ahead if s.plan), default=None),
-        "launched_by_outcome_id": charter.launched_by.outcome_id if charter.launched_by else None,
-    }
+    return (
+        state.dialogue_id,
+        charter.name,
+        charter.acronym,
+        charter.format,
+        charter.parties,
+        charter.cadence,
+        state.status,
+        json_text(state.leads),
+        len(ahead),
+        len(held),
+        sum(not o.retracted for o in state.outcomes.values()),
+        max((s.record.held_on.start for s in held if s.record), default=None),
+        min((s.plan.planned.start for s in ahead if s.plan), default=None),
+        charter.launched_by.outcome_id if charter.launched_by else None,
+    )
 
 
-def session_row(dialogue_id: Any, session: dialogue.Session) -> dict[str, Any]:
+SESSION_COLUMNS = (
+    "session_id",
+    "dialogue_id",
+    "status",
+    "is_upcoming",
+    "level",
+    "first_at_level",
+    *window_columns("planned"),
+    "host",
+    "format",
+    *window_columns("held"),
+    "heads",
+    "members",
+    "topics",
+    "statements",
+    "summary",
+    "sources",
+    "place_city",
+    "place_country",
+)
+
+
+def session_row(dialogue_id: Any, session: dialogue.Session) -> Row:
     """A session's row: its plan, its record once held."""
     plan, record = session.plan, session.record
     place = record.place if record else plan.place if plan else None
-    return {
-        "session_id": session.session_id,
-        "dialogue_id": dialogue_id,
-        "status": session.status,
-        "is_upcoming": dialogue.is_upcoming(session.status),
-        **window("planned", plan.planned if plan else None),
-        **window("held", record.held_on if record else None),
-        "place_city": place.city if place else None,
-        "place_country": place.country if place else None,
-        "host": plan.host if plan else None,
-        "format": plan.format if plan else None,
-        "heads": record.heads if record else [],
-        "members": record.members if record else [],
-        "topics": list(record.topics) if record else [],
-        "statements": record.statements if record else [],
-        "summary": record.summary if record else None,
-        "sources": record.sources if record else [],
-        "level": dialogue.level_of(session),
-        "first_at_level": session.first_at_level,
-    }
-
-
-def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> dict[str, Any]:
-    """An outcome's row, with its latest progress and compliance by party."""
-    progress = list(outcome.progress.values())
-    latest = max(
-        reversed(progress), key=lambda p: p.on.start if p.on else dt.date.min, default=None
+    return (
+        session.session_id,
+        dialogue_id,
+        session.status,
+        dialogue.is_upcoming(session.status),
+        dialogue.level_of(session),
+        session.first_at_level,
+        *(_NO_PLAN if plan is None else (*dates(plan.planned), plan.host, plan.format)),
+        *(_NO_RECORD if record is None else _record_values(record)),
+        *((None, None) if place is None else (place.city, place.country)),
     )
+
+
+_NO_PLAN = (*dates(None), None, None)
+_NO_RECORD = (*dates(None), "[]", "[]", (), "[]", None, "[]")
+
+
+def _record_values(record: SessionRecord) -> Row:
+    return (
+        *dates(record.held_on),
+        json_text(record.heads),
+        json_text(record.members),
+        record.topics,
+        json_text(record.statements),
+        record.summary,
+        json_text(record.sources),
+    )
+
+
+OUTCOME_COLUMNS = (
+    "outcome_id",
+    "dialogue_id",
+    "session_id",
+    "kind",
+    "text",
+    "responsible",
+    *window_columns("target"),
+    *window_columns("adopted"),
+    "status",
+    "latest_progress",
+    "latest_progress_from",
+    "progress_count",
+    "compliance",
+    "leads_to",
+    "frameworks",
+    "pledges",
+    "is_final",
+)
+
+
+def outcome_row(dialogue_id: Any, outcome: dialogue.Outcome) -> Row:
+    """An outcome's row, with its latest progress and compliance by party."""
+    progress = outcome.progress
+    latest = _latest(list(progress.values())) if progress else None
     terms = outcome.terms
-    return {
-        "outcome_id": outcome.outcome_id,
-        "dialogue_id": dialogue_id,
-        "session_id": outcome.session_id,
-        "kind": terms.kind,
-        "text": terms.text,
-        "responsible": list(terms.responsible),
-        **window("target", terms.target),
-        **window("adopted", outcome.adopted_on),
-        "status": "retracted" if outcome.retracted else outcome.status,
-        "latest_progress": latest.note if latest else None,
-        "latest_progress_from": latest.on.start if latest and latest.on else None,
-        "progress_count": len(progress),
-        "compliance": outcome.compliance,
-        "leads_to": terms.leads_to,
+    return (
+        outcome.outcome_id,
+        dialogue_id,
+        outcome.session_id,
+        terms.kind,
+        terms.text,
+        terms.responsible,
+        *dates(terms.target),
+        *dates(outcome.adopted_on),
+        "retracted" if outcome.retracted else outcome.status,
+        latest.note if latest else None,
+        latest.on.start if latest and latest.on else None,
+        len(progress),
+        json_text(outcome.compliance),
+        json_text(terms.leads_to),
         # a framework named or a dialogue of the register (by id): ?framework= finds both
-        "frameworks": [*terms.frameworks, *map(str, terms.framework_dialogues)],
-        "pledges": terms.pledges,
-        "is_final": is_final(outcome.status),
-    }
+        (*terms.frameworks, *map(str, terms.framework_dialogues)),
+        json_text(terms.pledges),
+        is_final(outcome.status),
+    )
 
 
-def progress_row(dialogue_id: Any, key: Key, progress: Any) -> dict[str, Any]:
+def _latest(notes: list[Progress]) -> Progress:
+    """The note of the latest date (undated ones first); of equals, the last recorded."""
+    if len(notes) == 1:
+        return notes[0]
+    return max(reversed(notes), key=lambda p: p.on.start if p.on else dt.date.min)
+
+
+PROGRESS_COLUMNS = (
+    "progress_id",
+    "outcome_id",
+    "dialogue_id",
+    "note",
+    *window_columns("on"),
+    "evidence",
+)
+
+
+def progress_row(dialogue_id: Any, outcome_id: Any, progress_id: Any, progress: Progress) -> Row:
     """One progress note of an outcome (of every outcome, retracted ones too)."""
-    progress_id, outcome_id = key
-    return {
-        "progress_id": progress_id,
-        "outcome_id": outcome_id,
-        "dialogue_id": dialogue_id,
-        "note": progress.note,
-        **window("on", progress.on),
-        "evidence": progress.evidence,
-    }
+    return (
+        progress_id,
+        outcome_id,
+        dialogue_id,
+        progress.note,
+        *dates(progress.on),
+        json_text(progress.evidence),
+    )
 
 
 Key = tuple[Any, ...]
-"""An entity's primary key after dialogue_id, in the table's column order."""
+"""A row's primary key, dialogue_id first, as `delete_keys` takes it."""
 
 
-def _sessions(state: dialogue.Dialogue) -> dict[Key, Any]:
-    return {(key,): s for key, s in state.sessions.items() if s.status != "retracted"}
+class Rewrite:
+    """What a batch does to one table: the dialogues whose rows all go, the keys of the
+    rows that go (gone or changed entities), and the rows that come (new or changed)."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> None:
+        self.table, self.columns, self.key = table, columns, key
+        self.whole: list[Any] = []
+        self.gone: list[Key] = []
+        self.rows: list[Row] = []
+
+    async def write(self, tx: AsyncConnection) -> None:
+        await delete_rows(tx, self.table, "dialogue_id", self.whole)
+        await delete_keys(tx, self.table, self.key, self.gone)
+        await insert_records(tx, self.table, self.columns, self.rows)
 
 
-def _outcomes(state: dialogue.Dialogue) -> dict[Key, Any]:
-    return {(key,): o for key, o in state.outcomes.items() if not o.retracted}
+E = TypeVar("E")
 
 
-def _progress(state: dialogue.Dialogue) -> dict[Key, Any]:
-    """Each note by (note, outcome): the note itself is compared, so an outcome that
-    changed elsewhere leaves its unchanged notes alone."""
-    return {
-        (progress_id, outcome.outcome_id): progress
-        for outcome in state.outcomes.values()
-        for progress_id, progress in outcome.progress.items()
-    }
+def changed(
+    before: Mapping[Any, E], after: Mapping[Any, E], kept: Callable[[E], bool]
+) -> tuple[list[Any], list[tuple[Any, E]]]:
+    """The keys whose rows go (gone or changed) and the entities whose rows come (new or
+    changed), between two versions of a state's map; only `kept` entities have rows.
+
+    States are replaced, never changed, and share what did not change: an untouched map
+    or entity is the same object in both versions, so most of the comparing is by
+    identity, and a key is looked up in the old map only while it has entries.
+    """
+    if before is after:
+        return [], []
+    gone: list[Any] = []
+    come: list[tuple[Any, E]] = []
+    new = 0
+    for key, entity in after.items():
+        old = before.get(key) if before else None
+        if old is entity:
+            continue
+        if old is None:
+            new += 1
+            if kept(entity):
+                come.append((key, entity))
+            continue
+        was, now = kept(old), kept(entity)
+        if was and now and old == entity:
+            continue
+        if was:
+            gone.append(key)
+        if now:
+            come.append((key, entity))
+    if len(before) + new != len(after):  # some keys left the map
+        gone += [key for key, old in before.items() if key not in after and kept(old)]
+    return gone, come
 
 
-Rows = Callable[[Any, Key, Any], dict[str, Any]]
-ROW_TABLES: tuple[tuple[Table, Callable[[dialogue.Dialogue], dict[Key, Any]], Rows], ...] = (
-    (sessions, _sessions, lambda dialogue_id, _, session: session_row(dialogue_id, session)),
-    (outcomes, _outcomes, lambda dialogue_id, _, outcome: outcome_row(dialogue_id, outcome)),
-    (outcome_progress, _progress, progress_row),
-)
-"""Each entity table with how a state keys its entities and how one becomes a row."""
+def _session_kept(session: dialogue.Session) -> bool:
+    return session.status != "retracted"
+
+
+def _outcome_kept(outcome: dialogue.Outcome) -> bool:
+    return not outcome.retracted
+
+
+def _any(_: object) -> bool:
+    return True
 
 
 def _is_live(state: dialogue.Dialogue) -> bool:
     return state.charter is not None and state.status != "retracted"
 
 
-def _entity_diff(
-    before: dict[Key, Any], after: dict[Key, Any]
-) -> tuple[list[Key], list[tuple[Key, Any]]]:
-    """The keys whose rows go (gone or changed) and the entities whose rows come (new or
-    changed); rows of unchanged entities stay where they are."""
-    changed = [
-        (key, entity)
-        for key, entity in after.items()
-        if key not in before or not (before[key] is entity or before[key] == entity)
-    ]
-    gone = [key for key in before if key not in after]
-    return gone + [key for key, _ in changed if key in before], changed
+def _rewrite(
+    change: Change, sessions: Rewrite, outcomes: Rewrite, progress: Rewrite
+) -> dialogue.Dialogue | None:
+    """Add one dialogue's part to the rewrites; its state when it still has rows."""
+    before: dialogue.Dialogue = change.before
+    after: dialogue.Dialogue = change.after
+    if not _is_live(after):
+        if _is_live(before):  # else its rows went when it stopped being live, or never came
+            for rewrite in (sessions, outcomes, progress):
+                rewrite.whole.append(before.dialogue_id)
+        return None
+    old = before if _is_live(before) else dialogue.initial_state  # its rows went
+    _sessions_changed(old, after, sessions)
+    _outcomes_changed(old, after, outcomes)
+    _progress_changed(old, after, progress)
+    return after
+
+
+def _sessions_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: Rewrite) -> None:
+    gone, come = changed(old.sessions, new.sessions, _session_kept)
+    rewrite.gone += [(new.dialogue_id, key) for key in gone]
+    rewrite.rows += [session_row(new.dialogue_id, session) for _, session in come]
+
+
+def _outcomes_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: Rewrite) -> None:
+    gone, come = changed(old.outcomes, new.outcomes, _outcome_kept)
+    rewrite.gone += [(new.dialogue_id, key) for key in gone]
+    rewrite.rows += [outcome_row(new.dialogue_id, outcome) for _, outcome in come]
+
+
+def _progress_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: Rewrite) -> None:
+    """Notes are compared outcome by outcome: an outcome that is the same object has the
+    same notes; retracted outcomes keep theirs."""
+    dialogue_id = new.dialogue_id
+    gone, come = changed(old.outcomes, new.outcomes, _any)
+    for outcome_id in gone:
+        if outcome_id not in new.outcomes:
+            held = old.outcomes[outcome_id].progress
+            rewrite.gone += [(dialogue_id, note, outcome_id) for note in held]
+    for outcome_id, outcome in come:
+        earlier = old.outcomes.get(outcome_id)
+        notes_gone, notes = changed(earlier.progress if earlier else EMPTY, outcome.progress, _any)
+        rewrite.gone += [(dialogue_id, note, outcome_id) for note in notes_gone]
+        rewrite.rows += [progress_row(dialogue_id, outcome_id, k, p) for k, p in notes]
 
 
 async def write_dialogues(tx: AsyncConnection, changes: Sequence[Change]) -> None:
@@ -176,44 +340,22 @@ async def write_dialogues(tx: AsyncConnection, changes: Sequence[Change]) -> Non
     row of a touched dialogue made each batch cost the history of the dialogues it
     touched. The rows that stay are those the state before the batch wrote, and a row is
     a function of its entity alone, so the tables are the same as a full rewrite's.
+    A dialogue that is no longer live loses all its rows; one that was not live before
+    has none in the table (they went when it stopped being live).
     """
-    keys = [change.after.dialogue_id or change.before.dialogue_id for change in changes]
+    # only a dialogue live before the batch has a row to replace (see `_rewrite`)
+    keys = [change.before.dialogue_id for change in changes if _is_live(change.before)]
+    sessions_ = Rewrite(sessions, SESSION_COLUMNS, ("dialogue_id", "session_id"))
+    outcomes_ = Rewrite(outcomes, OUTCOME_COLUMNS, ("dialogue_id", "outcome_id"))
+    progress_ = Rewrite(
+        outcome_progress, PROGRESS_COLUMNS, ("dialogue_id", "progress_id", "outcome_id")
+    )
+    live = [_rewrite(change, sessions_, outcomes_, progress_) for change in changes]
     await delete_rows(tx, dialogues, "dialogue_id", keys)
-    live = [change.after for change in changes if _is_live(change.after)]
-    await insert_rows(tx, dialogues, [dialogue_row(state) for state in live])
-    for table, entities, row in ROW_TABLES:
-        await _write_entities(tx, table, changes, entities, row)
-
-
-async def _write_entities(
-    tx: AsyncConnection,
-    table: Table,
-    changes: Sequence[Change],
-    entities: Callable[[dialogue.Dialogue], dict[Key, Any]],
-    row: Rows,
-) -> None:
-    """A dialogue that is no longer live loses all its rows; one that was not live before
-    has none in the table (they went when it stopped being live)."""
-    whole: list[Any] = []
-    gone: list[Key] = []
-    rows: list[dict[str, Any]] = []
-    for change in changes:
-        before, after = change.before, change.after
-        if not _is_live(after):
-            whole.append(after.dialogue_id or before.dialogue_id)
-            continue
-        held = entities(before) if _is_live(before) else {}
-        removed, added = _entity_diff(held, entities(after))
-        gone += [(after.dialogue_id, *key) for key in removed]
-        rows += [row(after.dialogue_id, key, entity) for key, entity in added]
-    await delete_rows(tx, table, "dialogue_id", whole)
-    await delete_keys(tx, table, ["dialogue_id", *_key_columns(table)], gone)
-    await insert_rows(tx, table, rows)
-
-
-def _key_columns(table: Table) -> list[str]:
-    """The primary key's columns after dialogue_id, in the order the entity keys spell them."""
-    return [c.name for c in table.primary_key.columns if c.name != "dialogue_id"]
+    rows = [dialogue_row(state) for state in live if state is not None]
+    await insert_records(tx, dialogues, DIALOGUE_COLUMNS, rows)
+    for rewrite in (sessions_, outcomes_, progress_):
+        await rewrite.write(tx)
 
 
 class DialogueProjection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain import dialogue
 from domain.events import Event
 from domain.streams import KINDS, State, kind_of_stream
-from projections.projection import insert_rows, window
-from projections.states import StreamStates
+from projections.projection import dates, insert_records, window_columns
+from projections.states import Change, StreamStates
 from projections.tables import timeline
 from store.records import RecordedEvent
 
@@ -29,11 +30,13 @@ _DETAILED = ("charter", "terms", "plan", "record", "indicator", "milestone", "le
 
 
 @functools.cache
-def _summary_of(event_type: type) -> tuple[str, tuple[str, ...]]:
-    """An event type in words ("Session held"), and which detailed parts it can carry:
-    a handful of types, so worked out once each rather than per event."""
+def _summary_of(event_type: type) -> tuple[str, tuple[str, ...], bool]:
+    """An event type in words ("Session held"), which detailed parts it can carry, and
+    whether it can give a reason: a handful of types, so worked out once each rather
+    than per event."""
     words = _CAPITAL.sub(r" \1", event_type.__name__).lower().capitalize()
-    return words, tuple(a for a in _DETAILED if hasattr(event_type, a))
+    parts = tuple(a for a in _DETAILED if hasattr(event_type, a))
+    return words, parts, hasattr(event_type, "reason")
 
 
 def _detail(event: Event, parts: tuple[str, ...]) -> str:
@@ -52,19 +55,60 @@ def _detail(event: Event, parts: tuple[str, ...]) -> str:
 
 
 def describe(event: Event, state: State) -> str:
-    """A one-line summary a person can read in a spreadsheet."""
-    words, parts = _summary_of(type(event))
-    subject = ""
+    """A one-line summary a person can read in a spreadsheet: the dialogue, what
+    happened, its detail and its reason, the parts that are there."""
+    text, parts, reasoned = _summary_of(type(event))
     if isinstance(state, dialogue.Dialogue) and state.charter:
         subject = state.charter.acronym or state.charter.name
-    text = " — ".join(part for part in (subject, words, _detail(event, parts)) if part)
-    reason = getattr(event, "reason", None)
+        if subject:
+            text = f"{subject} — {text}"
+    detail = _detail(event, parts) if parts else ""
+    if detail:
+        text = f"{text} — {detail}"
+    reason = getattr(event, "reason", None) if reasoned else None
     return f"{text} (reason: {reason})" if reason else text
 
 
 def _nobody(state: State) -> list[str]:
     """The parties of a stream no aggregate owns (as `domain.streams.parties_of`)."""
     return []
+
+
+COLUMNS = (
+    "position",
+    "parties",
+    "recorded_at",
+    *window_columns("occurred"),
+    "event_type",
+    "stream_id",
+    "summary",
+    "actor",
+)
+"""The columns of a row as `rows` gives its values."""
+
+
+def rows(changes: Sequence[Change]) -> list[tuple[Any, ...]]:
+    """One row per event (values in the order of `COLUMNS`), from that event and its
+    stream's state right after it: built as a tuple, with no dict per event."""
+    rows = []
+    for change in changes:
+        kind = kind_of_stream(change.stream_id)  # once per stream, not per event
+        parties_of = kind.parties_of if kind else _nobody
+        stream_id = change.stream_id
+        for record, event, before, state in change.steps:
+            rows.append(
+                (
+                    record.position,
+                    parties_of(state) or parties_of(before),
+                    record.recorded_at,
+                    *dates(event.happened()),
+                    record.type,
+                    stream_id,
+                    describe(event, state),
+                    record.metadata.get("actor"),
+                )
+            )
+    return rows
 
 
 class TimelineProjection:
@@ -83,23 +127,7 @@ class TimelineProjection:
         batch must not rename the rows of its earlier events, or the rows would depend on
         how the log was cut into batches (live, after a restart, in a rebuild).
         """
-        rows = []
         deciders = {kind.prefix: kind.decider for kind in KINDS}
-        for change in await states.fold_batch(tx, batch, deciders):
-            kind = kind_of_stream(change.stream_id)  # once per stream, not per event
-            parties_of = kind.parties_of if kind else _nobody
-            for record, event, before, state in change.steps:
-                rows.append(
-                    {
-                        "position": record.position,
-                        "parties": parties_of(state) or parties_of(before),
-                        "recorded_at": record.recorded_at,
-                        **window("occurred", event.happened()),
-                        "event_type": record.type,
-                        "stream_id": change.stream_id,
-                        "summary": describe(event, state),
-                        "actor": record.metadata.get("actor"),
-                    }
-                )
-        if rows:
-            await insert_rows(tx, timeline, rows)
+        await insert_records(
+            tx, timeline, COLUMNS, rows(await states.fold_batch(tx, batch, deciders))
+        )

@@ -93,3 +93,37 @@ async def test_a_progress_note_rewrites_its_outcome_row_and_its_own_row_only(
         live = await snapshot(register.pool)
         await rebuild_all(register, batch_size=100)
         assert_same(live, await snapshot(register.pool))
+
+
+COUNTS = """SELECT (SELECT count(*) FROM reporting.dialogues WHERE dialogue_id = $1) AS dialogues,
+    (SELECT count(*) FROM reporting.sessions WHERE dialogue_id = $1) AS sessions,
+    (SELECT count(*) FROM reporting.outcomes WHERE dialogue_id = $1) AS outcomes,
+    (SELECT count(*) FROM reporting.outcome_progress WHERE dialogue_id = $1) AS progress"""
+
+
+async def test_a_retracted_dialogue_leaves_every_table_in_a_later_batch_or_the_same_one(
+    postgres_url: str, template_database: str
+):
+    """A dialogue live before a batch loses all its rows when the batch retracts it; one
+    launched and retracted within one batch never has any (and nothing is deleted for it)."""
+    stories = [list(dialogue_story(random.Random(n), n)) for n in range(2)]
+    ids = [story[0].dialogue_id for story in stories if isinstance(story[0], c.LaunchDialogue)]
+    retract = [c.RetractDialogue(dialogue_id=d, reason="recorded in error") for d in ids]
+    first = decided([*stories[0], *stories[1]])
+    async with fresh_register(postgres_url, template_database) as register:
+        await _append(register, first)
+        runner = register.runner(batch_size=500)
+        await runner.ensure_checkpoints()
+        await runner.catch_up()
+        live = dict(await register.pool.fetchrow(COUNTS, ids[0]))
+        assert live["dialogues"] == 1 and live["sessions"] and live["outcomes"]
+
+        await _append(register, decided([*stories[0], *stories[1], *retract])[len(first) :])
+        await runner.catch_up()
+        await runner.release()
+        for dialogue_id in ids:
+            assert set(dict(await register.pool.fetchrow(COUNTS, dialogue_id)).values()) == {0}
+
+        live_tables = await snapshot(register.pool)
+        await rebuild_all(register, batch_size=1000)  # launched and retracted in one batch
+        assert_same(live_tables, await snapshot(register.pool))
