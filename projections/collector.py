@@ -20,7 +20,10 @@ batches) that was ~15 % of a catch-up's CPU at 400k events and more beyond, and 
 worker applying live batches of a few events paused for that second every 64 of them.
 So a sweep waits until the batches since the last one have cost `1 / SWEEP_SHARE` times
 what that sweep cost: its share of the CPU stays under `SWEEP_SHARE` however large the
-cache, while the garbage it waits for stays small (`SWEEP_AT_MOST` batches at most).
+cache, while the garbage it waits for stays small (`SWEEP_AT_MOST` batches at most, and
+`SWEEP_SECONDS` at most: in a process that also serves HTTP, as `entente run` does, the
+requests' cyclic garbage alive at a batch's end is frozen with the batch's, and requests,
+unlike batches, are not bounded in number).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ SWEEP_SHARE = 0.02
 """The largest share of the batches' CPU time that full collections may take."""
 SWEEP_AT_MOST = 4096
 """Batches at most between two full collections: ~50k garbage objects, a few MB."""
+SWEEP_SECONDS = 300.0
+"""Wall-clock seconds at most between two full collections, once `SWEEP_EVERY` batches
+have run: a bound on the garbage of whatever else the process does meanwhile."""
 
 
 class Collector:
@@ -49,6 +55,8 @@ class Collector:
         """CPU seconds those batches took."""
         self._sweep = 0.0
         """CPU seconds the last full collection took."""
+        self._swept_at = time.monotonic()
+        """When the last full collection ran (or the collector was made)."""
 
     @contextlib.asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
@@ -68,19 +76,21 @@ class Collector:
         """The batch's survivors to the oldest generation, unwalked; a full sweep when one
         is due. Left alone when objects are frozen on purpose (a pre-fork server's)."""
         self._batches += 1
-        if sweep_due(self._batches, self._work, self._sweep):
+        since = time.monotonic() - self._swept_at
+        if sweep_due(self._batches, self._work, self._sweep, since):
             started = time.process_time()
             gc.collect()
             self._sweep = time.process_time() - started
+            self._swept_at = time.monotonic()
             self._batches, self._work = 0, 0.0
         elif not gc.get_freeze_count():
             gc.freeze()
             gc.unfreeze()
 
 
-def sweep_due(batches: int, work: float, sweep: float) -> bool:
+def sweep_due(batches: int, work: float, sweep: float, since: float = 0.0) -> bool:
     """Whether a full collection is due after `batches` batches that took `work` CPU
-    seconds since the last one, which took `sweep`."""
+    seconds in the `since` wall-clock seconds since the last one, which took `sweep`."""
     if batches < SWEEP_EVERY:
         return False
-    return batches >= SWEEP_AT_MOST or work * SWEEP_SHARE >= sweep
+    return batches >= SWEEP_AT_MOST or since >= SWEEP_SECONDS or work * SWEEP_SHARE >= sweep

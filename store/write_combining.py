@@ -3,9 +3,10 @@
 An append made while the store has no other single-event append under way is sent at
 once with `event_store.append_one`, so an idle store adds no latency. Otherwise it queues,
 and each call (at most `flights` in flight) takes the oldest queued requests, one per
-stream and none of a stream already in flight, as one `event_store.append_batch` call: one
-transaction, one result or refusal per request. Every caller gets exactly its own result,
-or its own error as the same exception the direct call raises.
+stream and none of a stream already in flight, as one `event_store.append_batch_json` call
+(decided and written by one statement since migration 0019): one transaction, one result
+or refusal per request. Every caller gets exactly its own result, or its own error as the
+same exception the direct call raises.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ FROM event_store.append_one($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $1
 APPEND_BATCH_SQL = """SELECT out_positions, out_versions, out_transaction_ids, out_replayed,
     out_sqlstates, out_messages, out_details, out_constraints
 FROM event_store.append_batch_json($1::jsonb)"""
-"""A combined call: its requests as one jsonb array (`combined_requests`), unpacked by the
-server into `append_batch`'s arrays (migration 0018)."""
+"""A combined call: its requests as one jsonb array (`combined_requests`), decided and
+written by one statement on the server (migration 0019)."""
 
 MAX_COMBINED = 32
 """At most this many single-event appends per combined call (the function refuses more):

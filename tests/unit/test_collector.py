@@ -12,6 +12,7 @@ import gc
 from projections.collector import (
     SWEEP_AT_MOST,
     SWEEP_EVERY,
+    SWEEP_SECONDS,
     SWEEP_SHARE,
     Collector,
     sweep_due,
@@ -32,6 +33,13 @@ def test_a_costly_sweep_waits_for_batches_that_cost_more():
 
 def test_garbage_never_waits_longer_than_the_most_batches():
     assert sweep_due(SWEEP_AT_MOST, work=0.0, sweep=1e6)
+
+
+def test_garbage_never_waits_longer_than_the_most_seconds():
+    """Other work in the process (HTTP in `entente run`) leaves garbage the batches freeze."""
+    assert not sweep_due(SWEEP_EVERY, work=0.0, sweep=1e6, since=SWEEP_SECONDS / 2)
+    assert sweep_due(SWEEP_EVERY, work=0.0, sweep=1e6, since=SWEEP_SECONDS)
+    assert not sweep_due(SWEEP_EVERY - 1, work=0.0, sweep=1e6, since=SWEEP_SECONDS * 10)
 
 
 async def test_the_collector_is_off_during_a_batch_and_on_after_it():
