@@ -111,9 +111,9 @@ async def read_page(
     store: EventStore, after: Cursor, targets: Sequence[Target], limit: int, until: Cursor | None
 ) -> Page:
     """The next page of the log after `after` (up to `until`), of the event types the
-    targets follow."""
+    targets follow; payloads as their stored text, which folding decodes into events."""
     types = followed_types([t.projection for t in targets])
-    page = await store.read_all(after, limit=limit, types=types)
+    page = await store.read_all(after, limit=limit, types=types, decoded=False)
     if until is not None and page.cursor > until:
         events = [e for e in page.events if e.cursor <= until]
         return Page(events=events, cursor=max(until, after))
