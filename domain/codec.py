@@ -4,6 +4,12 @@
 exactly what it returns, so its output is deterministic (fields sorted by name, dates and
 uuids as ISO strings, decimals as strings). Old payloads are upcast step by step, by a
 registry of pure dict → dict functions keyed by (type, from_version), before validation.
+
+A payload comes back either as a dict (``decode_event``) or as the JSON text the store
+keeps (``decode_payload``): the text of a current-version payload is decoded straight into
+its event's Struct, with no dict in between: measured in memory, ~2/3 of the CPU of a dict
+decoded then converted, and no dicts left for the cycle collector to walk (projections
+decode every event of the log this way).
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ Upcaster = Callable[[Payload], Payload]
 
 _json_encoder = msgspec.json.Encoder(order="sorted")
 _json_decoder = msgspec.json.Decoder(Event)
+_decode_object = msgspec.json.Decoder(Payload).decode
+_TYPED_DECODERS: dict[str, Callable[[str | bytes], Any]] = {
+    tag: msgspec.json.Decoder(event_class).decode for tag, event_class in EVENT_TYPES.items()
+}
+"""A payload of the current schema version, decoded straight into its event's Struct."""
 
 
 def _session_held_v1_to_v2(data: Payload) -> Payload:
@@ -103,6 +114,19 @@ def upcast(event_type: str, schema_version: int, data: Payload) -> Payload:
         data = UPCASTERS[(event_type, schema_version)](data)
         schema_version += 1
     return data
+
+
+def decode_payload(type: str, schema_version: int, payload: str | bytes) -> Event:
+    """The event a stored payload records, from its JSON text as the store keeps it.
+
+    The same event as ``decode_event`` of the payload's dict: a current payload is
+    decoded straight into its Struct (one typed decoder per event type); an older one
+    goes through a dict, since upcasters work on dicts.
+    """
+    event_class = _event_class(type, schema_version)
+    if schema_version < event_class.schema_version:
+        return decode_event(type, schema_version, _decode_object(payload))
+    return cast(Event, _TYPED_DECODERS[type](payload))
 
 
 def decode_event(type: str, schema_version: int, data: Mapping[str, Any]) -> Event:

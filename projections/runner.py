@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, get_args
@@ -111,13 +112,59 @@ async def read_page(
     store: EventStore, after: Cursor, targets: Sequence[Target], limit: int, until: Cursor | None
 ) -> Page:
     """The next page of the log after `after` (up to `until`), of the event types the
-    targets follow."""
+    targets follow; payloads as their stored text, which folding decodes into events."""
     types = followed_types([t.projection for t in targets])
-    page = await store.read_all(after, limit=limit, types=types)
+    page = await store.read_all(after, limit=limit, types=types, decoded=False)
     if until is not None and page.cursor > until:
         events = [e for e in page.events if e.cursor <= until]
         return Page(events=events, cursor=max(until, after))
     return page
+
+
+class ReadAhead:
+    """The next page of the log for these targets, read while the current one is applied.
+
+    A batch waits on the database for its read and its writes; reading page n+1 (on the
+    store's pool, another connection) while page n is folded and written hides most of
+    the read. The page read ahead is used only by a pass that starts exactly where it was
+    read from: what it holds is then exactly what that pass would have read (a page never
+    reaches past the horizon of its read, so one read a little earlier is merely
+    shorter), and the checkpoints move as they would without it.
+    """
+
+    def __init__(
+        self, store: EventStore, targets: Sequence[Target], limit: int, until: Cursor | None
+    ) -> None:
+        self._read = functools.partial(read_page, store, targets=targets, limit=limit, until=until)
+        self._after: Cursor | None = None
+        self._task: asyncio.Task[Page] | None = None
+
+    def start(self, after: Cursor) -> None:
+        """Begin reading the page after `after`."""
+        self._after, self._task = after, asyncio.ensure_future(self._read(after))
+
+    async def take(self, after: Cursor) -> Page:
+        """The page after `after`: the one read ahead if it is that page, else read now."""
+        task, read_from = self._task, self._after
+        self._task = self._after = None
+        if task is not None and read_from == after:
+            return await task
+        await _dropped(task)
+        return await self._read(after)
+
+    async def cancel(self) -> None:
+        """Drop the page being read ahead (the draining stopped)."""
+        task, self._task, self._after = self._task, None, None
+        await _dropped(task)
+
+
+async def _dropped(task: asyncio.Task[Page] | None) -> None:
+    """Cancel a read ahead that will not be used, and wait until its connection is back."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task  # its error, if any, is the next read's to meet
 
 
 def past(page: Page, after: Cursor) -> list[RecordedEvent]:
@@ -216,14 +263,23 @@ class Runner:
             raise error
         return done.read
 
-    async def apply_pass(self, targets: Sequence[Target], until: Cursor | None = None) -> Pass:
+    async def apply_pass(
+        self,
+        targets: Sequence[Target],
+        until: Cursor | None = None,
+        ahead: ReadAhead | None = None,
+    ) -> Pass:
         """One read of the log, applied to every target that is behind it.
 
         The read starts after the slowest target's checkpoint; a target ahead of what was
-        read waits for the next pass. The cached states are trusted only while this
-        process is the one that moved the checkpoint (`StreamStates.follow`), and are
-        dropped when a target's part fails: rows depend on the log alone, not on which
-        process applied which batch, nor on which targets shared it.
+        read waits for the next pass. With `ahead` (made for these targets, size and
+        `until`), the page is taken from it when it read this one, and the next page is
+        read ahead while this one is applied.
+
+        The cached states are trusted only while this process is the one that moved the
+        checkpoint (`StreamStates.follow`), and are dropped when a target's part fails:
+        rows depend on the log alone, not on which process applied which batch, nor on
+        which targets shared it.
         """
         failures: dict[str, Exception] = {}
         moved: list[Target] = []
@@ -233,7 +289,13 @@ class Runner:
             async with self._engine.begin() as tx, self._collector.paused():
                 points = await checkpoints.lock(tx, [t.name for t in targets])
                 start = min(p.cursor for p in points.values())
-                page = await read_page(self._store, start, targets, self._batch_size, until)
+                if ahead is None:
+                    size = self._batch_size
+                    page = await read_page(self._store, start, targets, size, until)
+                else:
+                    page = await ahead.take(start)
+                    if page.events:
+                        ahead.start(page.cursor)
                 for target in targets:
                     after = points[target.name].cursor
                     if page.cursor <= after:
@@ -272,15 +334,19 @@ class Runner:
 
     async def drain_all(self, targets: Sequence[Target], until: Cursor | None = None) -> int:
         """Apply passes until every target has read everything (up to `until`); events read.
-        A target that fails stops the draining with its error."""
-        total = 0
-        while True:
-            done = await self.apply_pass(targets, until)
-            for error in done.failures.values():
-                raise error
-            if not done.read:
-                return total
-            total += done.read
+        A target that fails stops the draining with its error. Each pass's page is read
+        while the previous one is applied (`ReadAhead`)."""
+        total, ahead = 0, ReadAhead(self._store, targets, self._batch_size, until)
+        try:
+            while True:
+                done = await self.apply_pass(targets, until, ahead)
+                for error in done.failures.values():
+                    raise error
+                if not done.read:
+                    return total
+                total += done.read
+        finally:
+            await ahead.cancel()
 
     async def request_rebuild(self, name: str) -> None:
         """Ask the owner of `name` to rebuild it beside the live tables."""

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.codec import decode_event, domain_events
+from domain.codec import decode_payload
 from domain.decider import Decider
 from domain.events import Event
 from projections.tables import stream_versions
@@ -105,8 +105,9 @@ class SharedSteps:
 def fold_one(
     decider: Decider[Any, Any, Any], record: RecordedEvent, state: Any
 ) -> tuple[Event, Any]:
-    """Decode one record and evolve `state` with it."""
-    event = decode_event(record.type, record.schema_version, record.data)
+    """Decode one record (from its payload's text, straight into the event) and evolve
+    `state` with it."""
+    event = decode_payload(record.type, record.schema_version, record.payload)
     return event, decider.evolve(state, event)
 
 
@@ -156,8 +157,11 @@ class StreamStates:
             version = known.get(stream_id, 0)
             state = decider.initial_state
             if version:
-                records = await self._store.read_stream(stream_id, to_version=version)
-                state = decider.fold(domain_events(records))
+                records = await self._store.read_stream(
+                    stream_id, to_version=version, decoded=False
+                )
+                for record in records:
+                    _, state = fold_one(decider, record, state)
             self._remember(stream_id, state, version)
 
     def state(self, stream_id: str) -> tuple[Any, int]:
@@ -181,7 +185,7 @@ class StreamStates:
             return []
         if fresh[-1].version - version != len(fresh):
             fresh = await self._store.read_stream(
-                stream_id, from_version=version + 1, to_version=fresh[-1].version
+                stream_id, from_version=version + 1, to_version=fresh[-1].version, decoded=False
             )
         steps = []
         shared = self.shared

@@ -82,7 +82,9 @@ HAS_NEW_SQL = """SELECT EXISTS (
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 
-def _record(row: asyncpg.Record) -> RecordedEvent:
+def _record(row: asyncpg.Record, decoded: bool = True) -> RecordedEvent:
+    """The row as a record; its payload decoded to a dict too, unless `decoded` is False."""
+    payload = row["data"]
     return RecordedEvent(
         position=row["position"],
         transaction_id=row["transaction_id"],
@@ -91,13 +93,14 @@ def _record(row: asyncpg.Record) -> RecordedEvent:
         event_id=row["event_id"],
         type=row["type"],
         schema_version=row["schema_version"],
-        data=_decode_object(row["data"]),
+        payload=payload,
         metadata=_decode_object(row["metadata"]),
         valid_from=row["valid_from"],
         valid_to=row["valid_to"],
         recorded_at=row["recorded_at"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        _data=_decode_object(payload) if decoded else None,
     )
 
 
@@ -335,12 +338,17 @@ class EventStore:
         from_version: int = 1,
         to_version: int | None = None,
         recorded_until: datetime | None = None,
+        decoded: bool = True,
     ) -> list[RecordedEvent]:
-        """A stream in version order; with `recorded_until`, as it was recorded back then."""
+        """A stream in version order; with `recorded_until`, as it was recorded back then.
+
+        `decoded=False` leaves each payload as its stored text (`RecordedEvent.payload`)
+        for a reader that decodes it straight into events (`domain.codec.decode_payload`).
+        """
         rows = await self._pool.fetch(
             READ_STREAM_SQL, stream_id, from_version, to_version, recorded_until
         )
-        return [_record(row) for row in rows]
+        return [_record(row, decoded) for row in rows]
 
     async def read_all(
         self,
@@ -350,12 +358,13 @@ class EventStore:
         types: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         recorded_until: datetime | None = None,
+        decoded: bool = True,
     ) -> Page:
         """The next events in the global order after `after`, never skipping a late commit.
 
         When the page is not full, every event below the horizon was considered, so the
         returned cursor jumps to the horizon: filtered readers do not rescan what they
-        skipped.
+        skipped. `decoded=False` leaves each payload as its stored text (`read_stream`).
         """
         rows = await self._pool.fetch(
             READ_ALL_SQL,
@@ -366,7 +375,7 @@ class EventStore:
             limit,
             recorded_until,
         )
-        events = [_record(row) for row in rows if row["position"] is not None]
+        events = [_record(row, decoded) for row in rows if row["position"] is not None]
         cursor = events[-1].cursor if events else after
         if len(events) < limit:
             cursor = max(cursor, Cursor(rows[0]["horizon"], 0))

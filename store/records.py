@@ -34,8 +34,18 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     valid_to: date | None = None
 
 
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+
+
 class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """An event as the store holds it, with everything the database stamped on it."""
+    """An event as the store holds it, with everything the database stamped on it.
+
+    The payload is kept as the JSON text PostgreSQL returns (`payload`); `data` is that
+    payload as a dict. The store's reads decode it as they read (their callers all want
+    the dict); a reader that decodes payloads itself, straight into the domain's events
+    (the projections, through `domain.codec.decode_payload`), asks for the text alone and
+    skips the dict, which costs more than the rest of reading a row.
+    """
 
     position: int
     transaction_id: int
@@ -44,13 +54,23 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_id: uuid.UUID
     type: str
     schema_version: int
-    data: dict[str, Any]
+    payload: str
+    """The event's data as stored: its JSON text (jsonb), the same JSON value as `data`."""
     metadata: dict[str, Any]
     valid_from: date | None
     valid_to: date | None
     recorded_at: datetime
     prev_hash: bytes | None
     hash: bytes
+    _data: dict[str, Any] | None = None
+    """`payload` as a dict when the read decoded it; None when it was read as text alone."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as a dict: the one the read decoded, else decoded now (afresh on
+        each use: a reader that asked for the text alone is not expected to want it)."""
+        data = self._data
+        return data if data is not None else _decode_object(self.payload)
 
     @property
     def cursor(self) -> Cursor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date
 
@@ -248,6 +249,31 @@ async def test_read_all_pages_through_the_global_order_with_filters(store: Event
         cursor = page.cursor
     assert seen == [0, 1, 2, 3, 4]
     assert Cursor.decode(cursor.encode()) == cursor
+
+
+async def test_payloads_read_as_text_are_the_stored_json(store: EventStore, pool):
+    sid = stream()
+    nested = {"when": "2021-12-15", "amount": "2.5", "parties": ["KZ", "US"], "é": None}
+    await store.append(sid, [event(1, **nested), event(2)], NO_STREAM)
+    as_dicts = await store.read_stream(sid)
+    as_text = await store.read_stream(sid, decoded=False)
+    stored = [
+        r["data"]
+        for r in await pool.fetch(
+            "SELECT data::text AS data FROM event_store.events WHERE stream_id = $1"
+            " ORDER BY version",
+            sid,
+        )
+    ]
+    assert [r.payload for r in as_text] == [r.payload for r in as_dicts] == stored
+    assert [json.loads(r.payload) for r in as_text] == [r.data for r in as_dicts]
+    assert [r.data for r in as_text] == [r.data for r in as_dicts]  # decoded on demand
+    assert as_dicts[0].data == {"n": 1, **nested}
+    await _wait_until_readable(store, (await store.append(sid, [event(3)], 2)).cursor)
+    page = await store.read_all(START, limit=10_000, stream_prefix=sid, decoded=False)
+    assert [(r.version, r.data) for r in page.events] == [
+        (r.version, r.data) for r in [*as_dicts, *(await store.read_stream(sid, from_version=3))]
+    ]
 
 
 def test_cursor_tokens_are_opaque_and_checked():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import msgspec
 import pytest
 from msgspec.structs import replace
 
@@ -27,6 +28,18 @@ def test_every_golden_event_round_trips(golden_events):
         json.dumps(data)  # JSON-ready builtins
         assert codec.decode_event(tag, version, data) == event
         assert codec.from_json(codec.to_json(event)) == event
+
+
+def _as_stored(data: object) -> str:
+    """A payload's JSON text as PostgreSQL gives a jsonb back: its own key order, spaced."""
+    return json.dumps(data, separators=(", ", ": "))
+
+
+def test_a_payload_decodes_from_its_stored_text_to_the_same_event(golden_events):
+    for event in golden_events:
+        tag, version, data = codec.encode_event(event)
+        for text in (_as_stored(data), json.dumps(data).encode(), codec.to_json(event)):
+            assert codec.decode_payload(tag, version, text) == event
 
 
 def test_encoding_is_deterministic(golden_events):
@@ -57,6 +70,7 @@ def test_session_held_v1_is_upcast_and_folds_to_the_same_state():
     as_v2 = replace(held, record=replace(held.record, held_on=PartialDate.parse("2021-12-15")))
     upcast = codec.decode_event("SessionHeld", 1, _as_v1(as_v2))
     assert upcast == as_v2
+    assert codec.decode_payload("SessionHeld", 1, _as_stored(_as_v1(as_v2))) == as_v2
     current = [*stream[:at], as_v2, *stream[at + 1 :]]
     stored_long_ago = [*stream[:at], upcast, *stream[at + 1 :]]
     assert dialogue.fold(stored_long_ago) == dialogue.fold(current)  # type: ignore[arg-type]
@@ -67,6 +81,17 @@ def test_unknown_types_and_future_versions_are_refused():
         codec.decode_event("Nope", 1, {})
     with pytest.raises(UnknownEventType, match="'SessionHeld' \\(schema version 4\\)"):
         codec.decode_event("SessionHeld", 4, {})
+    with pytest.raises(UnknownEventType, match="'Nope' \\(schema version 1\\)"):
+        codec.decode_payload("Nope", 1, "{}")
+    with pytest.raises(UnknownEventType, match="'SessionHeld' \\(schema version 0\\)"):
+        codec.decode_payload("SessionHeld", 0, "{}")
+
+
+def test_a_payload_that_is_not_its_event_is_refused_from_its_text_too():
+    with pytest.raises(msgspec.ValidationError):
+        codec.decode_event("DialogueRenamed", 1, {"dialogue_id": "not a uuid", "name": "x"})
+    with pytest.raises(msgspec.ValidationError):
+        codec.decode_payload("DialogueRenamed", 1, '{"dialogue_id": "not a uuid", "name": "x"}')
 
 
 def test_routing_of_commands():
@@ -129,3 +154,6 @@ def test_plans_stored_before_agreed_on_are_upcast(event_type):
     assert data["plan"]["agreed_on"] is None  # type: ignore[index]
     # the current form of the same fact decodes to the same event
     assert codec.decode_event(event_type, 3, data) == event
+    # and so do both, decoded from their stored text
+    assert codec.decode_payload(event_type, 1, _as_stored(STORED_V1[event_type])) == event
+    assert codec.decode_payload(event_type, 3, _as_stored(data)) == event

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -50,7 +51,7 @@ def _recorded(stream_id: str, events: list[Event], minutes: list[int]) -> list[R
                 event_id=uuid.uuid4(),
                 type=tag,
                 schema_version=schema_version,
-                data=data,
+                payload=json.dumps(data),
                 metadata={},
                 valid_from=None,
                 valid_to=None,
