@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+import time
 import uuid
 from datetime import date, datetime
 from typing import Any, Final
@@ -23,13 +25,27 @@ NO_STREAM: Final = 0
 """Expected version: the stream must not exist yet."""
 
 
+def time_ordered_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then 74 random bits).
+
+    Why not uuid4: the log's unique index on event ids then takes each new id on a
+    random leaf page, and the first change to a page after a checkpoint writes the whole
+    page to the WAL; ids that grow with time land on the index's last pages, as the
+    positions do. The random bits keep ids from two processes in one millisecond apart.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return uuid.UUID(int=value)
+
+
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event the domain decided, ready to be appended."""
 
     type: str
     data: dict[str, Any]
     schema_version: int = 1
-    event_id: uuid.UUID = msgspec.field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = msgspec.field(default_factory=time_ordered_id)
     valid_from: date | None = None
     valid_to: date | None = None
 
