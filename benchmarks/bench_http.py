@@ -43,7 +43,7 @@ from benchmarks.common import fresh_database, percentile
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = int(os.environ.get("BENCH_HTTP_COMMANDS", "2000"))
 CLIENTS = [int(n) for n in os.environ.get("BENCH_HTTP_CLIENTS", "1,8,32").split(",")]
-WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "2"))
+WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "1"))
 STACKS = os.environ.get("BENCH_HTTP_STACKS", "h11,serve").split(",")
 DIALOGUES = 256
 """Dialogues prepared for each scheduling level, shared out among its clients."""
