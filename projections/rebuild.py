@@ -5,11 +5,18 @@ Readers never see a gap: until the swap they read the live tables, after it the 
 ones. The shadow has a checkpoint of its own (`<name>:rebuild`) that the runner moves
 like any other, so a rebuild survives restarts and changes of owner. The DDL here is
 the only SQL text of the projections: table names cannot be bound parameters.
+
+A shadow starts with its primary keys and the indexes its own statements need
+(`tables.APPLY_INDEXES`); the indexes only readers use are built once, in bulk, when it
+has caught up (`complete`), before the swap and outside its transaction, under the live
+tables' own names. Maintaining them row by row while millions of events are applied
+cost more than the rows themselves (the timeline's GIN index above all).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import text
@@ -17,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from projections import checkpoints
 from projections.projection import Projection
-from projections.tables import SCHEMA
+from projections.tables import APPLY_INDEXES, SCHEMA
 
 log = logging.getLogger("entente.projections")
 
@@ -46,15 +53,78 @@ async def start_shadows(engine: AsyncEngine, projections: Sequence[Projection]) 
                 await tx.execute(
                     text(
                         f"CREATE TABLE {SHADOW_SCHEMA}.{table.name}"
-                        f" (LIKE {SCHEMA}.{table.name} INCLUDING ALL)"
+                        f" (LIKE {SCHEMA}.{table.name} INCLUDING ALL EXCLUDING INDEXES)"
                     )
                 )
+                for statement in await _key_statements(tx, table.name):
+                    await tx.execute(text(statement))
+                for name, statement in await _index_statements(tx, table.name):
+                    if name in APPLY_INDEXES:
+                        await tx.execute(text(statement))
             await checkpoints.forget(tx, shadow_name(projection.name))
         await checkpoints.ensure(tx, [shadow_name(p.name) for p in projections], "rebuilding")
 
 
+_INDEX_DEFINITION = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON (?:ONLY )?\S+ (USING .+)", re.S)
+
+
+async def _key_statements(tx: AsyncConnection, table: str) -> list[str]:
+    """The live table's primary key and unique constraints, as DDL for its shadow."""
+    rows = await tx.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = to_regclass(:table) AND contype IN ('p', 'u') ORDER BY conname"
+        ),
+        {"table": f"{SCHEMA}.{table}"},
+    )
+    return [
+        f'ALTER TABLE {SHADOW_SCHEMA}.{table} ADD CONSTRAINT "{name}" {definition}'
+        for name, definition in rows
+    ]
+
+
+async def _index_statements(tx: AsyncConnection, table: str) -> list[tuple[str, str]]:
+    """The live table's other indexes, each by name with the DDL that builds it on the
+    shadow under the same name (if it is not there yet)."""
+    rows = await tx.execute(
+        text(
+            "SELECT pg_get_indexdef(x.indexrelid) FROM pg_index x"
+            " WHERE x.indrelid = to_regclass(:table) AND NOT EXISTS ("
+            "  SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
+            " ORDER BY x.indexrelid"
+        ),
+        {"table": f"{SCHEMA}.{table}"},
+    )
+    statements = []
+    for (definition,) in rows:
+        found = _INDEX_DEFINITION.fullmatch(definition)
+        if found is None:
+            raise ValueError(f"unexpected index definition: {definition}")
+        unique, name, method = found.groups()
+        statements.append(
+            (
+                name,
+                f"CREATE {unique or ''}INDEX IF NOT EXISTS {name}"
+                f" ON {SHADOW_SCHEMA}.{table} {method}",
+            )
+        )
+    return statements
+
+
+async def complete(engine: AsyncEngine, projection: Projection) -> None:
+    """Build the shadow's reader-only indexes, in bulk, before it is swapped in."""
+    for table in projection.tables:
+        async with engine.begin() as tx:
+            for _, statement in await _index_statements(tx, table.name):
+                await tx.execute(text(statement))
+
+
 async def swap(engine: AsyncEngine, projection: Projection) -> bool:
-    """Swap the caught-up shadow in, in one transaction; False if live ran ahead of it."""
+    """Swap the caught-up shadow in, in one transaction; False if live ran ahead of it.
+
+    Its indexes are completed first, in transactions of their own: readers of the live
+    tables wait for nothing but the renames."""
+    await complete(engine, projection)
     shadow = shadow_name(projection.name)
     async with engine.begin() as tx:
         points = await checkpoints.lock(tx, [projection.name, shadow])

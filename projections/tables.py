@@ -176,6 +176,17 @@ timeline = Table(
     Index("ix_timeline_stream_recorded", "stream_id", "recorded_at"),  # migration 0006
 )
 
+APPLY_INDEXES = frozenset(
+    {
+        "ix_reporting_sessions_dialogue_id",
+        "ix_reporting_outcomes_dialogue_id",
+        "ix_reporting_outcome_progress_dialogue_id",
+    }
+)
+"""The indexes the projections' own statements need (a dialogue's rows are replaced by
+dialogue_id): a rebuild's shadow has them from the start, the others only once it has
+caught up (projections.rebuild)."""
+
 PROJECTION_STATE = "projection_state"
 """Bookkeeping lives outside `reporting`, so swapping a rebuilt model never moves it."""
 

@@ -14,8 +14,10 @@ from typing import Any
 import pytest_asyncio
 
 from benchmarks.workload import load_workload
+from projections import rebuild
 from projections.registry import PROJECTIONS, create_engine
 from projections.runner import LOCK_CLASS, Runner
+from projections.tables import APPLY_INDEXES
 from store import EventStore
 from tests.integration.read_models import assert_same, reporting_tables, snapshot
 
@@ -193,3 +195,39 @@ async def test_a_rebuild_equals_the_incremental_model_and_readers_never_see_a_ga
         " 'reporting_retired')"
     )
     assert tables == 0
+
+
+async def reporting_indexes(pool) -> list[tuple[str, str, str]]:
+    rows = await pool.fetch(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'reporting'"
+        " ORDER BY tablename, indexname"
+    )
+    return [tuple(r.values()) for r in rows]
+
+
+async def test_a_rebuild_of_every_model_keeps_each_index_under_its_own_name(
+    reference, database_url, pool
+):
+    """Shadows are filled with only the indexes their own statements need; the rest are
+    built before the swap, so the swapped-in tables carry exactly the live definitions."""
+    engine = create_engine(database_url)
+    runner = Runner(engine, EventStore(pool), database_url, PROJECTIONS, batch_size=500)
+    await runner.ensure_checkpoints()
+    await runner.catch_up()
+    before = await reporting_indexes(pool)
+    assert any(name == "ix_timeline_parties" for _, name, _ in before)
+    names = [p.name for p in PROJECTIONS]
+    for name in names:
+        assert await runner.try_own(name)
+        await runner.request_rebuild(name)
+    await rebuild.requested(engine, list(PROJECTIONS))
+    shadow = await pool.fetch(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'reporting_rebuild'"
+        " AND indexname NOT LIKE '%pkey'"
+    )
+    assert {r["indexname"] for r in shadow} == set(APPLY_INDEXES)
+    await runner.rebuild_all(names)
+    await runner.release()
+    await engine.dispose()
+    assert await reporting_indexes(pool) == before
+    assert_same(await snapshot(pool), reference)
