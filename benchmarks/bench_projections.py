@@ -2,9 +2,9 @@
 
 Not a test: prints a table (and writes .data/bench-projections.md) for
 docs/PERFORMANCE.md. BENCH_EVENTS sets the size of the log (default 200,000; the target
-figures are for 1,000,000); BENCH_BATCH the events per read (default the runner's).
-The plain read is measured before and after the projections, in the same run, and the
-ratios use their mean: on a loaded machine only ratios compare.
+figures are for 1,000,000); BENCH_BATCH the projections' events per read (default the
+runner's). The plain read is measured before and after the projections, in the same run,
+and the ratios use their mean: on a loaded machine only ratios compare.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from store.database import create_pool
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "200000"))
 BATCH = int(os.environ.get("BENCH_BATCH", str(BATCH_SIZE)))
+READ_PAGE = 2000
+"""The plain read's page, whatever the projections' batch: its fastest here (pages of
+10,000 decoded rows leave the cycle collector more to walk: 30.4 s against 20.6 s for
+976,429 events), so the baseline stays the stricter one."""
 
 
 def events_per_story(stories: int = 200) -> float:
@@ -48,7 +52,7 @@ def events_per_story(stories: int = 200) -> float:
 async def plain_read(
     store: EventStore, collector: Collector | None = None, *, decoded: bool = True
 ) -> int:
-    """The baseline: page through the whole log in the runner's batches, decoding rows.
+    """The baseline: page through the whole log in pages of `READ_PAGE`, decoding rows.
 
     With a `collector`, each page is read with the cycle collector handled as the runner
     handles it during a batch (projections.collector): the same read without the ~40 % of
@@ -59,7 +63,7 @@ async def plain_read(
     cursor, total = START, 0
     while True:
         async with collector.paused() if collector else contextlib.nullcontext():
-            page = await store.read_all(cursor, limit=BATCH, decoded=decoded)
+            page = await store.read_all(cursor, limit=READ_PAGE, decoded=decoded)
         if not page.events:
             return total
         total += len(page.events)
@@ -128,7 +132,8 @@ def report(
     (the issue's baseline), the CPU also to the plain read with the collector paused."""
     base = Timing((before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2)
     lines = [
-        f"{events:,} events, batches of {BATCH}; load average {load()} (1, 5, 15 min)",
+        f"{events:,} events, batches of {BATCH:,} (the plain reads: pages of {READ_PAGE:,});"
+        f" load average {load()} (1, 5, 15 min)",
         "",
         "| step | wall s | events/s | rate vs. plain read | time vs. plain read"
         " | CPU s (this process) | CPU vs. plain read | CPU vs. plain read, collector paused |",
