@@ -83,28 +83,35 @@ async def _key_statements(tx: AsyncConnection, table: str) -> list[str]:
     ]
 
 
-async def _index_statements(tx: AsyncConnection, table: str) -> list[tuple[str, str]]:
-    """The live table's other indexes, each by name with the DDL that builds it on the
-    shadow under the same name (if it is not there yet)."""
+async def _indexes(tx: AsyncConnection, schema: str, table: str) -> dict[str, str]:
+    """A table's indexes other than its keys' (those come with `_key_statements`), each
+    name with its definition."""
     rows = await tx.execute(
         text(
-            "SELECT pg_get_indexdef(x.indexrelid) FROM pg_index x"
+            "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid"
             " WHERE x.indrelid = to_regclass(:table) AND NOT EXISTS ("
             "  SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"
             " ORDER BY x.indexrelid"
         ),
-        {"table": f"{SCHEMA}.{table}"},
+        {"table": f"{schema}.{table}"},
     )
+    return {name: definition for name, definition in rows}
+
+
+async def _index_statements(tx: AsyncConnection, table: str) -> list[tuple[str, str]]:
+    """The live table's other indexes, each by name with the DDL that builds it on the
+    shadow under the same name (if it is not there yet)."""
     statements = []
-    for (definition,) in rows:
+    for name, definition in (await _indexes(tx, SCHEMA, table)).items():
         found = _INDEX_DEFINITION.fullmatch(definition)
         if found is None:
             raise ValueError(f"unexpected index definition: {definition}")
-        unique, name, method = found.groups()
+        unique, _, method = found.groups()
         statements.append(
             (
                 name,
-                f"CREATE {unique or ''}INDEX IF NOT EXISTS {name}"
+                f'CREATE {unique or ""}INDEX IF NOT EXISTS "{name}"'
                 f" ON {SHADOW_SCHEMA}.{table} {method}",
             )
         )
@@ -112,10 +119,17 @@ async def _index_statements(tx: AsyncConnection, table: str) -> list[tuple[str, 
 
 
 async def complete(engine: AsyncEngine, projection: Projection) -> None:
-    """Build the shadow's reader-only indexes, in bulk, before it is swapped in."""
+    """Give the shadow exactly the live tables' indexes before it is swapped in: build the
+    reader-only ones in bulk, drop any the live tables lack (a shadow begun by a version
+    that copied every index under names of PostgreSQL's choosing)."""
     for table in projection.tables:
         async with engine.begin() as tx:
-            for _, statement in await _index_statements(tx, table.name):
+            wanted = await _index_statements(tx, table.name)
+            names = {name for name, _ in wanted}
+            for name in await _indexes(tx, SHADOW_SCHEMA, table.name):
+                if name not in names:
+                    await tx.execute(text(f'DROP INDEX {SHADOW_SCHEMA}."{name}"'))
+            for _, statement in wanted:
                 await tx.execute(text(statement))
 
 
