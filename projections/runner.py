@@ -41,9 +41,9 @@ BATCH_SIZE = 10_000
 """Events per read of the log: large enough that a batch's fixed costs (a transaction, a
 read, a statement per table, and above all rewriting the rows and stream version of every
 dialogue the batch touches, once per batch) are small beside its events; small enough to
-commit often. Rebuilding 487,647 events, same-run A/B on 2 cores: 5,000 → 33.0 s,
-10,000 → 25.0 / 28.2 s, 20,000 → 28.3 / 29.5 s; 2,000 was 31.5 / 33.8 beside 26.2 / 24.6
-for 10,000 (docs/PERFORMANCE.md)."""
+commit often. Rebuilding every model of 976,429 events, same-run A/B: 72.5 / 67.9 s in
+batches of 2,000, 57.7 / 55.4 s in batches of 10,000; 5,000 and 20,000 were slower than
+10,000 (docs/PERFORMANCE.md, "Deferred indexes and 10,000-event batches")."""
 RETRY_AFTER_FAILURE = 1.0
 """Seconds before a failed batch is tried again (it usually fails the same way at once)."""
 
