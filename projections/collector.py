@@ -34,8 +34,8 @@ import time
 from collections.abc import AsyncIterator
 
 SWEEP_EVERY = 64
-"""Batches at least between two full collections (~100k events: tens of ms for a full walk
-of a small cache)."""
+"""Batches at least between two full collections (a full walk of a small cache costs tens
+of ms; a catch-up's batches are `runner.BATCH_SIZE` events each)."""
 SWEEP_SHARE = 0.02
 """The largest share of the batches' CPU time that full collections may take."""
 SWEEP_AT_MOST = 4096

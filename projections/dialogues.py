@@ -299,8 +299,9 @@ def _rewrite(
         return None
     old = before if _is_live(before) else dialogue.initial_state  # its rows went
     _sessions_changed(old, after, sessions)
-    _outcomes_changed(old, after, outcomes)
-    _progress_changed(old, after, progress)
+    outcomes_diff = changed(old.outcomes, after.outcomes, _any)  # once, for both tables
+    _outcomes_changed(old, after, outcomes_diff, outcomes)
+    _progress_changed(old, after, outcomes_diff, progress)
     return after
 
 
@@ -310,17 +311,27 @@ def _sessions_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: R
     rewrite.rows += [session_row(new.dialogue_id, session) for _, session in come]
 
 
-def _outcomes_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: Rewrite) -> None:
-    gone, come = changed(old.outcomes, new.outcomes, _outcome_kept)
-    rewrite.gone += [(new.dialogue_id, key) for key in gone]
-    rewrite.rows += [outcome_row(new.dialogue_id, outcome) for _, outcome in come]
+Diff = tuple[list[Any], list[tuple[Any, Any]]]
+"""What `changed` returns: the keys whose rows go, the entities whose rows come."""
 
 
-def _progress_changed(old: dialogue.Dialogue, new: dialogue.Dialogue, rewrite: Rewrite) -> None:
+def _outcomes_changed(
+    old: dialogue.Dialogue, new: dialogue.Dialogue, diff: Diff, rewrite: Rewrite
+) -> None:
+    """`diff` compares every outcome (`_any`); only outcomes not retracted have rows, so
+    it is `changed(..., _outcome_kept)` once the retracted are left out on each side."""
+    gone, come = diff
+    rewrite.gone += [(new.dialogue_id, key) for key in gone if _outcome_kept(old.outcomes[key])]
+    rewrite.rows += [outcome_row(new.dialogue_id, o) for _, o in come if _outcome_kept(o)]
+
+
+def _progress_changed(
+    old: dialogue.Dialogue, new: dialogue.Dialogue, diff: Diff, rewrite: Rewrite
+) -> None:
     """Notes are compared outcome by outcome: an outcome that is the same object has the
     same notes; retracted outcomes keep theirs."""
     dialogue_id = new.dialogue_id
-    gone, come = changed(old.outcomes, new.outcomes, _any)
+    gone, come = diff
     for outcome_id in gone:
         if outcome_id not in new.outcomes:
             held = old.outcomes[outcome_id].progress

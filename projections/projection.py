@@ -125,7 +125,8 @@ async def insert_records(
     handful of events): one prepared INSERT sent for all rows at once (asyncpg's pipelined
     executemany), which costs less than starting a COPY. Either way without SQLAlchemy's
     per-row parameter handling, which costs more than the rows in a catch-up or a
-    rebuild, and without a dict per row: a projection builds each row as a tuple.
+    rebuild, and with no dict per row (the dialogues and the timeline build tuples;
+    `insert_rows` turns the few dict rows of the other projections into tuples).
     """
     if not records:
         return

@@ -4,7 +4,7 @@ from the start of the log, then swapped in, in one transaction, once it has caug
 Readers never see a gap: until the swap they read the live tables, after it the rebuilt
 ones. The shadow has a checkpoint of its own (`<name>:rebuild`) that the runner moves
 like any other, so a rebuild survives restarts and changes of owner. The DDL here is
-the only SQL text of the projections: table names cannot be bound parameters.
+written as text because table and index names cannot be bound parameters.
 
 A shadow starts with its primary keys and the indexes its own statements need
 (`tables.APPLY_INDEXES`); the indexes only readers use are built once, in bulk, when it

@@ -177,15 +177,14 @@ timeline = Table(
 )
 
 APPLY_INDEXES = frozenset(
-    {
-        "ix_reporting_sessions_dialogue_id",
-        "ix_reporting_outcomes_dialogue_id",
-        "ix_reporting_outcome_progress_dialogue_id",
-    }
+    str(index.name)
+    for table in metadata.tables.values()
+    for index in table.indexes
+    if [column.name for column in index.columns] == ["dialogue_id"]
 )
-"""The indexes the projections' own statements need (a dialogue's rows are replaced by
-dialogue_id): a rebuild's shadow has them from the start, the others only once it has
-caught up (projections.rebuild)."""
+"""The indexes the projections' own statements need (the dialogues projection replaces a
+dialogue's rows by dialogue_id): a rebuild's shadow has them from the start, the others
+only once it has caught up (projections.rebuild)."""
 
 PROJECTION_STATE = "projection_state"
 """Bookkeeping lives outside `reporting`, so swapping a rebuilt model never moves it."""

@@ -29,6 +29,7 @@ from store.records import (
     NewEvent,
     Page,
     RecordedEvent,
+    decode_object,
 )
 from store.write_combining import APPEND_BATCH_SQL as APPEND_BATCH_SQL
 from store.write_combining import APPEND_ONE_SQL as APPEND_ONE_SQL
@@ -79,9 +80,6 @@ HAS_NEW_SQL = """SELECT EXISTS (
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()))"""
 
 
-_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
-
-
 def _record(row: asyncpg.Record, decoded: bool = True) -> RecordedEvent:
     """The row as a record; its payload decoded to a dict too, unless `decoded` is False."""
     payload = row["data"]
@@ -94,13 +92,13 @@ def _record(row: asyncpg.Record, decoded: bool = True) -> RecordedEvent:
         type=row["type"],
         schema_version=row["schema_version"],
         payload=payload,
-        metadata=_decode_object(row["metadata"]),
+        metadata=decode_object(row["metadata"]),
         valid_from=row["valid_from"],
         valid_to=row["valid_to"],
         recorded_at=row["recorded_at"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
-        _data=_decode_object(payload) if decoded else None,
+        _data=decode_object(payload) if decoded else None,
     )
 
 

@@ -50,7 +50,8 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     valid_to: date | None = None
 
 
-_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+"""A stored JSON object (an event's payload or metadata) as a dict."""
 
 
 class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +87,7 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
         """The payload as a dict: the one the read decoded, else decoded now (afresh on
         each use: a reader that asked for the text alone is not expected to want it)."""
         data = self._data
-        return data if data is not None else _decode_object(self.payload)
+        return data if data is not None else decode_object(self.payload)
 
     @property
     def cursor(self) -> Cursor:

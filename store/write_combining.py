@@ -144,7 +144,6 @@ class WriteCombiner:
     def __init__(self, pool: Any, flights: int) -> None:
         if flights < 1:
             raise ValueError("combine_flights must be at least 1")
-        # beside the combined calls: lone and multi-event appends, the wake-up hint
         self._connections = held_connections(pool, max(flights, HELD_AT_LEAST))
         self.flights = flights
         """How many append calls may be in flight at once."""

@@ -225,6 +225,7 @@ async def test_a_rebuild_of_every_model_keeps_each_index_under_its_own_name(
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'reporting_rebuild'"
         " AND indexname NOT LIKE '%pkey'"
     )
+    assert len(APPLY_INDEXES) == 3  # sessions, outcomes and outcome_progress by dialogue
     assert {r["indexname"] for r in shadow} == set(APPLY_INDEXES)
     # as a shadow begun by a version that copied every index under generated names has
     await pool.execute(
