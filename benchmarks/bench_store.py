@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from prometheus_client import REGISTRY
 
 from benchmarks.common import fresh_database, percentile
 from store import EventStore, NewEvent
@@ -118,11 +119,22 @@ def parent_of(pid: int) -> int | None:
         return None
 
 
+def append_calls() -> tuple[float, float]:
+    """(database calls, seconds in them) of the append path so far, in this process
+    (`entente_append_call_seconds`): how long a store side spends with a call at the
+    database, against the time in between, when the client prepares the next one."""
+    count = REGISTRY.get_sample_value("entente_append_call_seconds_count") or 0.0
+    seconds = REGISTRY.get_sample_value("entente_append_call_seconds_sum") or 0.0
+    return count, seconds
+
+
 class Tally:
     """One side's totals over the measured rounds: wall time, client and server CPU,
-    latencies."""
+    latencies, and for a store side its database calls."""
 
     def __init__(self) -> None:
+        self.calls = 0.0
+        self.call_seconds = 0.0
         self.seconds = 0.0
         self.cpu = 0.0
         self.server = 0.0
@@ -131,8 +143,16 @@ class Tally:
         self.rounds: list[float] = []
 
     def add(
-        self, seconds: float, cpu: float, server: float, wal: int, latencies: list[float]
+        self,
+        seconds: float,
+        cpu: float,
+        server: float,
+        wal: int,
+        latencies: list[float],
+        calls: tuple[float, float],
     ) -> None:
+        self.calls += calls[0]
+        self.call_seconds += calls[1]
         self.seconds += seconds
         self.wal += wal
         self.cpu += cpu
@@ -225,12 +245,15 @@ async def scenario(pool: Any, url: str, writers: int, batch: int) -> dict[str, A
                 await pool.execute("CHECKPOINT")
             wal = await pool.fetchval(WAL_SQL)
             ticks = server_ticks(postmaster)
+            calls_before = append_calls()
             cpu = time.process_time()
             seconds, latencies = await run_writers(writers, appends // ROUNDS, side)
             cpu = time.process_time() - cpu
             server = server_seconds(ticks, server_ticks(postmaster))
             wal = await pool.fetchval(WAL_SQL) - wal
-            tallies[name].add(seconds, cpu, server, wal, latencies)
+            calls_after = append_calls()
+            calls = (calls_after[0] - calls_before[0], calls_after[1] - calls_before[1])
+            tallies[name].add(seconds, cpu, server, wal, latencies, calls)
     for connection in connections:
         await connection.close()
     events = appends // ROUNDS * ROUNDS * batch
@@ -260,6 +283,11 @@ def summary(writers: int, batch: int, events: int, tallies: dict[str, Tally]) ->
         "conn_server": conn.server / events * 1e6,
         "pool_server": pooled.server / events * 1e6,
         "store_wal": store.wal / events,
+        "store_calls": (
+            events / store.calls,
+            store.call_seconds / store.calls * 1000,
+            store.call_seconds / store.seconds,
+        ),
         "conn_wal": conn.wal / events,
         "others": {
             name: (
@@ -307,6 +335,13 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['conn_p50']:.2f} / {r['conn_p99']:.2f} |"
         )
     for r in rows:
+        per_call, in_call, share = r["store_calls"]
+        lines.append(
+            f"\nstore's database calls at {r['writers']} writers, {r['batch']} per append: "
+            f"{per_call:.1f} events per call, {in_call:.2f} ms per call at the database, "
+            f"{share:.2f} calls at the database at a time on average (below 1: the rest of "
+            "the time the client is preparing the next)"
+        )
         for name, (ratio, cpu, server, wal) in r["others"].items():
             lines.append(
                 f"\n{name} at {r['writers']} writers, {r['batch']} per append: "

@@ -26,6 +26,13 @@ APPEND_BATCH_SIZE = Histogram(
     "Appends combined into one database call by write combining",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+APPEND_CALL_SECONDS = Histogram(
+    "entente_append_call_seconds",
+    "Time one database call of the append path takes, from sending it to its result"
+    " (a combined call, a lone append, a multi-event append); beside"
+    " entente_append_seconds it tells time at the database from time waiting for a call",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 PROJECTION_LAG_EVENTS = Gauge(
     "entente_projection_lag_events",
     "Events in the log a projection has not applied yet (read when scraped)",

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from store.database import held_connections
-from store.metrics import APPEND_BATCH_SIZE
+from store.metrics import APPEND_BATCH_SIZE, APPEND_CALL_SECONDS
 from store.records import AppendResult, Cursor
 
 APPEND_ONE_SQL = """SELECT out_position, out_version, out_transaction_id, out_replayed
@@ -154,8 +155,13 @@ class WriteCombiner:
         self._callers = 0
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
-        """Any other append call, on the same held connections (not combined)."""
-        return await self._connections.fetchrow(sql, *args)
+        """One call of the append path on the held connections, timed: any other append
+        (not combined) as well as the combined and lone ones sent from here."""
+        started = time.perf_counter()
+        try:
+            return await self._connections.fetchrow(sql, *args)
+        finally:
+            APPEND_CALL_SECONDS.observe(time.perf_counter() - started)
 
     async def execute(self, sql: str, *args: Any) -> Any:
         """A statement beside the appends (the wake-up hint), on the same connections."""
@@ -194,7 +200,7 @@ class WriteCombiner:
         self._in_flight += 1
         self._flight_streams.add(stream_id)
         try:
-            row = await self._connections.fetchrow(APPEND_ONE_SQL, *arguments)
+            row = await self.fetchrow(APPEND_ONE_SQL, *arguments)
         finally:
             self._in_flight -= 1
             self._flight_streams.discard(stream_id)
@@ -255,7 +261,7 @@ class WriteCombiner:
         APPEND_BATCH_SIZE.observe(len(batch))
         if len(batch) > 1:
             try:
-                row = await self._connections.fetchrow(
+                row = await self.fetchrow(
                     APPEND_BATCH_SQL, combined_requests([w.arguments for w in batch])
                 )
             except Exception as error:
@@ -272,7 +278,7 @@ class WriteCombiner:
                 continue
             try:
                 result = single_result(
-                    w.stream_id, await self._connections.fetchrow(APPEND_ONE_SQL, *w.arguments)
+                    w.stream_id, await self.fetchrow(APPEND_ONE_SQL, *w.arguments)
                 )
             except Exception as error:
                 if not w.future.done():

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from store import (
     ANY,
@@ -402,3 +403,27 @@ async def test_cancelled_waiting_callers_are_not_sent(combining: EventStore, com
     assert isinstance(results[0], asyncio.CancelledError)
     assert all(isinstance(r, AppendResult) and r.version == 1 for r in results[1:])
     assert await combining.read_stream(waiting[0]) == []
+
+
+async def test_every_database_call_of_the_append_path_is_timed(store: EventStore):
+    """`entente_append_call_seconds` counts each call, lone, combined or multi-event, once:
+    as many as the batch-size histogram counts for single appends, plus the multi-event
+    append, which is never combined."""
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    names = (
+        "entente_append_call_seconds_count",
+        "entente_append_call_seconds_sum",
+        "entente_append_batch_size_count",
+        "entente_append_batch_size_sum",
+    )
+    before = [sample(n) for n in names]
+    await outcomes(*(store.append(stream(), [event(n)], NO_STREAM) for n in range(20)))
+    await store.append(stream(), [event(1), event(2)], NO_STREAM)
+    calls, seconds, batches, combined = (sample(n) - b for n, b in zip(names, before, strict=True))
+    assert combined == 20  # every single append was in exactly one observed call
+    assert 1 < batches < 20  # combined, so fewer calls than appends
+    assert calls == batches + 1
+    assert seconds > 0
