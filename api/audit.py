@@ -20,6 +20,7 @@ from api.parameters import moment, text
 from api.problems import problem_responses
 from delivery.envelope import BATCH_MEDIA_TYPE, batch_body, source
 from store.database import Pool
+from store.errors import InvalidCursor
 from store.event_store import EventStore
 from store.records import START, Cursor
 from store.verification import VerificationReport, verify
@@ -31,6 +32,20 @@ MAX_VERSION = 2**53
 """Far beyond any stream's length, and exact as a JSON number in every client."""
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 AfterVersion = Annotated[int, Parameter(ge=0, le=MAX_VERSION)]
+
+
+def _after_version(cursor: str | None, after_version: int) -> int:
+    """This route's cursor is a version: digits, at most MAX_VERSION, and not at odds with
+    an `after_version` given beside it."""
+    if cursor is None:
+        return after_version
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 16) or (
+        int(cursor) > MAX_VERSION
+    ):
+        raise InvalidCursor(f"not a cursor of this stream's pages: {cursor[:40]!r}")
+    if after_version not in (0, int(cursor)):
+        raise InvalidCursor("give either cursor or after_version, or the same version in both")
+    return int(cursor)
 
 
 @get(
@@ -47,9 +62,15 @@ async def stream_events(
     after_version: AfterVersion = 0,
     limit: Limit = PAGE_LIMIT,
     recorded_until: dt.datetime | None = None,
+    cursor: Annotated[
+        str | None,
+        Parameter(description="the previous page's `next_cursor`; the same as `after_version`"),
+    ] = None,
 ) -> EventPage:
-    """Version order; `next_cursor` is the last version returned, for `after_version`."""
+    """Version order; `next_cursor` is the last version returned, to pass back as `cursor`
+    (or `after_version`), as every other page's cursor is passed back."""
     text(stream_id, "stream_id")
+    after_version = _after_version(cursor, after_version)
     await read_your_writes.log(None)
     events = await read_store.read_stream(
         stream_id,
@@ -70,6 +91,7 @@ async def stream_events(
 )
 async def change_feed(
     request: Request[Any, Any, Any],
+    store: EventStore,
     read_store: EventStore,
     read_your_writes: ReadYourWrites,
     cursor: str | None = None,
@@ -82,11 +104,12 @@ async def change_feed(
     JSON array of CloudEvents (as webhooks carry them, never with audit metadata) and
     `next_cursor` is in the `X-Next-Cursor` header."""
     await read_your_writes.log(None)
+    after = Cursor.decode(cursor) if cursor else START
     page = await read_store.read_all(
-        Cursor.decode(cursor) if cursor else START,
-        limit=limit,
-        stream_prefix=text(stream_prefix, "stream_prefix") or None,
+        after, limit=limit, stream_prefix=text(stream_prefix, "stream_prefix") or None
     )
+    if not page.events:  # where a made-up cursor beyond the head would land
+        await store.issued(after)
     following = page.cursor.encode()
     if BATCH_MEDIA_TYPE in request.headers.get("accept", ""):
         batch: Any = Response(

@@ -96,6 +96,7 @@ async def _events(
 )
 async def event_stream(
     request: Request[Any, Any, Any],
+    store: EventStore,
     read_store: EventStore,
     wake: Subscription,
     streams_closing: asyncio.Event,
@@ -111,7 +112,7 @@ async def event_stream(
     """Each event as `id: <cursor>` and `data: <the event as GET /events shows it>`; resume
     with `Last-Event-ID` (or `cursor`). Audit metadata is shown to auditors only."""
     resume = last_event_id or cursor
-    after = Cursor.decode(resume) if resume else START
+    after = await store.issued(Cursor.decode(resume)) if resume else START
     prefix = text(stream_prefix, "stream_prefix") or None
     return Stream(
         _events(

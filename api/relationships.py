@@ -179,6 +179,7 @@ async def get_relationship(
     responses=problem_responses(400, 401, 403, 422, 503),
 )
 async def get_relationship_history(
+    store: EventStore,
     read_pool: Pool,
     read_your_writes: ReadYourWrites,
     pair: str,
@@ -193,16 +194,19 @@ async def get_relationship_history(
     pair's own facts merged, each event with who and why and the dialogue it came through."""
     a, b = parse_pair(pair)
     await read_your_writes.read_models(after_position)
+    after = Cursor.decode(cursor) if cursor else START
     page = await relationship_history(
         read_pool,
         a,
         b,
-        after=Cursor.decode(cursor) if cursor else START,
+        after=after,
         limit=limit,
         recorded_from=moment(recorded_from, "recorded_from"),
         recorded_until=moment(recorded_until, "recorded_until"),
         multilateral=multilateral,
     )
+    if not page.events:  # where a made-up cursor beyond the head would land
+        await store.issued(after)
     records = [record for record, _ in page.events]
     served = page_of(records, page.cursor.encode(), limit)
     return RelationshipHistoryPage(

@@ -27,7 +27,6 @@ from domain.decider import (
     with_entry,
     without_entry,
 )
-from domain.errors import InvariantViolated
 from domain.facts import Indicator, Milestone
 from domain.values import pair_of
 
@@ -42,11 +41,8 @@ initial_state = Relationship()
 
 
 def pair(command: c.RelationshipCommand) -> tuple[str, str]:
-    """The pair in canonical order; a party has no relationship with itself."""
-    first, second = pair_of(*command.parties)
-    if first == second:
-        raise InvariantViolated(f"A relationship needs two distinct parties, not {first} twice")
-    return first, second
+    """The pair in canonical order (refused when both parties are the same)."""
+    return pair_of(*command.parties)
 
 
 def _record(field: str, kind: str, event: type[Any]) -> Callable[..., list[Any]]:

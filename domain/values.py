@@ -98,8 +98,11 @@ def check_figure(value: Decimal) -> None:
 
 
 def pair_of(a: str, b: str) -> tuple[str, str]:
-    """A relationship has no direction: KZ-US and US-KZ are the same pair."""
+    """A relationship has no direction: KZ-US and US-KZ are the same pair; and a party has
+    none with itself, whether it is written to or read."""
     first, second = sorted((party_code(a), party_code(b)))
+    if first == second:
+        raise InvalidValue(f"A relationship needs two distinct parties, not {first} twice")
     return first, second
 
 

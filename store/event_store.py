@@ -18,7 +18,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from store.errors import DuplicateEventId, IdempotencyKeyReused, WrongExpectedVersion
+from store.errors import (
+    DuplicateEventId,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    WrongExpectedVersion,
+)
 from store.hashing import canonical_json, canonical_text, payload_hash_of_canonical
 from store.metrics import APPEND_SECONDS
 from store.records import (
@@ -385,6 +390,15 @@ class EventStore:
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
         )
         return Cursor(int(xmin), 0)
+
+    async def issued(self, cursor: Cursor) -> Cursor:
+        """`cursor`, when this log can have issued it; InvalidCursor when it lies beyond the
+        horizon. Such a cursor was made up, and a reader holding it would skip every event
+        until the log got there. Ask the primary's store: a replica's horizon may be behind a
+        cursor a client has already seen."""
+        if cursor > await self.horizon():
+            raise InvalidCursor("this cursor lies beyond the head of the log: it was not issued")
+        return cursor
 
     async def has_new(self, after: Cursor) -> bool:
         """Whether a reader at `after` has anything to read yet."""

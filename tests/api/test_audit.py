@@ -239,6 +239,21 @@ async def test_stream_history_and_verification(client, tokens, pool):
         f"/streams/dialogue-{ESPD_ID}/events?after_version=3&limit=1000", headers=auditor
     )
     assert rest.json()["events"][0]["version"] == 4
+    # next_cursor goes back as `cursor`, as on every other page
+    again = await client.get(
+        f"/streams/dialogue-{ESPD_ID}/events?cursor=3&limit=1000", headers=auditor
+    )
+    assert again.json() == rest.json()
+    for bad in ("xyz", "-1", "3.0", "9" * 5000, "٣"):
+        refused = await client.get(
+            f"/streams/dialogue-{ESPD_ID}/events", params={"cursor": bad}, headers=auditor
+        )
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.json()["type"] == "urn:entente:problem:invalid-cursor"
+    clash = await client.get(
+        f"/streams/dialogue-{ESPD_ID}/events?cursor=3&after_version=2", headers=auditor
+    )
+    assert clash.status_code == 400
     verified = await client.get("/verify", headers=auditor)
     assert verified.status_code == 200, verified.text
     assert verified.json()["broken"] == []

@@ -21,6 +21,8 @@ from tests.unit import builders as b
 IDS = ids("errors")
 D, S = IDS["d"], IDS["s1"]
 HUGE_CURSOR = Cursor(10**20, 10**20).encode()
+BEYOND_HEAD = Cursor(99_999_999, 0).encode()
+"""Well formed, but far past the head: a reader holding it would skip every event."""
 
 
 def _listing_cursor(parts: list[object]) -> str:
@@ -192,6 +194,9 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         (f"/dialogues/{D}?as_of=2000-01-01T00:00:00Z", "reader", 404, "not-found"),
         ("/relationships/KZ/history", "auditor", 400, None),
         ("/relationships/KZ-XX", "reader", 422, None),
+        ("/relationships/KZ-KZ", "reader", 422, "invalid-value"),
+        ("/relationships/kz-KZ/history", "auditor", 422, "invalid-value"),
+        ("/relationships/KZ-KZ/bundle", "auditor", 422, "invalid-value"),
         ("/streams/dialogue-x/events?after_version=-1", "auditor", 400, None),
         ("/nowhere", "reader", 404, None),
     ],
@@ -416,6 +421,7 @@ async def test_forged_cursors_on_other_listings_are_400(client, tokens, url, rol
     "token",
     [
         HUGE_CURSOR,
+        BEYOND_HEAD,
         base64.urlsafe_b64encode(b"1.\x00.1").decode(),
         base64.urlsafe_b64encode(b"1.null.1").decode(),
         base64.urlsafe_b64encode(b"1.-1.1").decode(),

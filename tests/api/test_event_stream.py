@@ -18,6 +18,7 @@ import httpx
 
 from domain import commands as c
 from store.api_keys import create_key
+from store.records import Cursor
 from tests.api.command_scenario import body_of
 from tests.api.conftest import auth
 from tests.api.serving import served_api
@@ -136,6 +137,12 @@ async def test_stream_refuses_a_bad_last_event_id_and_can_end_when_caught_up(cli
     bad = await client.get("/events/stream", headers={**reader, "Last-Event-ID": "nonsense"})
     assert bad.status_code == 400
     assert bad.json()["type"] == "urn:entente:problem:invalid-cursor"
+    beyond = Cursor(99_999_999, 0).encode()  # well formed, never issued: it would skip all
+    by_header = {**reader, "Last-Event-ID": beyond}
+    for params, headers in (({}, by_header), ({"cursor": beyond}, reader)):
+        refused = await client.get("/events/stream", params=params, headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["type"] == "urn:entente:problem:invalid-cursor"
     done = await client.get("/events/stream", params={"follow": "false"}, headers=reader)
     assert done.status_code == 200 and done.text.startswith("retry: 1000")
 

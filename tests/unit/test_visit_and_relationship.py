@@ -12,6 +12,7 @@ from domain.errors import (
     AlreadyExists,
     DatesOutOfOrder,
     InvalidTransition,
+    InvalidValue,
     InvariantViolated,
     NotFound,
     NothingChanges,
@@ -168,7 +169,7 @@ RELATIONSHIP_REFUSALS = [
     (
         (),
         c.RecordIndicator(parties=("KZ", "KZ"), indicator_id=I, indicator=indicator()),
-        InvariantViolated,
+        InvalidValue,
         "A relationship needs two distinct parties, not KZ twice",
     ),
     (
