@@ -86,6 +86,8 @@ def health_app(url: str, loops: list[SupervisedLoop]) -> Litestar:
         ],
         exception_handlers={Exception: unexpected},
         openapi_config=None,
+        debug=False,
+        logging_config=None,  # as for the API: Litestar's own would undo log_redaction.install()
     )
 
 

@@ -135,8 +135,9 @@ def _ident(name: str) -> str:
 async def check_serving_role(serving_url: str) -> None:
     """Refuse a serving URL that is a superuser, may replicate or bypasses row security.
 
-    Both the session's login and the role it runs as are checked: a superuser session
-    could undo any SET ROLE. ENTENTE_ALLOW_PRIVILEGED_ROLE=1 waives this (not for
+    Both the session's login and the role it runs as are checked, and every role either is
+    a member of: a superuser session could undo any SET ROLE, and a member of a superuser
+    role could SET ROLE to it. ENTENTE_ALLOW_PRIVILEGED_ROLE=1 waives this (not for
     production; docs/OPERATIONS.md).
     """
     if os.environ.get(ALLOW_PRIVILEGED_ENV) == "1":
@@ -150,14 +151,16 @@ async def check_serving_role(serving_url: str) -> None:
         ) from None
     try:
         rows = await connection.fetch(
-            "SELECT rolname FROM pg_roles WHERE rolname IN (session_user, current_user)"
-            " AND (rolsuper OR rolreplication OR rolbypassrls)"
+            "SELECT rolname FROM pg_roles WHERE (rolsuper OR rolreplication OR rolbypassrls)"
+            " AND (pg_has_role(session_user, oid, 'MEMBER')"
+            " OR pg_has_role(current_user, oid, 'MEMBER'))"
         )
     finally:
         await connection.close()
     if rows:
         names = ", ".join(sorted({row["rolname"] for row in rows}))
         raise ServingRoleRefused(
-            f"refusing to serve as {names}: a superuser, replication or BYPASSRLS role; set"
+            f"refusing to serve as, or as a member of, {names}: a superuser, replication or"
+            " BYPASSRLS role; set"
             f" {APP_URL_ENV} to a least-privilege login (or {ALLOW_PRIVILEGED_ENV}=1)"
         )

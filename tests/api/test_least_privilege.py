@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,24 @@ def test_serving_as_a_superuser_is_refused_unless_waived(
         cli.main(["--database-url", owner_database_url, "worker"])
     monkeypatch.setenv(ALLOW_PRIVILEGED_ENV, "1")
     asyncio.run(check_serving_role(owner_database_url))  # the waiver lets it through
+
+
+async def test_a_login_that_can_become_a_privileged_role_is_refused(
+    owner_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a superuser itself, but a member of one: it could SET ROLE to it at any time."""
+    monkeypatch.delenv(ALLOW_PRIVILEGED_ENV, raising=False)
+    login = f"member_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(owner_database_url))
+    try:
+        superuser = await admin.fetchval("SELECT current_user")
+        await admin.execute(f'CREATE ROLE "{login}" LOGIN NOSUPERUSER')
+        await admin.execute(f'GRANT "{superuser}" TO "{login}"')
+        with pytest.raises(ServingRoleRefused, match=f"as a member of, {superuser}"):
+            await check_serving_role(with_user(owner_database_url, login))
+    finally:
+        await admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+        await admin.close()
 
 
 def test_the_owner_cannot_be_the_serving_login(owner_database_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ async def test_a_worker_answers_live_and_ready_with_its_loops_and_stops_on_sigte
     worker = subprocess.Popen(
         [*ENTENTE, "--database-url", database_url, "worker", "--health-port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "HOST": "127.0.0.1"},
+        env={**os.environ, "HOST": "127.0.0.1", "ENTENTE_LOG_FORMAT": "json"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -49,7 +50,13 @@ async def test_a_worker_answers_live_and_ready_with_its_loops_and_stops_on_sigte
             }
             assert (await http.get("/health/live")).json() == {"status": "alive"}
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=20) == 0, worker.stderr.read() if worker.stderr else ""
+        _, errors = worker.communicate(timeout=20)
+        assert worker.returncode == 0, errors
+        # the health app leaves logging as the process set it up: JSON, redacted, every line
+        lines = errors.decode().splitlines()
+        assert lines
+        for line in lines:
+            assert isinstance(json.loads(line), dict), line
     finally:
         if worker.poll() is None:
             worker.kill()
