@@ -167,11 +167,11 @@ class DeliveryWorker:
         pool = await create_pool(self._url, min_size=1, max_size=8)
         locks: Any = None
         try:
-            locks = await asyncpg.connect(asyncpg_dsn(self._url))
             store = EventStore(pool)
             pruned_at = 0.0
             async with Subscription(store, self._url) as wake:
                 while not stop.is_set():
+                    locks = await self._held_locks(locks)
                     await self._reconcile(pool, store, wake, locks)
                     if time.monotonic() - pruned_at > PRUNE_EVERY:
                         await prune_attempts(pool)
@@ -180,14 +180,32 @@ class DeliveryWorker:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.settings.idle_wait)
         finally:
-            tasks = list(self._tasks.values())
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._tasks.clear()
-            if locks is not None:
+            await self._stop_deliveries()
+            if locks is not None and not locks.is_closed():
                 await locks.close()  # releases every subscription this worker held
             await pool.close()
+
+    async def _held_locks(self, locks: Any) -> Any:
+        """The lock connection, checked alive; after it was lost (killed, a failover, a
+        network cut) every delivery stops before another worker can take its
+        subscription over, and a new connection takes the subscriptions afresh."""
+        if locks is not None and not locks.is_closed():
+            try:
+                await asyncio.wait_for(locks.fetchval("SELECT 1"), self.settings.timeout)
+                return locks
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                locks.terminate()
+        if locks is not None:
+            log.warning("webhooks: lost the lock connection; stopping deliveries, owning again")
+            await self._stop_deliveries()
+        return await asyncpg.connect(asyncpg_dsn(self._url))
+
+    async def _stop_deliveries(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
 
     async def _reconcile(
         self, pool: Any, store: EventStore, wake: Subscription, locks: Any
@@ -213,21 +231,27 @@ class DeliveryWorker:
                 "SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS, str(subscription_id)
             ):
                 self._tasks[subscription_id] = asyncio.create_task(
-                    self._deliver(pool, store, wake, subscription_id),
+                    self._deliver(pool, store, wake, subscription_id, locks),
                     name=f"webhook:{subscription_id}",
                 )
 
     async def _deliver(
-        self, pool: Any, store: EventStore, wake: Subscription, subscription_id: uuid.UUID
+        self,
+        pool: Any,
+        store: EventStore,
+        wake: Subscription,
+        subscription_id: uuid.UUID,
+        locks: Any,
     ) -> None:
-        """Deliver one subscription until it is no longer active (or deleted)."""
+        """Deliver one subscription until it is no longer active (or deleted), or until
+        the connection holding its lock is gone: then another worker may own it."""
         settings = self.settings
         parties = StreamParties(store)
         limits = httpx.Limits(max_connections=4, max_keepalive_connections=2)
         async with httpx.AsyncClient(
             timeout=settings.timeout, follow_redirects=False, trust_env=False, limits=limits
         ) as http:
-            while True:
+            while not locks.is_closed():
                 subscription = await get_subscription(pool, subscription_id)
                 if subscription is None or subscription.state != "active":
                     return
@@ -244,6 +268,8 @@ class DeliveryWorker:
                     stream_prefix=filters.stream_prefix,
                 )
                 events = await parties.matching(page.events, filters.parties)
+                if locks.is_closed():
+                    return
                 if not events:
                     if page.cursor != subscription.cursor:
                         await advance(

@@ -30,11 +30,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_CURSOR = msgspec.json.Decoder(tuple[str, int | str | None, str])
+"""What `encode_cursor` writes, and nothing else: a forged cursor of nested arrays is
+refused at its first bracket instead of being decoded level by level (RecursionError)."""
+MAX_CURSOR = 2048
+"""Characters: far more than any sort key this service writes."""
+
+
 def decode_cursor(listing: str, token: str) -> tuple[Any, str]:
     """The (sort key, id) a cursor carries."""
     try:
+        if len(token) > MAX_CURSOR:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        name, key, ident = msgspec.json.decode(raw)
+        name, key, ident = _CURSOR.decode(raw)
     except (ValueError, binascii.Error, msgspec.DecodeError, TypeError) as error:
         raise BadCursor(f"not a cursor for {listing}") from error
     if name != listing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import time
 import uuid
 from datetime import date, datetime
@@ -106,6 +107,9 @@ class AppendResult(msgspec.Struct, frozen=True, kw_only=True):
     """True when an idempotency key matched an earlier append and nothing new was written."""
 
 
+_CURSOR_TEXT = re.compile(r"1\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})")
+
+
 class Cursor(msgspec.Struct, frozen=True, order=True):
     """A point in the global order: (transaction id, position), compared as a pair."""
 
@@ -120,15 +124,18 @@ class Cursor(msgspec.Struct, frozen=True, order=True):
     @classmethod
     def decode(cls, token: str) -> Cursor:
         """Read a token produced by `encode`, refusing anything else."""
+        if len(token) > 64:  # 19 + 19 digits and two dots, in base64
+            raise InvalidCursor(f"not a cursor: {token[:64]!r}…")
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            tag, transaction_id, position = raw.split(".")
-            cursor = cls(int(transaction_id), int(position))
         except (ValueError, binascii.Error, UnicodeDecodeError) as error:
             raise InvalidCursor(f"not a cursor: {token!r}") from error
-        if tag != "1" or not (
-            0 <= cursor.transaction_id <= MAX_BIGINT and 0 <= cursor.position <= MAX_BIGINT
-        ):
+        # exactly what `encode` writes: int() alone would take " 1", "+1" or other digits
+        found = _CURSOR_TEXT.fullmatch(raw)
+        if found is None:
+            raise InvalidCursor(f"not a cursor: {token[:64]!r}")
+        cursor = cls(int(found[1]), int(found[2]))
+        if not (cursor.transaction_id <= MAX_BIGINT and cursor.position <= MAX_BIGINT):
             raise InvalidCursor(f"not a cursor: {token!r}")
         return cursor
 

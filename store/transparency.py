@@ -359,7 +359,11 @@ class Checkpointer:
         self._ahead: tuple[tuple[int, int], asyncio.Task[list[Any]]] | None = None
 
     async def try_own(self) -> bool:
-        """Take the checkpointer's lock if no other process holds it."""
+        """Take the checkpointer's lock if no other process holds it; after the lock's
+        connection was lost, another process may already own it: ask again."""
+        if self._lock is not None and self._lock.is_closed():
+            log.warning("checkpointer: lost the lock connection; owning again")
+            await self.release()
         if self._lock is None:
             self._lock = await asyncpg.connect(asyncpg_dsn(self._url))
             if not await self._lock.fetchval("SELECT pg_try_advisory_lock($1, 0)", LOCK_CLASS):

@@ -386,6 +386,26 @@ FORGED_CURSORS: dict[str, list[object]] = {
 }
 
 
+DEEP_CURSOR = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/dialogues",
+        "/sessions",
+        "/outcomes",
+        "/visits",
+        "/indicators",
+        "/relationships/KZ-US/timeline",
+    ],
+)
+@pytest.mark.parametrize("token", [DEEP_CURSOR, "A" * 60_000], ids=["deep", "long"])
+async def test_deeply_nested_or_huge_listing_cursors_are_400(client, tokens, url, token):
+    response = await client.get(url, params={"cursor": token}, headers=_auth(tokens["reader"]))
+    assert_problem(response, 400, "invalid-cursor")
+
+
 @pytest.mark.parametrize("forged", list(FORGED_CURSORS), ids=list(FORGED_CURSORS))
 async def test_forged_listing_cursors_are_400(client, tokens, pool, dialogue, forged):
     before = await _register_state(pool)
@@ -426,6 +446,9 @@ async def test_forged_cursors_on_other_listings_are_400(client, tokens, url, rol
         base64.urlsafe_b64encode(b"1.null.1").decode(),
         base64.urlsafe_b64encode(b"1.-1.1").decode(),
         base64.urlsafe_b64encode(b"2.1.1").decode(),
+        base64.urlsafe_b64encode(b"1. 1.1").decode(),
+        base64.urlsafe_b64encode("1.\u0661.1".encode()).decode(),  # an Arabic-Indic one
+        base64.urlsafe_b64encode(b"1.+1.01").decode(),
     ],
 )
 async def test_forged_log_cursors_are_400(client, tokens, url, role, token):

@@ -23,13 +23,14 @@ from litestar.testing import AsyncTestClient
 from standardwebhooks.webhooks import Webhook
 
 from api.app import create_app
-from delivery.delivering import DeliverySettings, running_deliveries
+from delivery.delivering import LOCK_CLASS, DeliverySettings, running_deliveries
 from delivery.targets import TargetPolicy, TargetRefused, check_target
 from domain import commands as c
 from store.records import Cursor
 from store.sealing import KEY_ENV
 from tests.api.command_scenario import Driver
 from tests.api.conftest import auth
+from tests.integration.test_lost_connections import within
 from tests.receiver import Receiver
 from tests.unit import builders as b
 
@@ -413,3 +414,32 @@ async def test_a_sealing_key_keeps_secrets_out_of_the_database(
     assert shown["last_error"].startswith("not signed:") and KEY_ENV in shown["last_error"]
     assert len(receiver.requests) == sent
     assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
+
+
+DELIVERY_LOCKS = """SELECT DISTINCT pid FROM pg_locks
+WHERE locktype = 'advisory' AND classid = $1 AND database = (
+    SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+
+async def test_a_worker_that_lost_its_lock_connection_stops_and_owns_again(app, tokens, owner_pool):
+    """Killed under it, the lock is free for any worker: deliveries stop until this one has
+    taken it again, on a new session, and go on from the stored cursor, in order."""
+    receiver = Receiver()
+    await receiver.start()
+    await subscribe(
+        app, tokens["admin"], receiver.url, filters={"stream_prefix": "relationship-KZ-TM"}
+    )
+
+    async def holders() -> set[int]:
+        return {row["pid"] for row in await owner_pool.fetch(DELIVERY_LOCKS, LOCK_CLASS)}
+
+    async with running_deliveries(app.app.state.database_url, FAST):
+        (first,) = await within(10, holders)
+        await owner_pool.execute("SELECT pg_terminate_backend($1)", first)
+        await record_indicators(app, tokens["writer"], ("KZ", "TM"), 12)
+        await receiver.wait_for(12)
+        assert first not in await within(10, holders)
+    await receiver.stop()
+    assert_no_gap_and_no_reorder(
+        receiver, await log_order(app, tokens["reader"], "relationship-KZ-TM")
+    )

@@ -12,6 +12,8 @@ from api.demo import load_demo
 from projections.registry import PROJECTIONS
 from projections.runner import LOCK_CLASS
 from projections.running import running_projections
+from store.transparency import LOCK_CLASS as CHECKPOINTER_LOCK
+from store.transparency import Checkpointer
 from tests.integration.test_projection_worker import caught_up
 
 LOCK_HOLDERS = """SELECT pid, count(*) AS held FROM pg_locks
@@ -58,3 +60,21 @@ async def test_killed_lock_and_listen_connections_are_taken_back(
         new_listener = await within(30, listener)
         assert listen_pid not in new_listener
         assert loop.alive
+
+
+async def test_a_checkpointer_whose_lock_connection_was_killed_stops_owning(
+    database_url: str, pool: Any, owner_pool: Any
+):
+    """Until it notices, it would extend the tree beside the next owner."""
+    first = Checkpointer(pool, database_url, None)
+    second = Checkpointer(pool, database_url, None)
+    try:
+        assert await first.try_own()
+        assert not await second.try_own()
+        (holder,) = await owner_pool.fetch(LOCK_HOLDERS, CHECKPOINTER_LOCK)
+        await owner_pool.execute("SELECT pg_terminate_backend($1)", holder["pid"])
+        await within(10, second.try_own)  # the lock went with the session
+        assert not await first.try_own()  # and the first knows it is no longer the owner
+    finally:
+        await first.release()
+        await second.release()
