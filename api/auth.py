@@ -11,6 +11,7 @@ within that bound.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -47,11 +48,8 @@ async def require_permission(
         return
     if permission == "feed" and await _feed_token(connection):
         return
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    key = None
-    if scheme.lower() == "bearer" and token:
-        key = await authenticate(guard_pool(connection), token.strip())
+    token = _bearer(connection)
+    key = await authenticate(guard_pool(connection), token) if token else None
     if key is None:
         raise problem(401, "send a live API key as 'Authorization: Bearer <key>'")
     if not PERMISSIONS[permission] & set(key.roles):
@@ -59,6 +57,26 @@ async def require_permission(
             403, f"key {key.name!r} ({', '.join(key.roles)}) lacks the {permission!r} permission"
         )
     connection.scope.setdefault("state", {})["api_key"] = key
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def still_permitted(
+    connection: ASGIConnection[Any, Any, Any, Any], permission: str
+) -> Callable[[], Awaitable[bool]]:
+    """For a response that outlives its request (a live stream): whether the key that
+    opened it is still live and still grants `permission`, asked again as often as the
+    caller likes (a revocation shows within the key cache's bound)."""
+    pool, token = guard_pool(connection), _bearer(connection)
+
+    async def permitted() -> bool:
+        key = await authenticate(pool, token) if token else None
+        return key is not None and bool(PERMISSIONS[permission] & set(key.roles))
+
+    return permitted
 
 
 async def _feed_token(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

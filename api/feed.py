@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,7 +32,7 @@ from litestar import Request, get
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from api.auth import sees_audit_trail
+from api.auth import sees_audit_trail, still_permitted
 from api.dependencies import close_streams as close_streams  # `entente serve` calls it here
 from api.parameters import text
 from api.problems import problem_responses
@@ -51,22 +51,39 @@ EVENT_STREAM = "text/event-stream"
 _encode = msgspec.json.Encoder().encode
 
 
+KEY_RECHECK = 1.0
+"""Seconds between two looks at whether the stream's key is still live: a revoked key's
+stream ends within this and the key cache's bound (ENTENTE_KEY_CACHE_SECONDS)."""
+
+
 @dataclass(frozen=True)
 class _Source:
-    """Where a live stream reads, what wakes it and what ends it."""
+    """Where a live stream reads, what wakes it, what ends it, and whether its key still
+    opens it."""
 
     store: EventStore
     wake: Subscription
     closing: asyncio.Event
+    permitted: Callable[[], Awaitable[bool]]
+
+    async def open(self, last_checked: float) -> tuple[bool, float]:
+        """(still open, when the key was last checked): ends on shutdown or revocation."""
+        if self.closing.is_set():
+            return False, last_checked
+        if time.monotonic() - last_checked < KEY_RECHECK:
+            return True, last_checked
+        return await self.permitted(), time.monotonic()
 
 
 async def _events(
     source: _Source, after: Cursor, stream_prefix: str | None, follow: bool, audit: bool
 ) -> AsyncIterator[bytes]:
-    closing = source.closing
     yield b"retry: 1000\n\n"
-    sent_at = time.monotonic()
-    while not closing.is_set():
+    sent_at = checked_at = time.monotonic()
+    while True:
+        is_open, checked_at = await source.open(checked_at)
+        if not is_open:
+            return
         page = await source.store.read_all(after, limit=PAGE, stream_prefix=stream_prefix)
         for event in page.events:
             view = _encode(event_view(event, audit=audit))
@@ -78,7 +95,10 @@ async def _events(
             continue
         if not follow:
             return
-        while not closing.is_set():
+        while True:
+            is_open, checked_at = await source.open(checked_at)
+            if not is_open:
+                return
             if await source.wake.wait_for_new(after, CHECK_CLOSING):
                 break
             if time.monotonic() - sent_at >= HEARTBEAT:
@@ -116,7 +136,7 @@ async def event_stream(
     prefix = text(stream_prefix, "stream_prefix") or None
     return Stream(
         _events(
-            _Source(read_store, wake, streams_closing),
+            _Source(read_store, wake, streams_closing, still_permitted(request, "read")),
             after,
             prefix,
             follow,

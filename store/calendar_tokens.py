@@ -71,16 +71,22 @@ async def revoke_token(pool: Any, token_id: str, owner: str | None = None) -> bo
     return bool(status.endswith(" 1"))
 
 
+LIVE_TOKEN_SQL = f"""SELECT {COLUMNS}, secret_hash FROM access.calendar_tokens AS t
+WHERE token_id = $1 AND revoked_at IS NULL
+AND NOT EXISTS (SELECT 1 FROM access.api_keys AS k WHERE k.name = t.owner
+                AND (k.revoked_at IS NOT NULL
+                     OR NOT k.roles && ARRAY['reader', 'writer', 'auditor']))"""
+"""A token is live while it is not revoked and, when an API key made it, while that key is
+live and may read: a token never opens more, nor for longer, than the key that made it
+(a token the command line made for an owner that names no key lives on its own)."""
+
+
 async def authenticate_token(pool: Any, token: str) -> CalendarToken | None:
     """The live feed token `token` is, or None (an API key is never one)."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(token) > 200 or "\x00" in token:
         return None
-    row = await pool.fetchrow(
-        f"SELECT {COLUMNS}, secret_hash FROM access.calendar_tokens"
-        " WHERE token_id = $1 AND revoked_at IS NULL",
-        parts[1],
-    )
+    row = await pool.fetchrow(LIVE_TOKEN_SQL, parts[1])
     if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), secret_hash(parts[2])):
         return None
     return CalendarToken(**{k: row[k] for k in COLUMNS.split(", ")})

@@ -18,6 +18,7 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from domain import demo
+from store.api_keys import create_key, revoke_key
 from store.calendar_tokens import authenticate_token, create_token, list_tokens, revoke_token
 from tests.api.conftest import auth
 
@@ -170,3 +171,18 @@ async def test_the_application_role_can_manage_tokens_but_not_delete_them(pool):
         assert [t.token_id for t in await list_tokens(connection, "test-reader")]
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await connection.execute("DELETE FROM access.calendar_tokens")
+
+
+async def test_a_token_lives_no_longer_than_the_key_that_made_it(live, tokens, pool):
+    """Nor opens more: an admin-only key's token does not open the feed."""
+    _, maker = await create_key(pool, "token-maker", ["reader"])
+    _, admin_only = await create_key(pool, "token-admin-only", ["admin"])
+    token = (await _make(live, maker, name="phone"))["token"]
+    admins = (await _make(live, admin_only, name="admin phone"))["token"]
+    assert (await _feed(live, token=token)).status_code == 200
+    assert (await _feed(live, token=admins)).status_code == 401
+    assert await revoke_key(pool, "token-maker")
+    assert (await _feed(live, token=token)).status_code == 401
+    # a token the command line made for an owner that names no key lives on its own
+    _, by_cli = await create_token(pool, "cli phone", "cli")
+    assert await authenticate_token(pool, by_cli) is not None

@@ -166,3 +166,21 @@ async def test_the_change_feed_in_cloudevents_batch_format(client, tokens, store
     assert [e["type"] for e in events] == ["Noted"] and events[0]["subject"] == "ce-1"
     assert events[0]["specversion"] == "1.0" and events[0]["data"] == {"n": 1}
     assert response.headers["x-next-cursor"]
+
+
+async def test_a_stream_ends_once_its_key_is_revoked(database_url, pool):
+    _, admin = await create_key(pool, "stream-admin", ["admin"])
+    _, reader = await create_key(pool, "stream-revoked", ["reader"])
+    async with (
+        served_api(database_url) as (base, _),
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        reading = asyncio.create_task(read_stream(http, reader, None, [], stop_after=None))
+        await asyncio.sleep(1.5)
+        assert not reading.done()  # a live key: the stream stays open
+        revoked = await http.delete("/keys/stream-revoked", headers=auth(admin))
+        assert revoked.status_code == 204
+        # ended by the server within KEY_RECHECK (and this process forgot the key at once)
+        assert await asyncio.wait_for(reading, 5) is True
+        again = await http.get("/events/stream", headers=auth(reader))
+        assert again.status_code == 401
