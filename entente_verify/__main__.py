@@ -1,7 +1,9 @@
-"""`python -m entente_verify --key KEY [BUNDLE] [--kept FILE ...] [--proof FILE ...]`.
+"""`python -m entente_verify --key KEY [BUNDLE] [--kept FILE ...] [--proof FILE ...]
+[--expect STREAM=VERSION ...]`.
 
-Exit status 0 when everything verifies, 1 when anything fails (each failure is named),
-2 when an input cannot be read at all.
+Without a bundle, at least one checkpoint must be given with --kept. Exit status 0 when
+everything verifies, 1 when anything fails (each failure is named), 2 when an input cannot
+be read at all (an empty bundle among them) or there is nothing to check.
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ def _proofs(paths: list[str]) -> dict[tuple[int, int], list[bytes]]:
     return proofs
 
 
+def _expectations(items: list[str]) -> dict[str, int]:
+    """--expect STREAM=VERSION, repeatable: the version each stream must end at."""
+    expect: dict[str, int] = {}
+    for item in items:
+        stream, sep, version = item.rpartition("=")
+        if not sep or not stream or not version.isdigit():
+            raise ValueError(f"--expect takes STREAM=VERSION, not {item!r}")
+        if expect.get(stream, int(version)) != int(version):
+            raise ValueError(f"--expect gives stream {stream} two versions")
+        expect[stream] = int(version)
+    return expect
+
+
 def main(argv: list[str] | None = None) -> int:
     """Verify, print one line per event and problem, return the exit status."""
     parser = argparse.ArgumentParser(prog="entente-verify", description=__doc__)
@@ -48,26 +63,47 @@ def main(argv: list[str] | None = None) -> int:
         "--proof",
         action="append",
         default=[],
-        help="a consistency proof (GET /transparency/consistency)",
+        help="a consistency proof (GET /transparency/consistency); it must be used",
+    )
+    parser.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="STREAM=VERSION",
+        help="the version a stream is at, read elsewhere (the ETag of GET /dialogues/{id},"
+        " GET /streams/{id}/events): the bundle must hold it up to exactly that version",
     )
     args = parser.parse_args(argv)
     try:
         verifier = _verifier(args.key)
         kept = [note for path in args.kept for note in split_notes(Path(path).read_text())]
         proofs = _proofs(args.proof)
+        expect = _expectations(args.expect)
         content = None
         if args.bundle:
             content = (
                 sys.stdin.buffer.read() if args.bundle == "-" else Path(args.bundle).read_bytes()
             )
+            if not content.strip():
+                raise ValueError(f"the bundle {args.bundle} is empty: it has no header line")
     except (OSError, ValueError, KeyError, TypeError, NoteError) as error:
         print(f"entente-verify: cannot read the input: {error}", file=sys.stderr)
         return 2
+    if content is None and not kept:
+        print(
+            "entente-verify: nothing to check: give a bundle, or at least one checkpoint"
+            " with --kept (a --proof is checked only between two checkpoints)",
+            file=sys.stderr,
+        )
+        return 2
+    if content is None and expect:
+        print("entente-verify: --expect needs a bundle", file=sys.stderr)
+        return 2
     if content is not None:
-        report = verify_bundle(content, verifier, kept, proofs)
+        report = verify_bundle(content, verifier, kept, proofs, expect)
     else:
         opened, problems = open_kept(kept, verifier)
-        report = Report(problems=problems + check_checkpoints(opened, proofs))
+        report = Report(problems=problems + check_checkpoints(opened, proofs, given=proofs))
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

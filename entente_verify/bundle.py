@@ -7,18 +7,29 @@ Each event is checked on its own, so a failure names the event:
 1. its content recomputes to its payload hash and, with its prev_hash, to its chain link;
 2. its leaf (position, stream, version, recorded time, link) is included, by the proof,
    in the tree whose root the checkpoint signs;
-3. within a stream, versions run without gaps and each prev_hash is the previous link.
+3. within a stream, versions run without gaps from 1 up to the newest event of that stream
+   in the bundle, and each prev_hash is the previous link;
+4. it belongs to the bundle's subject: a stream bundle's events are all of that stream, a
+   pair's (subject "KZ-US") hold no other pair's relationship-... stream (`_check_subject`
+   says which subjects are which).
 
-Checkpoints kept from earlier must agree with the bundle's: the same size with another
-root is a split view; a smaller one must be a prefix (consistency proof), else the log was
-rewritten or cut after it was kept.
+Nothing signs a stream's head, so an event newer than a stream's last one in the bundle,
+removed from the database or cut from the file with the header's count, is not seen here
+(docs/AUDIT.md, "What it does not prove"): `expect` (--expect STREAM=VERSION) states a
+stream's version read elsewhere, and the bundle must end exactly there.
+
+The header's tree_size and origin must be the signed checkpoint's, and the key it names
+the key given. Checkpoints kept from earlier must agree with the bundle's: the same size
+with another root is a split view; a smaller one must be a prefix (consistency proof),
+else the log was rewritten or cut after it was kept. A consistency proof the auditor gave
+that no two checkpoints used is a problem too: a VERIFIED never covers an unchecked proof.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +55,13 @@ EVENT_FIELDS = frozenset(
     }
 )
 """Every field an event line must have: each is bound by a hash, so a renamed one fails."""
+PAIR_SUBJECT = re.compile(r"([A-Z]{2})-([A-Z]{2})")
+"""The subject of a relationship's bundle (/relationships/KZ-US/bundle): two party codes.
+Any other subject is a stream id (/streams/{id}/bundle)."""
+PAIR_STREAM_PREFIX = "relationship-"
+"""A pair's own stream is relationship-<A>-<B>, codes sorted (store/relationship_history.py)."""
+KIND_PREFIXES = ("dialogue-", "visit-", PAIR_STREAM_PREFIX)
+"""How the ids of the streams the API writes begin (domain/streams.py, KINDS)."""
 
 
 @dataclass
@@ -196,12 +214,19 @@ def _proofs(header: dict[str, Any]) -> dict[tuple[int, int], list[bytes]]:
 def check_checkpoints(
     checkpoints: Sequence[tuple[str, Checkpoint]],
     proofs: dict[tuple[int, int], list[bytes]],
+    given: Iterable[tuple[int, int]] = (),
 ) -> list[str]:
-    """Problems between signed checkpoints: split views, rewrites and cuts between sizes."""
+    """Problems between signed checkpoints: split views, rewrites and cuts between sizes.
+
+    `given` are the (first, second) sizes of the proofs the auditor supplied: each that no
+    two of the checkpoints compared is a problem, so nothing unchecked passes as checked.
+    """
     problems: list[str] = []
+    compared: set[tuple[int, int]] = set()
     ordered = sorted(checkpoints, key=lambda item: item[1].size)
     for i, (name_a, a) in enumerate(ordered):
         for name_b, b in ordered[i + 1 :]:
+            compared.add((a.size, b.size))
             if a.size == b.size:
                 if a.root != b.root:
                     problems.append(
@@ -221,6 +246,11 @@ def check_checkpoints(
                     f"inconsistent: the log of {b.size} ({name_b}) does not extend the log of"
                     f" {a.size} ({name_a}); events were rewritten or removed after {name_a}"
                 )
+    for first, second in sorted(set(given) - compared):
+        problems.append(
+            f"the consistency proof from {first} to {second} was not used: no two checkpoints"
+            " of those sizes were given"
+        )
     return problems
 
 
@@ -257,14 +287,106 @@ def open_kept(
     return opened, problems
 
 
+def _check_header(header: dict[str, Any], checkpoint: Checkpoint, verifier: Verifier) -> list[str]:
+    """The header's own fields are not signed: each that restates the signed checkpoint or
+    the key must say what they say, so nobody reads a false one."""
+    problems: list[str] = []
+    size = header.get("tree_size", checkpoint.size)
+    if type(size) is not int or size != checkpoint.size:
+        problems.append(
+            f"the header's tree_size {size!r} is not the signed checkpoint's {checkpoint.size}"
+        )
+    origin = header.get("origin", checkpoint.origin)
+    if origin != checkpoint.origin:
+        problems.append(
+            f"the header's origin {origin!r} is not the signed checkpoint's {checkpoint.origin!r}"
+        )
+    key = header.get("key")
+    if key is not None:
+        try:
+            named = Verifier.parse(key) if isinstance(key, str) else None
+        except NoteError:
+            named = None
+        if named != verifier:
+            problems.append(
+                f"the header names the key {str(key)[:120]!r}, not the key given"
+                f" ({verifier.text()})"
+            )
+    subject = header.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        problems.append(f"the header's subject {subject!r} is not a string")
+    return problems
+
+
+def _check_subject(subject: Any, results: Sequence[EventResult]) -> None:
+    """Check 4 on the events that passed the others: a stream bundle's events are all of
+    that stream; a pair's hold no relationship stream but the pair's own.
+
+    The subject is a pair when it reads like KZ-US, a stream when it has a stream kind's
+    prefix or the bundle holds events of the stream it names; another subject is none the
+    server makes, and is not checked."""
+    if not isinstance(subject, str):
+        return
+    pair = PAIR_SUBJECT.fullmatch(subject)
+    own = PAIR_STREAM_PREFIX + "-".join(sorted(pair.groups())) if pair else None
+    if own is None and not (
+        subject.startswith(KIND_PREFIXES) or any(r.stream_id == subject for r in results)
+    ):
+        return
+    for result in results:
+        if not result.ok or result.stream_id is None:
+            continue
+        if own is None and result.stream_id != subject:
+            result.failure = (
+                f"it is of stream {result.stream_id}, not of {subject}, the stream the bundle is of"
+            )
+        elif (
+            own is not None
+            and result.stream_id.startswith(PAIR_STREAM_PREFIX)
+            and result.stream_id != own
+        ):
+            result.failure = (
+                f"it is of another pair's stream {result.stream_id}: the bundle of {subject}"
+                f" holds only {own}"
+            )
+
+
+def _check_expected(expect: Mapping[str, int], events: Sequence[EventResult]) -> list[str]:
+    """Each stream the auditor gave a version for (read elsewhere) ends exactly there."""
+    problems: list[str] = []
+    for stream, version in sorted(expect.items()):
+        versions = [e.version for e in events if e.stream_id == stream and e.version is not None]
+        last = max(versions, default=0)
+        if last == version:
+            continue
+        if not versions:
+            problems.append(
+                f"stream {stream}: the bundle holds none of its events, expected it up to"
+                f" version {version}"
+            )
+        else:
+            problems.append(
+                f"stream {stream}: the bundle ends at version {last}, expected {version}"
+            )
+    return problems
+
+
 def verify_bundle(
     content: bytes,
     verifier: Verifier,
     kept: Sequence[str] = (),
     proofs: dict[tuple[int, int], list[bytes]] | None = None,
+    expect: Mapping[str, int] | None = None,
 ) -> Report:
-    """Check a bundle (and kept checkpoints) against a public key; see the module docstring."""
+    """Check a bundle (and kept checkpoints) against a public key; see the module docstring.
+
+    `proofs` are consistency proofs the auditor supplied (each must be used); `expect`
+    maps a stream id to the version the bundle must hold it up to, exactly.
+    """
     report = Report()
+    if not content.strip():
+        report.problems.append("the bundle is empty: it has no header line")
+        return report
     raw_lines = content.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
@@ -277,9 +399,11 @@ def verify_bundle(
     except (IndexError, ValueError, KeyError, TypeError, AttributeError) as error:
         report.problems.append(f"the bundle's header (line 1) does not verify: {error}")
         return report
-    opened, report.problems = open_kept(kept, verifier)
+    report.problems = _check_header(header, checkpoint, verifier)
+    opened, problems = open_kept(kept, verifier)
+    report.problems += problems
     report.problems += check_checkpoints(
-        [("the bundle's checkpoint", checkpoint), *opened], all_proofs
+        [("the bundle's checkpoint", checkpoint), *opened], all_proofs, given=proofs or {}
     )
     checked: list[tuple[EventResult, dict[str, Any], bytes]] = []
     for number, raw in enumerate(raw_lines[1:], 2):
@@ -298,9 +422,11 @@ def verify_bundle(
             named = EVENT_ID.search(raw)
             result.event_id = result.event_id or (named.group(1).decode() if named else None)
     _check_streams(checked, unreadable=not all(e.ok for e in report.events))
+    _check_subject(header.get("subject"), report.events)
     if header.get("events") != len(report.events):
         report.problems.append(
             f"the header announces {header.get('events')} events, the bundle holds"
             f" {len(report.events)}"
         )
+    report.problems += _check_expected(expect or {}, report.events)
     return report
