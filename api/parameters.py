@@ -32,4 +32,6 @@ def moment(value: dt.datetime | None, name: str) -> dt.datetime | None:
     try:
         return value.astimezone(dt.UTC)
     except OverflowError:
-        raise problem(400, f"{name} is beyond the year {LAST_YEAR} in UTC") from None
+        raise problem(
+            400, f"{name} is outside the years {FIRST_YEAR} to {LAST_YEAR} once in UTC"
+        ) from None

@@ -24,6 +24,7 @@ from api.read_models import party_filter
 from delivery.targets import TargetPolicy, TargetRefused, check_target
 from domain.events import EVENT_TYPES
 from domain.streams import KINDS
+from store.api_keys import is_live_key
 from store.database import Pool
 from store.event_store import EventStore
 from store.records import START, Cursor
@@ -212,6 +213,9 @@ async def subscribe(
     filters = filters_of(data.filters)
     start = await position_of(store, data.start)
     admin = caller(request).name
+    if data.owner is not None and not await is_live_key(pool, data.owner):
+        # a key made later under that name would read the subscription and its log
+        raise problem(422, f"owner {data.owner!r} names no live API key", kind="invalid-value")
     made, secret = await create_subscription(
         pool,
         owner=data.owner or admin,

@@ -80,6 +80,16 @@ async def list_keys(pool: Any) -> list[ApiKey]:
     return [ApiKey(**dict(row)) for row in rows]
 
 
+async def is_live_key(pool: Any, name: str) -> bool:
+    """Whether a key of that name exists and is not revoked."""
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM access.api_keys WHERE name = $1 AND revoked_at IS NULL)",
+            name,
+        )
+    )
+
+
 class LastAdminKey(Exception):
     """Revoking this key would leave no live admin key, and with none nobody could create
     or revoke keys again over the API."""

@@ -318,6 +318,7 @@ async def test_bad_subscriptions_are_refused_and_nothing_is_stored(app, tokens, 
         ({"target_url": good, "filters": {"colour": "red"}}, 422, "colour"),
         ({"target_url": good, "start": far}, 422, "beyond the head"),
         ({"target_url": good, "start": "garbage"}, 400, "cursor"),
+        ({"target_url": good, "owner": "nobody-yet"}, 422, "names no live API key"),
         ({}, 400, "target_url"),
     ]
     for body, status, words in cases:
