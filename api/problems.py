@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import ProblemDetailsException
 
+from api.request_context import sane_header
 from domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
 from reporting.keyset import BadCursor
 from store.availability import database_unavailable, summary
@@ -126,10 +133,17 @@ class Problem(ProblemDetailsException):
     """A problem whose body names the request (its X-Request-ID), as its log lines do."""
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        """The problem+json response, with `request_id` when the request has one."""
+        """The problem+json response, with the request's `request_id`. A request the router
+        refused (no such path: 404; no such method: 405) reached no route and so none of
+        the middleware that names requests: it is named here, X-Request-ID included."""
         response = super().to_response(request)
-        request_id = request.scope.get("state", {}).get("request_id")
-        if request_id and isinstance(response.content, dict):
+        state = request.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        request_id = state.get("request_id")
+        if request_id is None:
+            request_id = sane_header(request.scope, b"x-request-id") or uuid.uuid4().hex
+            state["request_id"] = request_id
+            response.headers["X-Request-ID"] = request_id
+        if isinstance(response.content, dict):
             response.content.setdefault("request_id", request_id)
         return response
 
@@ -211,6 +225,11 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         detail = (
             f"the body is over the limit of {MAX_BODY_BYTES} bytes ({MAX_BODY_BYTES // 1024} KiB)"
         )
+    elif isinstance(exc, NotFoundException) and detail == "Not Found":  # the router's own
+        detail = "no such resource: check the path against the API document (/docs)"
+    elif isinstance(exc, MethodNotAllowedException):
+        allowed = (exc.headers or {}).get("Allow", "")
+        detail = f"this path does not take that method; it takes {allowed or 'others'}"
     return problem(exc.status_code, detail, headers=exc.headers)
 
 

@@ -616,3 +616,27 @@ def test_coercion_is_told_apart_from_a_body_that_does_not_fit_at_all():
     assert isinstance(strictly(fits, Assessment)[0], Assessment)
     assert "score" in (strictly(coerced, Assessment)[1] or "")
     assert strictly(unfit, Assessment) == (None, None)  # the handler refuses it as before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/nope", 404),
+        ("DELETE", f"/dialogues/{UNKNOWN}", 405),
+        ("POST", "/dialogues/not-a-uuid/rename", 404),
+        ("GET", "/streams/a%2Fb/events", 404),
+    ],
+)
+async def test_requests_the_router_refuses_are_named_problems_too(
+    client, tokens, method, url, status
+):
+    """No route, so none of the routes' middleware: still a request id, in body and header,
+    and the caller's own when it sent a sane one."""
+    response = await client.request(method, url, headers=_auth(tokens["writer"]))
+    problem = assert_problem(response, status, None)
+    assert problem["request_id"] == response.headers["x-request-id"]
+    assert problem["detail"] not in ("Not Found", "Method Not Allowed")
+    mine = await client.request(
+        method, url, headers={**_auth(tokens["writer"]), "X-Request-ID": "probe-42"}
+    )
+    assert mine.headers["x-request-id"] == "probe-42" == mine.json()["request_id"]
