@@ -11,6 +11,9 @@ Here the protocol's transport holds what is written until the event loop's next 
 a stream) leave in one `send()`. A stream's head leaves on that next turn as before;
 a held write never waits for anything but the loop, and past HOLD_LIMIT bytes it leaves
 at once (a large body is not copied twice in memory). Closing sends what is held first.
+
+The protocol also limits the size of a request's headers and the time they take to arrive
+(api/header_limits.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from api.header_limits import HeaderLimitedHttpTools
 
 HOLD_LIMIT = 64 * 1024
 """Bytes held before they are written at once."""
@@ -60,8 +63,9 @@ class OneWrite:
         return getattr(self._transport, name)
 
 
-class CoalescingHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing each response in one `send()` (see above)."""
+class CoalescingHttpTools(HeaderLimitedHttpTools):
+    """uvicorn's httptools protocol writing each response in one `send()` (see above), its
+    request headers limited in size and time (api/header_limits.py)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set up as uvicorn does, then hold writes through OneWrite."""
