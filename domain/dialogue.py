@@ -50,7 +50,7 @@ from domain.facts import (
     SessionPlan,
     SessionRecord,
 )
-from domain.values import PartialDate, Person
+from domain.values import PartialDate, Person, check_name
 
 DialogueStatus = Literal["unrecorded", "active", "suspended", "concluded", "retracted"]
 SessionStatus = Literal["scheduled", "postponed", "cancelled", "held", "retracted"]
@@ -116,6 +116,7 @@ def _recorded(state: Dialogue, command: c._DialogueCommand) -> Charter:
 
 
 def _check_charter(dialogue_id: uuid.UUID, charter: Charter) -> None:
+    check_name(charter.name, "A dialogue")
     if twice := sorted({p for p in charter.parties if charter.parties.count(p) > 1}):
         raise DuplicateParties(twice)
     count = len(set(charter.parties))
@@ -232,6 +233,7 @@ def _parties_in_use(state: Dialogue) -> set[str]:
 
 def _rename(state: Dialogue, cmd: c.RenameDialogue) -> list[e.DialogueEvent]:
     charter = _recorded(state, cmd)
+    check_name(cmd.name, "A dialogue")
     must_change((charter.name, charter.acronym), (cmd.name, cmd.acronym), "dialogue's name")
     return [echo(e.DialogueRenamed, cmd)]
 

@@ -79,6 +79,13 @@ def check_reason(reason: str, what: str) -> None:
         raise MissingReason(what)
 
 
+def check_name(name: str, what: str) -> None:
+    """A name the register shows and sorts by must show something: "" or "   " names
+    nothing. Checked on commands only, so a name recorded before the rule still replays."""
+    if not name.strip():
+        raise InvalidValue(f"{what} needs a name with at least one visible character")
+
+
 FIGURE_LIMIT = Decimal(10) ** 30
 FIGURE_PLACES = 12
 

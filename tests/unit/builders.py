@@ -37,7 +37,8 @@ NUR_SULTAN = Place(city="Nur-Sultan", country="KZ")
 
 def charter(parties: tuple[str, ...] = ("KZ", "US"), **kw: object) -> Charter:
     fmt = "bilateral" if len(parties) == 2 else "multilateral"
-    return Charter(name="ESPD", format=kw.pop("format", fmt), parties=parties, **kw)  # type: ignore[arg-type]
+    name = kw.pop("name", "ESPD")
+    return Charter(name=name, format=kw.pop("format", fmt), parties=parties, **kw)  # type: ignore[arg-type]
 
 
 def launch(**kw: Any) -> c.LaunchDialogue:

@@ -17,6 +17,7 @@ from domain.errors import (
     DuplicateParties,
     InvalidScore,
     InvalidTransition,
+    InvalidValue,
     InvariantViolated,
     MissingReason,
     NotFound,
@@ -306,6 +307,20 @@ REFUSALS = [
         c.CorrectDialogue(dialogue_id=D, charter=charter(parties=("KZ", "US", "TJ")), reason="x"),
         PartyNotInDialogue,
         "The party on record must come from the dialogue's parties, UZ is not one",
+    ),
+    (
+        "launched with a blank name",
+        (),
+        launch(name="   "),
+        InvalidValue,
+        "A dialogue needs a name with at least one visible character",
+    ),
+    (
+        "renamed to nothing",
+        LAUNCHED,
+        c.RenameDialogue(dialogue_id=D, name=""),
+        InvalidValue,
+        "A dialogue needs a name with at least one visible character",
     ),
     (
         "rename to the same",
