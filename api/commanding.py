@@ -65,7 +65,9 @@ class Accepted(NamedTuple):
     headers: dict[str, str]
 
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ETAG = re.compile(r'^\s*"?(\d{1,18})"?\s*$')
+"""A strong ETag, as GET sends it (the quotes may be left out): If-Match compares
+strongly (RFC 9110 13.1.1), so a weak one, W/"3", never matches and is refused."""
 
 
 def expected_version(request: Request[Any, Any, Any], policy: IfMatch) -> int | None:
@@ -77,7 +79,8 @@ def expected_version(request: Request[Any, Any, Any], policy: IfMatch) -> int | 
         return None
     match = _ETAG.match(header)
     if match is None:
-        raise problem(400, f'If-Match must be an ETag like "3", not {header!r}')
+        weak = " (a weak ETag never matches: send it without W/)" if "W/" in header else ""
+        raise problem(400, f'If-Match must be an ETag like "3", not {header!r}{weak}')
     return int(match.group(1))
 
 

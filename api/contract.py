@@ -145,7 +145,7 @@ def _tighten_parameters(paths: dict[str, Any]) -> None:
     known: dict[tuple[str, str], dict[str, Any]] = {
         ("query", "party"): {"type": "string", "enum": party_codes()},
         ("path", "pair"): {"type": "string", "pattern": "^[A-Za-z]{2}-[A-Za-z]{2}$"},
-        ("header", "If-Match"): {"type": "string", "pattern": '^\\s*(?:W/)?"?\\d{1,18}"?\\s*$'},
+        ("header", "If-Match"): {"type": "string", "pattern": '^\\s*"?\\d{1,18}"?\\s*$'},
         ("header", "Idempotency-Key"): {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
     }
     for name in TEXT_QUERIES:

@@ -75,6 +75,7 @@ CASES: list[tuple[str, int, str | None]] = [
     ("malformed-json", 400, "invalid-request"),
     ("body-not-a-command", 400, "invalid-request"),
     ("bad-if-match", 400, "invalid-request"),
+    ("weak-if-match", 400, "invalid-request"),
     ("bad-idempotency-key", 400, "invalid-request"),
     ("no-key", 401, "unauthenticated"),
     ("invalid-key", 401, "unauthenticated"),
@@ -117,6 +118,8 @@ async def test_refused_commands_are_problems_and_write_nothing(
         response = await _post(client, RENAME, writer, json={"dialogue_id": str(D), "name": 7})
     elif case == "bad-if-match":
         response = await _post(client, CORRECT, {**writer, "If-Match": "yesterday"})
+    elif case == "weak-if-match":  # If-Match compares strongly: a weak ETag never matches
+        response = await _post(client, CORRECT, {**writer, "If-Match": f"W/{current}"})
     elif case == "bad-idempotency-key":
         response = await _post(client, RENAME, {**writer, "Idempotency-Key": "x" * 201})
     elif case == "no-key":
