@@ -37,6 +37,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from api.examples import BODIES, PATH_PARAMETERS
+from api.parameters import MAX_COUNT, MAX_KNOWN_SIZES
 from api.parameters import MAX_TEXT as MAX_QUERY_TEXT
 from api.representation import MAX_TEXT
 from reporting.catalogue import CATALOGUE
@@ -147,6 +148,11 @@ def _tighten_parameters(paths: dict[str, Any]) -> None:
         ("path", "pair"): {"type": "string", "pattern": "^[A-Za-z]{2}-[A-Za-z]{2}$"},
         ("header", "If-Match"): {"type": "string", "pattern": '^\\s*"?\\d{1,18}"?\\s*$'},
         ("header", "Idempotency-Key"): {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+        ("query", "known_size"): {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+            "maxItems": MAX_KNOWN_SIZES,
+        },
     }
     for name in TEXT_QUERIES:
         text = {"type": "string", "maxLength": MAX_QUERY_TEXT}

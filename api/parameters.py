@@ -12,6 +12,12 @@ import datetime as dt
 from api.problems import problem
 
 MAX_TEXT = 200
+MAX_COUNT = 2**53
+"""The largest log position or tree size a route takes: far beyond any log, and exact as a
+JSON number (and as the API document's bound) in every client, so a client that trusts
+the document never sends a value the server refuses."""
+MAX_KNOWN_SIZES = 16
+"""`known_size` values one audit bundle takes (a consistency proof for each)."""
 FIRST_YEAR, LAST_YEAR = 1, 9999
 
 

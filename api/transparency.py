@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, get
+from litestar.params import Parameter
 
-from api.parameters import text
+from api.parameters import MAX_COUNT, MAX_KNOWN_SIZES, text
 from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from reporting.bundles import relationship_events
 from store.database import Pool
 from store.event_store import EventStore
-from store.records import MAX_BIGINT, RecordedEvent
+from store.records import RecordedEvent
 from store.transparency import (
     CheckpointView,
     ConsistencyProof,
@@ -39,7 +40,6 @@ from store.transparency import (
 TAG = "transparency"
 AUDIT = {"permission": "audit"}
 BUNDLE_TYPE = "application/x-ndjson"
-MAX_KNOWN_SIZES = 16
 
 
 class LogKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,9 +51,19 @@ class LogKey(msgspec.Struct, frozen=True, kw_only=True):
     all_keys: list[str]
 
 
-def _count(value: int | None, name: str, *, minimum: int = 0) -> int | None:
-    if value is not None and not minimum <= value <= MAX_BIGINT:
-        raise problem(400, f"{name} is between {minimum} and {MAX_BIGINT}")
+Position = Annotated[int, Parameter(ge=0, le=MAX_COUNT)]
+TreeSize = Annotated[int, Parameter(ge=1, le=MAX_COUNT)]
+"""A tree size: a tree of no leaves has no checkpoint and no proof."""
+KnownSizes = Annotated[
+    list[int] | None,
+    Parameter(description=f"tree sizes of checkpoints you kept (at most {MAX_KNOWN_SIZES})"),
+]
+"""Each one checked as a TreeSize; api/contract.py states the items' bounds."""
+
+
+def _count(value: int | None, name: str, *, minimum: int, maximum: int) -> int | None:
+    if value is not None and not minimum <= value <= maximum:
+        raise problem(400, f"{name} is between {minimum} and {maximum}")
     return value
 
 
@@ -96,12 +106,10 @@ async def log_key(read_pool: Pool) -> LogKey:
     responses=problem_responses(400, 401, 403, 404),
 )
 async def checkpoint(
-    read_pool: Pool, at_least: int | None = None, position: int | None = None
+    read_pool: Pool, at_least: TreeSize | None = None, position: Position | None = None
 ) -> CheckpointView:
     """`at_least`: a tree of at least that many leaves; `position`: one that holds the
     event at that log position. `note` is the signed note to keep."""
-    _count(at_least, "at_least")
-    _count(position, "position")
     async with read_pool.acquire() as connection:
         if position is not None:
             found = await checkpoint_covering(connection, position)
@@ -124,14 +132,12 @@ async def checkpoint(
 async def inclusion(
     read_pool: Pool,
     event_id: uuid.UUID | None = None,
-    position: int | None = None,
-    tree_size: int | None = None,
+    position: Position | None = None,
+    tree_size: TreeSize | None = None,
 ) -> InclusionProof:
     """RFC 9162 audit path; `tree_size` defaults to the latest checkpoint's."""
     if (event_id is None) == (position is None):
         raise problem(400, "name the event by event_id or by position (one of them)")
-    _count(position, "position")
-    _count(tree_size, "tree_size", minimum=1)
     async with read_pool.acquire() as connection:
         size = await _size_or_latest(connection, tree_size)
         try:
@@ -149,10 +155,10 @@ async def inclusion(
     opt=AUDIT,
     responses=problem_responses(400, 401, 403, 404),
 )
-async def consistency(read_pool: Pool, first: int, second: int | None = None) -> ConsistencyProof:
+async def consistency(
+    read_pool: Pool, first: TreeSize, second: TreeSize | None = None
+) -> ConsistencyProof:
     """RFC 9162 consistency proof; `second` defaults to the latest checkpoint's size."""
-    _count(first, "first", minimum=1)
-    _count(second, "second", minimum=1)
     async with read_pool.acquire() as connection:
         size = await _size_or_latest(connection, second)
         if first > size:
@@ -173,7 +179,7 @@ async def _bundle_response(
     if len(sizes) > MAX_KNOWN_SIZES:
         raise problem(400, f"at most {MAX_KNOWN_SIZES} known_size values")
     for size in sizes:
-        _count(size, "known_size", minimum=1)
+        _count(size, "known_size", minimum=1, maximum=MAX_COUNT)
     try:
         content = await bundle(pool, subject, events, sizes)
     except TreeUnavailable as error:
@@ -195,7 +201,7 @@ async def _bundle_response(
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def relationship_bundle(
-    read_pool: Pool, pair: str, known_size: list[int] | None = None
+    read_pool: Pool, pair: str, known_size: KnownSizes = None
 ) -> Response[bytes]:
     """NDJSON: a header with the signed checkpoint (and consistency proofs from each
     `known_size`), then every event of the pair's streams in that tree. Check it offline
@@ -217,7 +223,7 @@ async def relationship_bundle(
     responses=problem_responses(400, 401, 403, 404),
 )
 async def stream_bundle(
-    read_pool: Pool, read_store: EventStore, stream_id: str, known_size: list[int] | None = None
+    read_pool: Pool, read_store: EventStore, stream_id: str, known_size: KnownSizes = None
 ) -> Response[bytes]:
     """Like the relationship bundle, for one stream."""
     text(stream_id, "stream_id")
