@@ -14,6 +14,8 @@ What Litestar itself gets wrong for this API, fixed in one place:
   coercion makes fit is refused as a 400 naming the field; one that fits neither way goes
   on to the handler's own refusal as before. The strictly decoded body is kept in scope
   state (STRICT_BODY) for the command routes' lean path.
+- Query integers. Litestar converts `limit=2.0` or `after_version=1e0` to 2 and 1; the
+  document says integer, so such a value is refused as a 400 (as a body's 8.0 is).
 - OPTIONS. Litestar builds a path's OPTIONS answer from the first route registered at that
   path, so `OPTIONS /dialogues` named POST but not GET; the answer here is built from every
   method the finished app serves at the path.
@@ -67,9 +69,14 @@ def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
 class _Shape(NamedTuple):
     moments: tuple[str, ...]
     """Query parameters typed as datetimes."""
+    integers: tuple[str, ...]
+    """Query parameters typed as integers (or lists of them)."""
     takes_body: bool
     body_type: Any
     """The body's declared type when it is one msgspec decodes strictly, else None."""
@@ -84,10 +91,29 @@ def _shape(handler: Any) -> _Shape:
         for name, field in parameters.items()
         if field.annotation is dt.datetime or dt.datetime in get_args(field.annotation)
     )
+    integers = tuple(name for name, field in parameters.items() if _holds_int(field))
     data = parameters.get("data")
     body_type = data.annotation if data is not None else None
     strict = isinstance(body_type, type) and issubclass(body_type, msgspec.Struct)
-    return _Shape(moments, data is not None, body_type if strict else None)
+    return _Shape(moments, integers, data is not None, body_type if strict else None)
+
+
+def _holds_int(field: Any) -> bool:
+    """An int, an optional one, or a list of them (what the routes' signatures use)."""
+    if field.annotation is int:
+        return True
+    return any(_holds_int(inner) for inner in field.inner_types)
+
+
+def _lax_integer(request: Request[Any, Any, Any], integers: tuple[str, ...]) -> str | None:
+    """The first query parameter typed as an integer whose value is one only by lax
+    conversion (`2.0`, `1e0`): the document says integer, and a value is refused, never
+    converted."""
+    for name in integers:
+        for value in request.query_params.getall(name, ()):
+            if not _INTEGER.fullmatch(value):
+                return name
+    return None
 
 
 def strictly(body: bytes, body_type: Any) -> tuple[Any, str | None]:
@@ -148,9 +174,11 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         path = next(iter(handler.paths))
         allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
-    moments, takes_body, body_type = _shape(handler)
+    moments, integers, takes_body, body_type = _shape(handler)
     if moments and (numeric := _numeric_moment(request, moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
+    if integers and (lax := _lax_integer(request, integers)):
+        raise problem(400, f"{lax} is an integer, written in decimal digits (like 20)")
     if takes_body and (declared := _not_json(request.headers.get("content-type"))):
         raise problem(415, f"the body is declared as {declared}; send application/json")
     if takes_body and _too_deep(await request.body()):

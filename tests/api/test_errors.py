@@ -188,6 +188,10 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/relationships/KZ-US/history?cursor=%%%", "auditor", 400, None),
         ("/events?limit=0", "reader", 400, None),
         ("/events?limit=abc", "reader", 400, None),
+        ("/events?limit=2.0", "reader", 400, None),  # an integer only by lax conversion
+        ("/streams/dialogue-x/events?after_version=1e0", "auditor", 400, None),
+        ("/relationships/KZ-US/history?limit=5.0", "auditor", 400, None),
+        ("/relationships/KZ-US/bundle?known_size=2&known_size=3.0", "auditor", 400, None),
         (f"/dialogues/{UNKNOWN}", "reader", 404, "not-found"),
         ("/dialogues/not-a-uuid", "reader", 404, None),
         (f"/visits/{UNKNOWN}", "reader", 404, "not-found"),
