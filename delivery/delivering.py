@@ -37,7 +37,7 @@ import httpx
 import msgspec
 
 from delivery.envelope import batch_body, signed_headers, source, webhook_id
-from delivery.targets import TargetPolicy, TargetRefused, check_target
+from delivery.targets import TargetPolicy, TargetRefused, approve_target, post_pinned
 from domain.codec import decode_event, domain_events
 from domain.streams import kind_of_stream
 from store.database import asyncpg_dsn, create_pool
@@ -307,7 +307,11 @@ class DeliveryWorker:
         subscription: WebhookSubscription,
         events: list[RecordedEvent],
     ) -> str | None:
-        """POST one signed batch and log the attempt; None on a 2xx, else what went wrong."""
+        """POST one signed batch and log the attempt; None on a 2xx, else what went wrong.
+
+        The target is resolved and checked once, and the POST connects to the addresses
+        that check approved (delivery/targets.py), reading at most MAX_RESPONSE_BYTES of
+        the answer."""
         body = batch_body(events, self._origin)
         message_id = webhook_id(str(subscription.subscription_id), events)
         status: int | None = None
@@ -317,15 +321,12 @@ class DeliveryWorker:
             secret = await signing_secret(pool, subscription.subscription_id)
             if secret is None:
                 raise TargetRefused("the subscription was deleted")
-            await check_target(subscription.target_url, self.settings.policy)
-            response = await http.post(
-                subscription.target_url,
-                content=body,
-                headers=signed_headers(secret, message_id, body),
+            target = await approve_target(subscription.target_url, self.settings.policy)
+            status, answer = await post_pinned(
+                http, target, content=body, headers=signed_headers(secret, message_id, body)
             )
-            status = response.status_code
             if not 200 <= status < 300:
-                error = f"HTTP {status}: {response.text[:200]}"
+                error = f"HTTP {status}: {answer[:200]}"
         except TargetRefused as refused:
             error = f"refused: {refused}"
         except SecretUnavailable as unavailable:

@@ -8,17 +8,26 @@ addresses are refused, and so are metadata host names. An operator allows an int
 receiver by naming its host (or a CIDR it resolves into) in ENTENTE_WEBHOOK_ALLOW_HOSTS,
 comma-separated. The check runs when a subscription is made and again before every
 delivery, so a name re-pointed at an internal address later is refused then.
+
+A delivery connects only to the addresses its check approved (`approve_target`, then
+`post_pinned`): the host is resolved once, every address checked, and the request sent to
+an approved address with the target's own name in the Host header and, for https, as the
+TLS server name the certificate is verified against. So a name that answers a public
+address to the check and an internal one a moment later (DNS rebinding) cannot steer the
+request inside. At most MAX_RESPONSE_BYTES of a target's answer are read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 
 SCHEMES_ENV = "ENTENTE_WEBHOOK_SCHEMES"
@@ -28,6 +37,8 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 RESOLVE_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 64 * 1024
+"""The most of a target's answer a delivery reads (only its first 200 characters are kept)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -124,18 +135,26 @@ async def resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in found]
 
 
-async def check_target(url: str, policy: TargetPolicy) -> None:
-    """Refuse `url` (TargetRefused) unless the policy allows calling it now."""
-    _, host, port = parse_target(url, policy)
-    if policy.allows_internal(host):
-        return
+@dataclasses.dataclass(frozen=True)
+class ApprovedTarget:
+    """A target URL the policy allows, and the addresses its host resolved to when it was
+    checked: the only ones a delivery connects to."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[Address, ...]
+
+
+def _refuse_internal_name(host: str) -> None:
     if host in METADATA_NAMES or host == "localhost" or host.endswith((".localhost", ".internal")):
         raise TargetRefused(
             f"the target host {host!r} is internal; allow it in {ALLOW_HOSTS_ENV} if intended"
         )
-    addresses = await resolve(host, port)
-    if policy.allows_internal(host, addresses):
-        return
+
+
+def _refuse_internal_addresses(host: str, addresses: Sequence[Address]) -> None:
     refused = [a for a in addresses if _internal(a)]
     if refused:
         what = "a cloud metadata address" if set(refused) & METADATA_ADDRESSES else "internal"
@@ -143,3 +162,102 @@ async def check_target(url: str, policy: TargetPolicy) -> None:
             f"the target host {host!r} resolves to {refused[0]}, which is {what}; targets must"
             f" be public unless allowed in {ALLOW_HOSTS_ENV}"
         )
+
+
+async def approve_target(url: str, policy: TargetPolicy) -> ApprovedTarget:
+    """`url` with the addresses to call it at, resolved once and every one allowed by the
+    policy (a host the operator allowed by name may resolve anywhere); else TargetRefused."""
+    scheme, host, port = parse_target(url, policy)
+    named = policy.allows_internal(host)
+    if not named:
+        _refuse_internal_name(host)
+    addresses = await resolve(host, port)
+    if not addresses:
+        raise TargetRefused(f"the target host {host!r} resolves to no address")
+    if not named and not policy.allows_internal(host, addresses):
+        _refuse_internal_addresses(host, addresses)
+    return ApprovedTarget(url, scheme, host, port, tuple(dict.fromkeys(addresses)))
+
+
+async def check_target(url: str, policy: TargetPolicy) -> None:
+    """Refuse `url` (TargetRefused) unless the policy allows calling it now (a host allowed
+    by name is not resolved: it may be reachable from the workers only)."""
+    _, host, _ = parse_target(url, policy)
+    if policy.allows_internal(host):
+        return
+    await approve_target(url, policy)
+
+
+def pinned_request(
+    http: httpx.AsyncClient,
+    target: ApprovedTarget,
+    address: Address,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+) -> httpx.Request:
+    """A POST of `content` to `target` that connects to `address` (so the HTTP client
+    resolves nothing itself) and still names the target's host: in the Host header, and
+    for https as the TLS server name (SNI) its certificate is verified against."""
+    url = httpx.URL(target.url)
+    return http.build_request(
+        "POST",
+        url.copy_with(host=str(address)),
+        content=content,
+        headers={
+            **headers,
+            "Host": url.netloc.decode("ascii"),
+            "Accept-Encoding": "identity",  # the capped read is of the bytes as sent
+        },
+        extensions={"sni_hostname": url.raw_host.decode("ascii")},
+    )
+
+
+async def read_capped(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
+    """At most `limit` bytes of a streamed response's body; the rest is never read."""
+    if response.is_stream_consumed:  # made with its body already read (tests' transports)
+        return response.content[:limit]
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+async def post_pinned(
+    http: httpx.AsyncClient,
+    target: ApprovedTarget,
+    *,
+    content: bytes,
+    headers: Mapping[str, str],
+    limit: int = MAX_RESPONSE_BYTES,
+) -> tuple[int, str]:
+    """POST to the target at its approved addresses, in order, moving to the next only when
+    one refuses the connection (nothing was sent); (status code, at most `limit` bytes of
+    the answer as text). httpx errors propagate, the last address's when all refused."""
+    failure: httpx.ConnectError | None = None
+    for address in target.addresses:
+        request = pinned_request(http, target, address, content=content, headers=headers)
+        try:
+            response = await http.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError as refused:
+            failure = refused
+            continue
+        try:
+            body = await read_capped(response, limit)
+        finally:
+            await response.aclose()
+        return response.status_code, _text(body, response.charset_encoding)
+    if failure is None:
+        raise TargetRefused(f"the target host {target.host!r} resolves to no address")
+    raise failure
+
+
+def _text(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from api.app import create_app
 from delivery.delivering import LOCK_CLASS, DeliverySettings, running_deliveries
-from delivery.targets import TargetPolicy, TargetRefused, check_target
+from delivery.targets import MAX_RESPONSE_BYTES, TargetPolicy, TargetRefused, check_target
 from domain import commands as c
 from store.records import Cursor
 from store.sealing import KEY_ENV
@@ -444,3 +445,133 @@ async def test_a_worker_that_lost_its_lock_connection_stops_and_owns_again(app, 
     assert_no_gap_and_no_reorder(
         receiver, await log_order(app, tokens["reader"], "relationship-KZ-TM")
     )
+
+
+REBINDING = "rebind.entente.test"
+
+
+class RebindingResolver:
+    """socket.getaddrinfo, except that REBINDING resolves to the next of `answers` and,
+    once they are used up, to `later`: a name with a short TTL re-pointed at will."""
+
+    def __init__(self, later: str) -> None:
+        self.real = socket.getaddrinfo
+        self.answers: list[str] = []
+        self.later = later
+        self.asked = 0
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode("ascii") if isinstance(host, bytes) else host
+        if name != REBINDING:
+            return self.real(host, port, *args, **kwargs)
+        self.asked += 1
+        answer = self.answers.pop(0) if self.answers else self.later
+        return self.real(answer, port, *args, **kwargs)
+
+
+async def test_a_delivery_connects_to_the_address_its_check_approved(app, tokens, monkeypatch):
+    """DNS rebinding: the name answers 127.0.0.1 (allowed) to the check, and 127.0.0.2
+    (refused, and nobody listens there) to any later question. The POST still goes to
+    127.0.0.1, under the name, because nobody asks again: the HTTP client resolves nothing."""
+    resolver = RebindingResolver(later="127.0.0.2")
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    receiver = Receiver()
+    await receiver.start()
+    resolver.answers = ["127.0.0.1"]  # for the API's check of the new subscription
+    target = f"http://{REBINDING}:{receiver.port}/hook"
+    sid, secret = await subscribe(
+        app, tokens["admin"], target, filters={"stream_prefix": "relationship-KZ-MD"}
+    )
+    assert resolver.asked == 1
+    await record_indicators(app, tokens["writer"], ("KZ", "MD"), 3)  # one batch
+    resolver.answers = ["127.0.0.1"]  # for the worker's check before the delivery
+    admin = auth(tokens["admin"])
+
+    async def attempts() -> list[dict[str, Any]]:
+        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=admin)
+        return list(logged.json())
+
+    async with running_deliveries(app.app.state.database_url, FAST):
+        await receiver.wait_for(3, timeout=10)
+        logged = await within(10, attempts)
+    await receiver.stop()
+    assert resolver.asked == 2  # the worker's check, and nothing after it
+    (request,) = receiver.requests
+    assert request.headers["host"] == f"{REBINDING}:{receiver.port}"
+    Webhook(secret).verify(request.body, request.headers)
+    assert [(a["status_code"], a["delivered"]) for a in logged] == [(200, True)]
+    assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
+
+
+class Flood:
+    """A target that answers every request 500 with a `size`-byte body, and counts how much
+    of it each connection took before the client hung up."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.taken: list[int] = []
+        self.hung_up = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        taken = 0
+        chunk = b"x" * 65536
+        # a small send buffer, so that what left the target is near what the client read
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            writer.write(
+                b"HTTP/1.1 500 Flood\r\ncontent-type: text/plain\r\n"
+                + f"content-length: {self.size}\r\nconnection: close\r\n\r\n".encode()
+            )
+            while taken < self.size:
+                writer.write(chunk)
+                await writer.drain()
+                taken += len(chunk)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self.taken.append(taken)
+            self.hung_up.set()
+            writer.close()
+
+
+async def test_a_huge_answer_is_not_read_whole(app, tokens):
+    """A target answering 64 MB: the worker reads at most MAX_RESPONSE_BYTES (beyond that
+    only what the sockets' buffers held was sent), hangs up, and logs 200 characters."""
+    size = 64 * 1024 * 1024
+    flood = Flood(size)
+    target = await flood.start()
+    sid, _ = await subscribe(
+        app, tokens["admin"], target, filters={"stream_prefix": "relationship-KZ-MC"}
+    )
+    await record_indicators(app, tokens["writer"], ("KZ", "MC"), 1)
+    admin = auth(tokens["admin"])
+
+    async def attempts() -> list[dict[str, Any]]:
+        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=admin)
+        return list(logged.json())
+
+    async with running_deliveries(app.app.state.database_url, FAST):
+        await asyncio.wait_for(flood.hung_up.wait(), 10)
+        logged = await within(10, attempts)
+    await flood.stop()
+    print(f"\n[webhooks] a 64 MB answer: {flood.taken[0]} bytes left the target")
+    assert MAX_RESPONSE_BYTES <= flood.taken[0] < size // 4, flood.taken  # far from whole
+    assert all(a["status_code"] == 500 for a in logged)
+    assert logged[0]["error"] == "HTTP 500: " + "x" * 200
+    assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
