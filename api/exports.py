@@ -18,6 +18,7 @@ from litestar.params import Parameter
 from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.auth import caller
 from api.conditional import CALENDAR
 from api.freshness import ReadYourWrites
 from api.problems import problem, problem_responses
@@ -25,13 +26,14 @@ from api.read_models import party_filter
 from reporting.calendar_feed import calendar_entries
 from reporting.catalogue import CATALOGUE, ReportParameters
 from reporting.cron import InvalidSchedule, next_runs
-from reporting.export_worker import ExportWorker
+from reporting.export_worker import IN_PROGRESS_PER_KEY, KEEP, ExportWorker
 from reporting.formats import CONTENT_TYPES, FORMATS, Column, write_calendar
 from reporting.schedules import (
     Run,
     Schedule,
     ScheduleExists,
     ScheduleSpec,
+    TooManyInProgress,
     create_schedule,
     delete_schedule,
     get_run,
@@ -48,6 +50,8 @@ TAG = "exports"
 READ = {"permission": "read"}
 ADMIN = {"permission": "admin"}
 ON_DEMAND = "on-demand"
+BUSY_KEY_RETRY_AFTER = "10"
+"""Seconds a key at its limit of exports in progress is told to wait (a typical job's)."""
 
 
 class ReportInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,6 +135,7 @@ async def catalogue() -> list[ReportInfo]:
     },
 )
 async def run_export(
+    request: Request[Any, Any, Any],
     data: ExportRequest,
     pool: Pool,
     engine: AsyncEngine,
@@ -138,24 +143,57 @@ async def run_export(
     export_root: Path,
     export_slots: asyncio.Semaphore,
 ) -> Response[Run]:
-    """201 with the finished run (sync), or 202 with the queued run (job)."""
+    """201 with the finished run (sync), or 202 with the queued run (job).
+
+    Each API key may have at most ENTENTE_EXPORT_JOBS_PER_KEY (default 4) exports queued
+    or running at once, in either mode; beyond that the answer is 429 with `Retry-After`
+    and nothing is written. The file of such a run is kept ENTENTE_EXPORT_KEEP_HOURS
+    (default 24) after it succeeded (`expires_at`), then removed: the run shows as
+    `expired`.
+    """
     if data.report not in CATALOGUE:
         raise problem(
             422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
         )
-    if data.mode == "job":
-        run = await request_run(pool, data.report, data.parameters, data.format, ON_DEMAND)
-        return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
-    if export_slots.locked():
+    key = caller(request).name
+    try:
+        if data.mode == "job":
+            run = await request_run(
+                pool,
+                data.report,
+                data.parameters,
+                data.format,
+                ON_DEMAND,
+                requested_by=key,
+                in_progress_limit=IN_PROGRESS_PER_KEY,
+            )
+            return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
+        if export_slots.locked():
+            raise problem(
+                429,
+                "as many exports as this process produces at once are running; retry, or"
+                ' send {"mode": "job"}',
+                headers={"Retry-After": "5"},
+            )
+        async with export_slots:
+            worker = ExportWorker(pool, engine, database_url, export_root)
+            run_id = await worker.run_now(
+                data.report,
+                data.parameters,
+                data.format,
+                ON_DEMAND,
+                requested_by=key,
+                in_progress_limit=IN_PROGRESS_PER_KEY,
+            )
+    except TooManyInProgress as busy:
         raise problem(
             429,
-            "as many exports as this process produces at once are running; retry, or send"
-            ' {"mode": "job"}',
-            headers={"Retry-After": "5"},
-        )
-    async with export_slots:
-        worker = ExportWorker(pool, engine, database_url, export_root)
-        run_id = await worker.run_now(data.report, data.parameters, data.format, ON_DEMAND)
+            f"key {key!r} has {busy.in_progress} exports queued or running, as many as a key"
+            f" may ({busy.limit}); retry when one has finished (GET /exports/{{id}})",
+            headers={"Retry-After": BUSY_KEY_RETRY_AFTER},
+            in_progress=busy.in_progress,
+            limit=busy.limit,
+        ) from None
     finished = await get_run(pool, run_id)
     assert finished is not None
     if finished.status != "succeeded":
@@ -184,10 +222,32 @@ async def runs(
     return await list_runs(pool, schedule_id, limit)
 
 
+def _expired(run_id: uuid.UUID, run: Run) -> Exception:
+    when = f" at {run.expires_at.isoformat()}" if run.expires_at else ""
+    keep = KEEP.total_seconds() / 3600
+    return problem(
+        404,
+        f"run {run_id} has expired{when} and its file was removed (on-demand files are kept"
+        f" {keep:g} hours, a schedule's newest `retention` files); run the export again",
+        run_status="expired",
+    )
+
+
+def _has_expired(run: Run) -> bool:
+    """Expired, or due to be: the worker's sweep marks it within a minute or so."""
+    return run.status == "expired" or (
+        run.status == "succeeded"
+        and run.expires_at is not None
+        and run.expires_at <= dt.datetime.now(dt.UTC)
+    )
+
+
 async def _finished_run(pool: Pool, run_id: uuid.UUID) -> Run:
     run = await get_run(pool, run_id)
     if run is None:
         raise problem(404, f"no export run {run_id}")
+    if _has_expired(run):
+        raise _expired(run_id, run)
     if run.status != "succeeded" or run.file_name is None:
         raise problem(
             409, f"run {run_id} is {run.status}; its file is not available", kind="not-ready"
@@ -203,7 +263,8 @@ async def _finished_run(pool: Pool, run_id: uuid.UUID) -> Run:
     responses=problem_responses(400, 401, 403, 404),
 )
 async def one_run(pool: Pool, run_id: uuid.UUID) -> Run:
-    """Its status and, once done, its manifest."""
+    """Its status and, once done, its manifest; an on-demand run's `expires_at` says when
+    its file goes, after which its status is `expired`."""
     run = await get_run(pool, run_id)
     if run is None:
         raise problem(404, f"no export run {run_id}")
@@ -220,7 +281,8 @@ async def one_run(pool: Pool, run_id: uuid.UUID) -> Run:
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def run_file(pool: Pool, export_root: Path, run_id: uuid.UUID) -> Response[bytes]:
-    """With its content type and an attachment Content-Disposition."""
+    """With its content type and an attachment Content-Disposition. An expired run's file
+    is gone: 404 saying so (GET /exports/{run_id} shows `status: expired`)."""
     run = await _finished_run(pool, run_id)
     path = export_root / run.destination / str(run.file_name)
     if not path.is_file():
@@ -243,9 +305,15 @@ async def run_file(pool: Pool, export_root: Path, run_id: uuid.UUID) -> Response
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def run_manifest(pool: Pool, run_id: uuid.UUID) -> dict[str, Any]:
-    """Report, parameters, format, position, rows, SHA-256, generated at, version."""
-    run = await _finished_run(pool, run_id)
-    assert run.manifest is not None
+    """Report, parameters, format, position, rows, SHA-256, generated at, version; kept
+    (in the database) after the run's file has expired."""
+    run = await get_run(pool, run_id)
+    if run is None:
+        raise problem(404, f"no export run {run_id}")
+    if run.manifest is None or run.status not in ("succeeded", "expired"):
+        raise problem(
+            409, f"run {run_id} is {run.status}; it has no manifest yet", kind="not-ready"
+        )
     return run.manifest
 
 

@@ -4,6 +4,10 @@ A schedule's due time becomes a run row (unique per schedule and due time, so tw
 cannot create it twice); a worker claims a run with FOR UPDATE SKIP LOCKED and holds it
 by a lease, so a worker that dies mid-export loses the run to the next one after the
 lease, and files only ever appear whole (see reporting.exporting).
+
+Files do not stay forever (reporting/export_retention.py): a schedule keeps its newest
+`retention` files, an on-demand run's file goes ENTENTE_EXPORT_KEEP_HOURS after it
+succeeded; a run finishing takes its file's lock (`_record_success`), as the removal does.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reporting.catalogue import ReportParameters
 from reporting.cron import InvalidSchedule, next_runs
-from reporting.exporting import clear_staging, deliver, produce
+from reporting.export_retention import SWEEP_SECONDS, FileRetention, lock_file
+from reporting.exporting import Export, clear_staging, deliver, produce
 from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
 from store.availability import database_unavailable
@@ -34,10 +39,30 @@ from store.supervision import SupervisedLoop, running
 
 log = logging.getLogger("entente.exports")
 
+
+def _positive(name: str, default: str, *, whole: bool = False) -> float:
+    """A positive (`whole`: integer) number from the environment; anything else stops the
+    process at start, naming the variable."""
+    text = os.environ.get(name, default).strip()
+    try:
+        value = float(int(text)) if whole else float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1e6:
+        kind = "a positive whole number" if whole else "a positive number"
+        raise ValueError(f"{name} must be {kind} (below 1000000), not {text!r}")
+    return value
+
+
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(seconds=float(os.environ.get("ENTENTE_EXPORT_LEASE_SECONDS", "600")))
 DEFAULT_ROOT = Path(os.environ.get("ENTENTE_EXPORT_DIR", ".data/exports"))
-
+KEEP = dt.timedelta(hours=_positive("ENTENTE_EXPORT_KEEP_HOURS", "24"))
+"""How long an on-demand run's file is kept after it succeeded (default 24 hours: a
+requester polls its job and downloads at once, and a day covers any working day in any
+time zone; a file to keep belongs to a schedule, whose retention counts files)."""
+IN_PROGRESS_PER_KEY = int(_positive("ENTENTE_EXPORT_JOBS_PER_KEY", "4", whole=True))
+"""On-demand exports one API key may have queued or running at once (both modes)."""
 DUE_SCHEDULES = """SELECT schedule_id, cron, timezone, report, parameters::text, format,
     destination, next_run_at FROM exports.schedules
 WHERE NOT paused AND next_run_at <= $1 FOR UPDATE SKIP LOCKED"""
@@ -75,6 +100,8 @@ class ExportWorker:
         root: Path = DEFAULT_ROOT,
         *,
         lease: dt.timedelta = LEASE,
+        keep: dt.timedelta = KEEP,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
         self._pool = pool
         self._engine = engine
@@ -82,6 +109,9 @@ class ExportWorker:
         self._url = url
         self.root = root
         self._lease = lease
+        self._keep = keep
+        self.retention = FileRetention(pool, root, sweep_seconds)
+        """Schedules' retention and the on-demand sweep (reporting/export_retention.py)."""
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._started = False
 
@@ -129,12 +159,27 @@ class ExportWorker:
         return run_from_row(row) if row else None
 
     async def run_now(
-        self, report: str, parameters: ReportParameters, fmt: str, destination: str
+        self,
+        report: str,
+        parameters: ReportParameters,
+        fmt: str,
+        destination: str,
+        *,
+        requested_by: str | None = None,
+        in_progress_limit: int | None = None,
     ) -> uuid.UUID:
         """Create a run held by this worker from the start and execute it here: an
-        on-demand export the API answers with, which no other worker can take over."""
+        on-demand export the API answers with, which no other worker can take over.
+        Raises TooManyInProgress (nothing written) when `requested_by` is at its limit."""
         run = await request_run(
-            self._pool, report, parameters, fmt, destination, held_by=(self.worker_id, self._lease)
+            self._pool,
+            report,
+            parameters,
+            fmt,
+            destination,
+            held_by=(self.worker_id, self._lease),
+            requested_by=requested_by,
+            in_progress_limit=in_progress_limit,
         )
         await self.execute(run)
         return run.run_id
@@ -168,43 +213,43 @@ class ExportWorker:
                 self.worker_id,
             )
             return
-        manifest = export.manifest
-        await self._pool.execute(
-            """UPDATE exports.runs SET status = 'succeeded', finished_at = now(),
-                lease_until = NULL, error = NULL, position = $2, row_count = $3, sha256 = $4,
-                file_name = $5, manifest = $6::jsonb
-            WHERE run_id = $1""",
-            run.run_id,
-            manifest.position,
-            manifest.row_count,
-            manifest.sha256,
-            manifest.file_name,
-            msgspec.json.encode(manifest).decode(),
-        )
+        await self._record_success(run, export)
         if run.schedule_id is not None:
-            await self.apply_retention(run.schedule_id)
+            await self.retention.apply(run.schedule_id)
 
-    async def apply_retention(self, schedule_id: uuid.UUID) -> None:
-        """Keep the newest `retention` files of a schedule; older runs become 'expired'."""
-        rows = await self._pool.fetch(
-            """UPDATE exports.runs r SET status = 'expired'
-            FROM exports.schedules s
-            WHERE r.schedule_id = s.schedule_id AND s.schedule_id = $1
-              AND r.status = 'succeeded' AND r.run_id NOT IN (
-                  SELECT run_id FROM exports.runs WHERE schedule_id = $1
-                    AND status = 'succeeded' ORDER BY due_at DESC LIMIT s.retention)
-            RETURNING r.destination, r.file_name""",
-            schedule_id,
-        )
-        for row in rows:
-            for suffix in ("", ".manifest.json"):
-                (self.root / row["destination"] / f"{row['file_name']}{suffix}").unlink(
-                    missing_ok=True
-                )
+    async def _record_success(self, run: Run, export: Export) -> None:
+        """Mark the run succeeded (an on-demand one with its expiry), holding its file's
+        lock: a sweep that removed the file of an expired run at this position after
+        `deliver` wrote it (they share the name) is repaired by writing it again."""
+        manifest = export.manifest
+        folder = self.root / run.destination
+        async with self._pool.acquire() as connection, connection.transaction():
+            await lock_file(connection, run.destination, manifest.file_name)
+            if not all(
+                (folder / f"{manifest.file_name}{suffix}").is_file()
+                for suffix in ("", ".manifest.json")
+            ):
+                await asyncio.to_thread(deliver, export, folder)
+            await connection.execute(
+                """UPDATE exports.runs SET status = 'succeeded', finished_at = now(),
+                    lease_until = NULL, error = NULL, position = $2, row_count = $3,
+                    sha256 = $4, file_name = $5, manifest = $6::jsonb,
+                    expires_at = CASE WHEN schedule_id IS NULL THEN now() + $7::interval END
+                WHERE run_id = $1""",
+                run.run_id,
+                manifest.position,
+                manifest.row_count,
+                manifest.sha256,
+                manifest.file_name,
+                msgspec.json.encode(manifest).decode(),
+                self._keep,
+            )
 
     async def step(self) -> bool:
-        """Create due runs, then execute one; True when there was a run to execute."""
+        """Create due runs, expire old on-demand ones (when a sweep is due), then execute
+        one; True when there was a run to execute."""
         await self.schedule_due_runs()
+        await self.retention.sweep_when_due()
         run = await self.claim()
         if run is None:
             return False

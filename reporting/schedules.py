@@ -72,6 +72,22 @@ class Run(msgspec.Struct, frozen=True, kw_only=True):
     file_name: str | None
     manifest: dict[str, Any] | None
     error: str | None
+    expires_at: dt.datetime | None = None
+    """When an on-demand run's file is removed (ENTENTE_EXPORT_KEEP_HOURS after it
+    succeeded); its status then becomes `expired`. None for scheduled runs, whose
+    schedule keeps its newest `retention` files."""
+
+
+class TooManyInProgress(Exception):
+    """The requesting key already has as many exports queued or running as it may."""
+
+    def __init__(self, requested_by: str, in_progress: int, limit: int) -> None:
+        super().__init__(
+            f"key {requested_by!r} has {in_progress} exports in progress (limit {limit})"
+        )
+        self.requested_by = requested_by
+        self.in_progress = in_progress
+        self.limit = limit
 
 
 class ScheduleExists(Exception):
@@ -125,7 +141,11 @@ SCHEDULE_COLUMNS = """schedule_id, name, cron, timezone, report, format, destina
     parameters::text AS parameters, paused, next_run_at, created_at, updated_at"""
 RUN_COLUMNS = """run_id, schedule_id, report, parameters::text AS parameters, format,
     destination, due_at, status, attempts, started_at, finished_at, position, row_count,
-    sha256, file_name, manifest::text AS manifest, error"""
+    sha256, file_name, manifest::text AS manifest, error, expires_at"""
+IN_PROGRESS = "('due', 'retrying', 'running')"
+"""A run's statuses while it is queued or being produced (as indexes 0004 and 0020 say)."""
+ADMISSION_LOCK = 17
+"""Advisory lock class serialising one key's export requests (the key's hashtext)."""
 
 
 def _parameters(spec: ScheduleSpec) -> str:
@@ -213,27 +233,48 @@ async def request_run(
     destination: str,
     *,
     held_by: tuple[str, dt.timedelta] | None = None,
+    requested_by: str | None = None,
+    in_progress_limit: int | None = None,
 ) -> Run:
     """An on-demand run, due now, for a worker to execute; or, with `held_by` (worker id,
     lease), already claimed by the caller, so that no worker can take it from under the
-    caller (unless the lease runs out: then the caller died, and a worker retries it)."""
+    caller (unless the lease runs out: then the caller died, and a worker retries it).
+
+    With `requested_by` (an API key's name) and `in_progress_limit`, raises
+    TooManyInProgress, writing nothing, when that key already has that many runs queued
+    or running. One key's requests take turns (an advisory lock for the transaction), so
+    concurrent requests cannot both pass the count."""
     holder, lease = held_by or (None, None)
-    row = await pool.fetchrow(
-        f"""INSERT INTO exports.runs (run_id, report, parameters, format, destination, due_at,
-            status, next_attempt_at, claimed_by, attempts, started_at, lease_until)
-        VALUES ($1, $2, $3::jsonb, $4, $5, now(),
-            CASE WHEN $6::text IS NULL THEN 'due' ELSE 'running' END, now(), $6,
-            CASE WHEN $6::text IS NULL THEN 0 ELSE 1 END,
-            CASE WHEN $6::text IS NULL THEN NULL ELSE now() END, now() + $7::interval)
-        RETURNING {RUN_COLUMNS}""",
-        uuid.uuid4(),
-        report,
-        json.dumps({k: v for k, v in msgspec.to_builtins(parameters).items() if v is not None}),
-        fmt,
-        destination,
-        holder,
-        lease,
-    )
+    async with pool.acquire() as connection, connection.transaction():
+        if requested_by is not None and in_progress_limit is not None:
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", ADMISSION_LOCK, requested_by
+            )
+            in_progress = await connection.fetchval(
+                f"""SELECT count(*) FROM exports.runs
+                WHERE requested_by = $1 AND status IN {IN_PROGRESS}""",
+                requested_by,
+            )
+            if in_progress >= in_progress_limit:
+                raise TooManyInProgress(requested_by, in_progress, in_progress_limit)
+        row = await connection.fetchrow(
+            f"""INSERT INTO exports.runs (run_id, report, parameters, format, destination,
+                due_at, status, next_attempt_at, claimed_by, attempts, started_at, lease_until,
+                requested_by)
+            VALUES ($1, $2, $3::jsonb, $4, $5, now(),
+                CASE WHEN $6::text IS NULL THEN 'due' ELSE 'running' END, now(), $6,
+                CASE WHEN $6::text IS NULL THEN 0 ELSE 1 END,
+                CASE WHEN $6::text IS NULL THEN NULL ELSE now() END, now() + $7::interval, $8)
+            RETURNING {RUN_COLUMNS}""",
+            uuid.uuid4(),
+            report,
+            json.dumps({k: v for k, v in msgspec.to_builtins(parameters).items() if v is not None}),
+            fmt,
+            destination,
+            holder,
+            lease,
+            requested_by,
+        )
     return run_from_row(row)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import hashlib
 import io
 import uuid
@@ -18,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from api.app import SYNC_EXPORTS, create_app
 from api.demo import load_demo
 from domain import demo
+from reporting.export_worker import KEEP, ExportWorker
 from tests.api.conftest import auth
 
 
@@ -76,6 +78,44 @@ async def test_a_job_is_picked_up_by_the_worker(live, tokens):
     assert run["status"] == "succeeded"
     file = await live.get(f"/exports/{run_id}/file", headers=auth(reader))
     assert "spreadsheetml" in file.headers["content-type"]
+
+
+async def test_an_on_demand_file_expires_and_the_run_says_so(live, tokens, pool):
+    reader = tokens["reader"]
+    made = await live.post(
+        "/exports", headers=auth(reader), json={"report": "sessions", "format": "csv"}
+    )
+    assert made.status_code == 201, made.text
+    run = made.json()
+    finished = dt.datetime.fromisoformat(run["finished_at"])
+    assert dt.datetime.fromisoformat(run["expires_at"]) - finished == KEEP == dt.timedelta(hours=24)
+    root = Path(live.app.state.export_root)
+    file = root / "on-demand" / run["file_name"]
+    assert file.is_file()
+
+    await pool.execute(  # a day later
+        "UPDATE exports.runs SET expires_at = now() - interval '1 second' WHERE run_id = $1",
+        uuid.UUID(run["run_id"]),
+    )
+    gone = await live.get(f"/exports/{run['run_id']}/file", headers=auth(reader))
+    assert gone.status_code == 404, "due is gone, even before the sweep gets to it"
+    worker = ExportWorker(pool, live.app.state.engine, live.app.state.database_url, root)
+    assert await worker.retention.expire_on_demand() == 1
+    assert not file.exists() and not (file.parent / f"{file.name}.manifest.json").exists()
+
+    shown = await live.get(f"/exports/{run['run_id']}", headers=auth(reader))
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "expired"
+    assert shown.json()["sha256"] == run["sha256"]  # the record stays
+    gone = await live.get(f"/exports/{run['run_id']}/file", headers=auth(reader))
+    assert gone.status_code == 404
+    assert gone.headers["content-type"].startswith("application/problem+json")
+    problem = gone.json()
+    assert problem["type"] == "urn:entente:problem:not-found"
+    assert "expired" in problem["detail"] and "run the export again" in problem["detail"]
+    assert problem["run_status"] == "expired"
+    manifest = await live.get(f"/exports/{run['run_id']}/manifest", headers=auth(reader))
+    assert manifest.status_code == 200 and manifest.json()["sha256"] == run["sha256"]
 
 
 async def test_bad_export_requests(live, tokens, pool):

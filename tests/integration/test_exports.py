@@ -330,3 +330,206 @@ async def test_a_run_held_from_the_start_is_never_taken_by_a_worker(
         "SELECT claimed_by FROM exports.runs WHERE run_id = $1", held.run_id
     )
     assert holder == "api-process"
+
+
+async def _no_runs_waiting(pool: Any) -> None:
+    """Earlier tests' runs left waiting (a held one, a failing one) are not this test's."""
+    await pool.execute(
+        "UPDATE exports.runs SET status = 'failed', lease_until = NULL"
+        " WHERE status IN ('due', 'retrying', 'running')"
+    )
+
+
+async def _wait_for(condition: Any, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_on_demand_file_expires_in_the_worker_loop_and_its_row_stays(
+    engine, pool, database_url, tmp_path
+):
+    await _no_runs_waiting(pool)
+    schedule_id = await _due_schedule(pool, "kept")
+    worker = ExportWorker(
+        pool, engine, database_url, tmp_path, keep=dt.timedelta(hours=3), sweep_seconds=0.05
+    )
+    asked = await request_run(pool, "visits", ReportParameters(), "csv", "on-demand")
+    while await worker.step():
+        pass
+    rows = {
+        r["run_id"]: r
+        for r in await pool.fetch(
+            "SELECT run_id, schedule_id, status, file_name, destination,"
+            " expires_at - finished_at AS kept FROM exports.runs"
+            " WHERE run_id = $1 OR schedule_id = $2",
+            asked.run_id,
+            schedule_id,
+        )
+    }
+    on_demand = rows.pop(asked.run_id)
+    [scheduled] = rows.values()
+    assert (on_demand["status"], on_demand["kept"]) == ("succeeded", dt.timedelta(hours=3))
+    assert (scheduled["status"], scheduled["kept"]) == ("succeeded", None)
+    file = tmp_path / "on-demand" / on_demand["file_name"]
+    assert file.is_file() and (file.parent / f"{file.name}.manifest.json").is_file()
+
+    assert await worker.retention.expire_on_demand() == 0, "not before it expires"
+    await pool.execute(
+        "UPDATE exports.runs SET expires_at = now() - interval '1 second' WHERE run_id = $1",
+        asked.run_id,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop, idle_wait=0.05))
+    try:
+
+        async def expired() -> bool:
+            status = await pool.fetchval(
+                "SELECT status FROM exports.runs WHERE run_id = $1", asked.run_id
+            )
+            return bool(status == "expired")
+
+        await _wait_for(expired)
+    finally:
+        stop.set()
+        await loop
+    assert not file.exists() and not (file.parent / f"{file.name}.manifest.json").exists()
+    kept = tmp_path / "kept" / scheduled["file_name"]
+    assert kept.is_file(), "a schedule's files follow its retention, not the on-demand expiry"
+    row = await pool.fetchrow(
+        "SELECT status, sha256, manifest IS NOT NULL AS has_manifest FROM exports.runs"
+        " WHERE run_id = $1",
+        asked.run_id,
+    )
+    assert row["status"] == "expired" and row["sha256"] and row["has_manifest"]
+
+
+async def test_several_workers_sweeping_expire_each_run_once(engine, pool, database_url, tmp_path):
+    folder = tmp_path / "on-demand"
+    folder.mkdir()
+    run_ids = [uuid.uuid4() for _ in range(30)]
+    for n, run_id in enumerate(run_ids):
+        (folder / f"sweep-{n}.csv").write_text("x\n")
+        (folder / f"sweep-{n}.csv.manifest.json").write_text("{}")
+        await pool.execute(
+            "INSERT INTO exports.runs (run_id, report, parameters, format, destination, due_at,"
+            " status, next_attempt_at, finished_at, file_name, expires_at) VALUES ($1, 'visits',"
+            " '{}', 'csv', 'on-demand', now(), 'succeeded', now(), now(), $2,"
+            " now() - interval '1 minute')",
+            run_id,
+            f"sweep-{n}.csv",
+        )
+    pools = [await create_pool(database_url, max_size=2) for _ in range(3)]
+    try:
+        workers = [ExportWorker(p, engine, database_url, tmp_path) for p in pools]
+        counts = await asyncio.gather(*(w.retention.expire_on_demand(batch=4) for w in workers))
+    finally:
+        for p in pools:
+            await p.close()
+    assert sum(counts) == len(run_ids), counts
+    statuses = await pool.fetch(
+        "SELECT DISTINCT status FROM exports.runs WHERE run_id = ANY($1)", run_ids
+    )
+    assert [r["status"] for r in statuses] == ["expired"]
+    assert not list(folder.glob("sweep-*"))
+
+
+async def test_a_file_two_runs_share_stays_until_the_last_of_them_expires(
+    engine, pool, database_url, tmp_path
+):
+    await _no_runs_waiting(pool)
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    first = await request_run(pool, "outcomes", ReportParameters(), "ndjson", "on-demand")
+    second = await request_run(pool, "outcomes", ReportParameters(), "ndjson", "on-demand")
+    while await worker.step():
+        pass
+    names = await pool.fetch(
+        "SELECT DISTINCT file_name FROM exports.runs WHERE run_id IN ($1, $2)",
+        first.run_id,
+        second.run_id,
+    )
+    [name] = [r["file_name"] for r in names]  # one position: one file
+    file = tmp_path / "on-demand" / name
+    await pool.execute(
+        "UPDATE exports.runs SET expires_at = now() - interval '1 second' WHERE run_id = $1",
+        first.run_id,
+    )
+    assert await worker.retention.expire_on_demand() == 1
+    assert file.is_file(), "the second run still serves it"
+    await pool.execute(
+        "UPDATE exports.runs SET expires_at = now() - interval '1 second' WHERE run_id = $1",
+        second.run_id,
+    )
+    assert await worker.retention.expire_on_demand() == 1
+    assert not file.exists()
+
+
+async def test_a_schedule_keeps_the_file_its_newest_run_shares_with_an_expired_one(
+    engine, pool, database_url, tmp_path
+):
+    """A quiet register: two runs of a schedule at one position write one file; retention
+    1 expires the older run, and must not take the newer run's file with it."""
+    schedule_id = await _due_schedule(pool, "quiet")
+    await pool.execute(
+        "UPDATE exports.schedules SET retention = 1 WHERE schedule_id = $1", schedule_id
+    )
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    for again in (True, False):
+        while await worker.step():
+            pass
+        if again:
+            await pool.execute(
+                "UPDATE exports.schedules SET next_run_at = now() - interval '1 minute'"
+                " WHERE schedule_id = $1",
+                schedule_id,
+            )
+    runs = await pool.fetch(
+        "SELECT status, file_name FROM exports.runs WHERE schedule_id = $1 ORDER BY due_at",
+        schedule_id,
+    )
+    assert [r["status"] for r in runs] == ["expired", "succeeded"]
+    assert runs[0]["file_name"] == runs[1]["file_name"]
+    assert (tmp_path / "quiet" / runs[1]["file_name"]).is_file()
+
+
+async def test_a_run_finishing_as_a_sweep_removes_its_shared_file_writes_it_again(
+    engine, pool, database_url, tmp_path, monkeypatch
+):
+    """A sweep decides under the file's lock that no succeeded run names the file, while a
+    run at the same position has just delivered it and not yet recorded its success."""
+    from reporting import export_worker
+
+    await _no_runs_waiting(pool)
+    worker = ExportWorker(pool, engine, database_url, tmp_path)
+    old = await request_run(pool, "sessions", ReportParameters(), "csv", "on-demand")
+    while await worker.step():
+        pass
+    name = await pool.fetchval("SELECT file_name FROM exports.runs WHERE run_id = $1", old.run_id)
+    await pool.execute(
+        "UPDATE exports.runs SET expires_at = now() - interval '1 second' WHERE run_id = $1",
+        old.run_id,
+    )
+    new = await request_run(pool, "sessions", ReportParameters(), "csv", "on-demand")
+    delivered = deliver
+
+    sweeps: list[int] = []
+
+    def deliver_then_sweep_meanwhile(export: Any, folder: Path) -> Path:
+        path = delivered(export, folder)
+        if not sweeps:  # the first delivery only: the sweep removes what it just wrote
+            swept = asyncio.run_coroutine_threadsafe(worker.retention.expire_on_demand(), loop)
+            sweeps.append(swept.result(timeout=30))
+        return path
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(export_worker, "deliver", deliver_then_sweep_meanwhile)
+    assert await worker.step()
+    run = await pool.fetchrow(
+        "SELECT status, file_name, sha256 FROM exports.runs WHERE run_id = $1", new.run_id
+    )
+    assert sweeps == [1]
+    assert (run["status"], run["file_name"]) == ("succeeded", name)
+    file = tmp_path / "on-demand" / name
+    assert hashlib.sha256(file.read_bytes()).hexdigest() == run["sha256"]
+    assert (file.parent / f"{file.name}.manifest.json").is_file()
