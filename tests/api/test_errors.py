@@ -189,6 +189,9 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/events?limit=0", "reader", 400, None),
         ("/events?limit=abc", "reader", 400, None),
         ("/events?limit=2.0", "reader", 400, None),  # an integer only by lax conversion
+        ("/transparency/checkpoint?at_least=0", "auditor", 400, None),  # as documented
+        ("/transparency/checkpoint?position=-1", "auditor", 400, None),
+        ("/transparency/inclusion?position=1&tree_size=0", "auditor", 400, None),
         ("/streams/dialogue-x/events?after_version=1e0", "auditor", 400, None),
         ("/relationships/KZ-US/history?limit=5.0", "auditor", 400, None),
         ("/relationships/KZ-US/bundle?known_size=2&known_size=3.0", "auditor", 400, None),
