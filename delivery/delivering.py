@@ -311,7 +311,7 @@ class DeliveryWorker:
 
         The target is resolved and checked once, and the POST connects to the addresses
         that check approved (delivery/targets.py), reading at most MAX_RESPONSE_BYTES of
-        the answer."""
+        the answer, all within the settings' timeout."""
         body = batch_body(events, self._origin)
         message_id = webhook_id(str(subscription.subscription_id), events)
         status: int | None = None
@@ -322,16 +322,19 @@ class DeliveryWorker:
             if secret is None:
                 raise TargetRefused("the subscription was deleted")
             target = await approve_target(subscription.target_url, self.settings.policy)
-            status, answer = await post_pinned(
-                http, target, content=body, headers=signed_headers(secret, message_id, body)
-            )
+            # the whole exchange, not each read: a target dripping its answer byte by byte
+            # would otherwise hold the delivery for as long as it likes
+            async with asyncio.timeout(self.settings.timeout):
+                status, answer = await post_pinned(
+                    http, target, content=body, headers=signed_headers(secret, message_id, body)
+                )
             if not 200 <= status < 300:
                 error = f"HTTP {status}: {answer[:200]}"
         except TargetRefused as refused:
             error = f"refused: {refused}"
         except SecretUnavailable as unavailable:
             error = f"not signed: {unavailable}"
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             error = f"timed out after {self.settings.timeout:g} s"
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"[:500]

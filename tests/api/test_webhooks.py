@@ -505,10 +505,12 @@ async def test_a_delivery_connects_to_the_address_its_check_approved(app, tokens
 
 class Flood:
     """A target that answers every request 500 with a `size`-byte body, and counts how much
-    of it each connection took before the client hung up."""
+    of it each connection took before the client hung up; with `drip`, a byte at a time,
+    that many seconds apart."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, drip: float | None = None) -> None:
         self.size = size
+        self.drip = drip
         self.taken: list[int] = []
         self.hung_up = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -538,10 +540,14 @@ class Flood:
                 b"HTTP/1.1 500 Flood\r\ncontent-type: text/plain\r\n"
                 + f"content-length: {self.size}\r\nconnection: close\r\n\r\n".encode()
             )
+            if self.drip is not None:
+                chunk = b"x"
             while taken < self.size:
                 writer.write(chunk)
                 await writer.drain()
                 taken += len(chunk)
+                if self.drip is not None:
+                    await asyncio.sleep(self.drip)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
@@ -574,4 +580,28 @@ async def test_a_huge_answer_is_not_read_whole(app, tokens):
     assert MAX_RESPONSE_BYTES <= flood.taken[0] < size // 4, flood.taken  # far from whole
     assert all(a["status_code"] == 500 for a in logged)
     assert logged[0]["error"] == "HTTP 500: " + "x" * 200
+    assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
+
+
+async def test_a_target_dripping_its_answer_is_cut_off_at_the_timeout(app, tokens):
+    """Each byte comes well within the per-read timeout; the whole answer never does."""
+    drip = Flood(1_000_000, drip=0.05)
+    target = await drip.start()
+    sid, _ = await subscribe(
+        app, tokens["admin"], target, filters={"stream_prefix": "relationship-KZ-MT"}
+    )
+    await record_indicators(app, tokens["writer"], ("KZ", "MT"), 1)
+    admin = auth(tokens["admin"])
+
+    async def attempts() -> list[dict[str, Any]]:
+        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=admin)
+        return list(logged.json())
+
+    async with running_deliveries(app.app.state.database_url, FAST):
+        await asyncio.wait_for(drip.hung_up.wait(), 10)
+        logged = await within(10, attempts)
+    await drip.stop()
+    assert logged[0]["error"] == f"timed out after {FAST.timeout:g} s"
+    assert logged[0]["latency_ms"] < FAST.timeout * 1000 * 3
+    assert drip.taken[0] < 100  # 0.05 s a byte: cut off after about FAST.timeout
     assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
