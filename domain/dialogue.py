@@ -89,6 +89,9 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     retracted: bool = False
     progress: Mapping[uuid.UUID, Progress] = EMPTY
     compliance: Mapping[str, Assessment] = EMPTY
+    retracted_progress: Mapping[uuid.UUID, Progress] = EMPTY
+    """Retracted notes, gone from `progress` but kept, so that recording one again (a
+    retried create) is a no-op or a refusal, never its return."""
 
 
 class Dialogue(msgspec.Struct, frozen=True, kw_only=True):
@@ -393,7 +396,9 @@ def _record_progress(state: Dialogue, cmd: c.RecordProgress) -> list[e.DialogueE
     outcome = _outcome(state, cmd.outcome_id)
     _in_order(cmd.progress.on, outcome.adopted_on, "the progress note")
     recorded = echo(e.ProgressRecorded, cmd)
-    existing = outcome.progress.get(cmd.progress_id)
+    existing = outcome.progress.get(cmd.progress_id) or outcome.retracted_progress.get(
+        cmd.progress_id
+    )
     return once(existing, cmd.progress, "progress note", cmd.progress_id, [recorded])
 
 
@@ -524,8 +529,16 @@ def _progress_set(state: Dialogue, ev: e.ProgressRecorded | e.ProgressCorrected)
 
 
 def _progress_removed(state: Dialogue, ev: e.ProgressRetracted) -> Dialogue:
-    progress = state.outcomes[ev.outcome_id].progress
-    return _with_outcome(state, ev.outcome_id, progress=without_entry(progress, ev.progress_id))
+    outcome = state.outcomes[ev.outcome_id]
+    note = outcome.progress.get(ev.progress_id)
+    return _with_outcome(
+        state,
+        ev.outcome_id,
+        progress=without_entry(outcome.progress, ev.progress_id),
+        retracted_progress=outcome.retracted_progress
+        if note is None
+        else with_entry(outcome.retracted_progress, ev.progress_id, note),
+    )
 
 
 def _assessed(state: Dialogue, ev: e.ComplianceAssessed | e.ComplianceCorrected) -> Dialogue:

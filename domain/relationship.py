@@ -35,6 +35,10 @@ class Relationship(msgspec.Struct, frozen=True, kw_only=True):
     parties: tuple[str, str] | None = None
     indicators: Mapping[uuid.UUID, Indicator] = EMPTY
     milestones: Mapping[uuid.UUID, Milestone] = EMPTY
+    retracted_indicators: Mapping[uuid.UUID, Indicator] = EMPTY
+    """Retracted, and so gone from `indicators`, but kept: recording one again (a retried
+    create) is the no-op or refusal it would be before the retraction, never a return."""
+    retracted_milestones: Mapping[uuid.UUID, Milestone] = EMPTY
 
 
 initial_state = Relationship()
@@ -51,7 +55,10 @@ def _record(field: str, kind: str, event: type[Any]) -> Callable[..., list[Any]]
     def decide_record(state: Relationship, cmd: Any) -> list[Any]:
         ident, fact = _ident_and_fact(cmd, kind)
         recorded = event(parties=pair(cmd), **{f"{kind}_id": ident, kind: fact})
-        return once(getattr(state, field).get(ident), fact, kind, ident, [recorded])
+        existing = getattr(state, field).get(ident) or getattr(state, f"retracted_{field}").get(
+            ident
+        )
+        return once(existing, fact, kind, ident, [recorded])
 
     return decide_record
 
@@ -104,8 +111,12 @@ def _set(field: str, kind: str) -> Callable[[Relationship, Any], Relationship]:
 
 def _unset(field: str, kind: str) -> Callable[[Relationship, Any], Relationship]:
     def evolve_unset(state: Relationship, ev: Any) -> Relationship:
-        facts = without_entry(getattr(state, field), getattr(ev, f"{kind}_id"))
-        return replace(state, **{field: facts})
+        ident = getattr(ev, f"{kind}_id")
+        live, gone = getattr(state, field), getattr(state, f"retracted_{field}")
+        retracted = with_entry(gone, ident, live[ident]) if ident in live else gone
+        return replace(
+            state, **{field: without_entry(live, ident), f"retracted_{field}": retracted}
+        )
 
     return evolve_unset
 

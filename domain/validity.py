@@ -142,9 +142,13 @@ def _read_one(r: _Reading, i: int, ev: e.Event) -> None:
                 r.current[("corrects completion", i)] = ROOT
         case e.VisitDatesConfirmed() | e.VisitPostponed() | e.VisitCancelled():
             r.new(("change", i), None, ROOT)
-        case e.IndicatorRecorded() | e.IndicatorCorrected():
+        case e.IndicatorRecorded():  # a pair's facts stand alone: a relationship has no root
+            r.new(("indicator", ev.indicator_id), ev.indicator.period, None)
+        case e.IndicatorCorrected():
             r.belongs(("indicator", ev.indicator_id), ev.indicator.period, dated=True)
-        case e.MilestoneRecorded() | e.MilestoneCorrected():
+        case e.MilestoneRecorded():
+            r.new(("milestone", ev.milestone_id), ev.milestone.on, None)
+        case e.MilestoneCorrected():
             r.belongs(("milestone", ev.milestone_id), ev.milestone.on, dated=True)
         case e.IndicatorRetracted():
             r.belongs(("indicator", ev.indicator_id), dated=False)

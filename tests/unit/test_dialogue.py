@@ -189,6 +189,11 @@ def test_record_correct_retract_progress():
     assert given(*ADOPTED, rec, fix).outcomes[O].progress[P].note == "Y"
     gone = c.RetractProgress(dialogue_id=D, outcome_id=O, progress_id=P, reason="x")
     assert given(*ADOPTED, rec, gone).outcomes[O].progress == {}
+    # sent again (a retried create): a no-op, never the note's return; another note, refused
+    assert dialogue.decide(given(*ADOPTED, rec, gone), rec) == []
+    other = c.RecordProgress(dialogue_id=D, outcome_id=O, progress_id=P, progress=progress("Z"))
+    with pytest.raises(AlreadyExists):
+        dialogue.decide(given(*ADOPTED, rec, gone), other)
 
 
 def test_change_and_correct_outcome_status():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
 
+import msgspec
 import pytest
 
 from domain import commands as c
+from domain import events as e
 from domain import relationship, visit
 from domain.errors import (
     AlreadyExists,
@@ -18,6 +22,7 @@ from domain.errors import (
     NothingChanges,
     UnknownParty,
 )
+from domain.validity import in_force
 from domain.values import PartialDate
 
 from .builders import US_HEAD, I, V, indicator, milestone, visit_plan
@@ -214,3 +219,42 @@ def test_relationship_refusal(history, command, error, message):
 def test_unknown_party_refused_in_a_relationship():
     with pytest.raises(UnknownParty, match="Unknown party 'XX'"):
         c.RecordMilestone(parties=("KZ", "XX"), milestone_id=I, milestone=milestone())
+
+
+def test_a_retracted_fact_does_not_come_back_when_its_create_is_sent_again():
+    """A retried create after a retraction: the same fact is a no-op, another a refusal."""
+    for record, gone, other in (
+        (RECORD_I, c.RetractIndicator(parties=PAIR, indicator_id=I, reason="x"), indicator(9)),
+        (RECORD_M, c.RetractMilestone(parties=PAIR, milestone_id=I, reason="x"), milestone("Z")),
+    ):
+        state = related(record, gone)
+        assert relationship.decide(state, record) == []
+        kind = "indicator" if isinstance(record, c.RecordIndicator) else "milestone"
+        changed = msgspec.structs.replace(record, **{kind: other})
+        with pytest.raises(AlreadyExists):
+            relationship.decide(state, changed)
+
+
+def test_valid_time_of_a_pairs_facts_follows_their_corrected_dates():
+    """Recorded for 2019, then corrected to 2022; another recorded and retracted."""
+    other = uuid.UUID(int=7)
+    events = [
+        *relationship.decide(relationship.initial_state, RECORD_I),
+        e.IndicatorCorrected(
+            parties=("KZ", "US"),
+            indicator_id=I,
+            indicator=msgspec.structs.replace(indicator(), period=PartialDate.parse("2022")),
+            reason="the year was wrong",
+        ),
+        e.MilestoneRecorded(parties=("KZ", "US"), milestone_id=other, milestone=milestone()),
+        e.MilestoneRetracted(parties=("KZ", "US"), milestone_id=other, reason="never"),
+    ]
+    for year, expected in ((2020, {}), (2021, {}), (2022, {I: 3}), (2030, {I: 3})):
+        state = relationship.fold(in_force(events, dt.date(year, 6, 1)))
+        assert {k: v.value for k, v in state.indicators.items()} == {
+            k: indicator().value for k in expected
+        }, year
+        assert state.milestones == {}  # retracted: at no date
+    assert relationship.fold(in_force(events[:1], dt.date(2020, 1, 1))).indicators == {
+        I: indicator()
+    }
