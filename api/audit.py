@@ -17,7 +17,7 @@ from api.auth import sees_audit_trail
 from api.event_pages import PAGE_LIMIT, EventPage, page_of
 from api.freshness import ReadYourWrites
 from api.parameters import moment, text
-from api.problems import problem_responses
+from api.problems import problem, problem_responses
 from delivery.envelope import BATCH_MEDIA_TYPE, batch_body, source
 from store.database import Pool
 from store.errors import InvalidCursor
@@ -127,11 +127,15 @@ async def change_feed(
     summary="Recompute hash chains; names each stream's first broken link",
     tags=[TAG],
     opt={"permission": "audit"},
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def verify_chains(read_pool: Pool, stream_id: str | None = None) -> VerificationReport:
-    """One stream, or every stream when stream_id is omitted."""
-    return await verify(read_pool, text(stream_id, "stream_id"))
+    """One stream, or every stream when stream_id is omitted; a stream that holds no event
+    is a 404, not a clean report (a mistyped id must not read as "nothing broken")."""
+    report = await verify(read_pool, text(stream_id, "stream_id"))
+    if stream_id is not None and report.streams_checked == 0:
+        raise problem(404, f"no stream {stream_id[:200]!r} in the log: nothing to verify")
+    return report
 
 
 routes = [stream_events, change_feed, verify_chains]

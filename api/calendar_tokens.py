@@ -88,7 +88,7 @@ async def tokens(request: Request[Any, Any, Any], pool: Pool) -> list[CalendarTo
 async def revoke(request: Request[Any, Any, Any], pool: Pool, token_id: str) -> None:
     """The caller's own token (an admin: anyone's); the feed refuses it from now on."""
     if not (TOKEN_ID.match(token_id) and await revoke_token(pool, token_id, _owner_scope(request))):
-        raise problem(404, f"no live calendar token {token_id[:32]!r} of yours")
+        raise problem(404, f"no live calendar token {token_id[:64]!r} of yours")
 
 
 routes = [make_token, tokens, revoke]

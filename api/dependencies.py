@@ -152,6 +152,7 @@ def _read_your_writes(
         store,
         request.headers.get(AFTER_POSITION_HEADER),
         float(state.get("read_your_writes_wait", READ_YOUR_WRITES_WAIT)),
+        primary=state.store,
     )
 
 

@@ -35,11 +35,22 @@ class ReadYourWrites:
     """The read database's answer to "have you applied my write yet?", waiting a bounded
     time for it. Built per request by api/dependencies.py."""
 
-    def __init__(self, pool: Any, store: EventStore, header: str | None, wait: float) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        store: EventStore,
+        header: str | None,
+        wait: float,
+        *,
+        primary: EventStore | None = None,
+    ) -> None:
         self._pool = pool
         self._store = store
         self._header = header
         self._wait = wait
+        self._primary = primary
+        """Where positions are issued (the primary's store): a position beyond its head was
+        never issued, and is refused rather than waited for."""
 
     def _cursor(self, after_position: str | None) -> Cursor | None:
         token = after_position or self._header
@@ -58,13 +69,19 @@ class ReadYourWrites:
         if cursor is not None and not await wait_until_reached(
             self._pool, cursor, NAMES, self._wait
         ):
+            await self._issued(cursor)  # else retrying would never end: a 400
             raise _not_yet("the read models have not reached that position yet")
 
     async def log(self, after_position: str | None) -> None:
         """Return once the log here holds the position (and all before it), or refuse."""
         cursor = self._cursor(after_position)
         if cursor is not None and not await self._log_reached(cursor):
+            await self._issued(cursor)
             raise _not_yet("this database has not replayed that position yet")
+
+    async def _issued(self, cursor: Cursor) -> None:
+        if self._primary is not None:
+            await self._primary.issued(cursor)
 
     async def _log_reached(self, cursor: Cursor) -> bool:
         deadline = time.monotonic() + self._wait

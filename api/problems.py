@@ -45,6 +45,22 @@ TITLES = {
 }
 
 
+KIND_TITLES = {
+    "already-exists": "That already exists",
+    "not-ready": "Not ready yet",
+    "last-admin-key": "The last admin key cannot go",
+    "invalid-cursor": "The cursor or position was not issued by this server",
+    "invalid-value": "A value the register refuses",
+    "unknown-field": "A field the register does not know",
+    "too-long": "A value is too long",
+    "path-body-mismatch": "The path and the body name different things",
+    "idempotency-key-reused": "The Idempotency-Key was used for another request",
+    "not-yet-consistent": "Not caught up with that position yet",
+    "database-unavailable": "The database cannot be reached",
+}
+"""A kind's own title where the status's would mislead (a 409 that is no conflict)."""
+
+
 # Every `type` the API can answer with, by status: the OpenAPI document is built from this,
 # and tests/api/test_openapi.py checks that the problems the app returns are listed here.
 KINDS: dict[int, tuple[str, ...]] = {
@@ -161,7 +177,7 @@ def problem(
     return Problem(
         status_code=status,
         type_=PROBLEM_BASE + (kind or default_kind),
-        title=title,
+        title=KIND_TITLES.get(kind or default_kind, title),
         detail=detail,
         headers=headers,
         extra=extra or None,
@@ -228,7 +244,7 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     elif isinstance(exc, NotFoundException) and detail == "Not Found":  # the router's own
         detail = "no such resource: check the path against the API document (/docs)"
     elif isinstance(exc, MethodNotAllowedException):
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
         detail = f"this path does not take that method; it takes {allowed or 'others'}"
     return problem(exc.status_code, detail, headers=exc.headers)
 
@@ -248,7 +264,13 @@ def _from_conflict(exc: WrongExpectedVersion) -> ProblemDetailsException:
 
 
 def _from_key_reuse(exc: IdempotencyKeyReused) -> ProblemDetailsException:
-    return problem(422, str(exc), kind="idempotency-key-reused")
+    # the store scopes a key to its caller ("<key name>:<key>"): say the key as it was sent
+    sent = exc.key.split(":", 1)[-1]
+    return problem(
+        422,
+        f"Idempotency-Key {sent!r} was already used for a different request: use a new key",
+        kind="idempotency-key-reused",
+    )
 
 
 def _from_cursor(exc: InvalidCursor | BadCursor) -> ProblemDetailsException:

@@ -392,11 +392,16 @@ class EventStore:
         return Cursor(int(xmin), 0)
 
     async def issued(self, cursor: Cursor) -> Cursor:
-        """`cursor`, when this log can have issued it; InvalidCursor when it lies beyond the
-        horizon. Such a cursor was made up, and a reader holding it would skip every event
-        until the log got there. Ask the primary's store: a replica's horizon may be behind a
+        """`cursor`, when this log can have issued it; InvalidCursor when it names a
+        transaction not even begun yet (past the snapshot's xmax). Such a cursor was
+        made up, and a reader holding it would skip every event until the log got there.
+        Not the read horizon (xmin): a write's own position may lie past it while an older
+        transaction is still open. Ask the primary's store: a replica may be behind a
         cursor a client has already seen."""
-        if cursor > await self.horizon():
+        xmax = await self._pool.fetchval(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+        )
+        if cursor > Cursor(int(xmax), 0):  # (xmax, 0) itself: before whatever comes next
             raise InvalidCursor("this cursor lies beyond the head of the log: it was not issued")
         return cursor
 

@@ -190,6 +190,8 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/events?limit=abc", "reader", 400, None),
         ("/events?limit=2.0", "reader", 400, None),  # an integer only by lax conversion
         ("/transparency/checkpoint?at_least=0", "auditor", 400, None),  # as documented
+        (f"/sessions?after_position={BEYOND_HEAD}", "reader", 400, "invalid-cursor"),
+        (f"/relationships/KZ-US/history?after_position={BEYOND_HEAD}", "auditor", 400, None),
         ("/transparency/checkpoint?position=-1", "auditor", 400, None),
         ("/transparency/inclusion?position=1&tree_size=0", "auditor", 400, None),
         ("/streams/dialogue-x/events?after_version=1e0", "auditor", 400, None),
@@ -209,6 +211,7 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/relationships/KZ-KZ/bundle", "auditor", 422, "invalid-value"),
         ("/streams/dialogue-x/events?after_version=-1", "auditor", 400, None),
         ("/nowhere", "reader", 404, None),
+        ("/verify?stream_id=dialogue-nosuch", "auditor", 404, "not-found"),
     ],
 )
 async def test_bad_reads_are_problems(client, tokens, dialogue, url, role, status, kind):
@@ -646,6 +649,8 @@ async def test_requests_the_router_refuses_are_named_problems_too(
     problem = assert_problem(response, status, None)
     assert problem["request_id"] == response.headers["x-request-id"]
     assert problem["detail"] not in ("Not Found", "Method Not Allowed")
+    if status == 405:
+        assert "GET" in problem["detail"] and "others" not in problem["detail"]
     mine = await client.request(
         method, url, headers={**_auth(tokens["writer"]), "X-Request-ID": "probe-42"}
     )
