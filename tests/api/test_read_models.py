@@ -163,20 +163,28 @@ async def test_read_your_writes(live, tokens):
     assert via_header.status_code == 200 and len(via_header.json()["items"]) == 1
 
 
-async def test_a_position_not_reached_is_a_503_with_retry_after(live, tokens):
+async def test_a_position_not_reached_is_a_503_with_retry_after(live, tokens, pool):
+    """A position the log may yet reach (the next transaction's) is waited for, then a 503
+    to retry; one far beyond the head was never issued: a 400, not a retry for ever."""
     from store.records import Cursor
 
+    xmax = await pool.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
     live.app.state.read_your_writes_wait = 0.2
     try:
-        far = Cursor(2**40, 0).encode()
-        response = await live.get(
-            "/dialogues", params={"after_position": far}, headers=auth(tokens["reader"])
-        )
+        responses = [
+            await live.get(
+                "/dialogues", params={"after_position": token}, headers=auth(tokens["reader"])
+            )
+            for token in (Cursor(int(xmax), 0).encode(), Cursor(2**40, 0).encode())
+        ]
     finally:
         live.app.state.read_your_writes_wait = 5.0
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "1"
-    assert response.json()["type"] == "urn:entente:problem:not-yet-consistent"
+    next_one, far = responses
+    assert next_one.status_code == 503, next_one.text
+    assert next_one.headers["Retry-After"] == "1"
+    assert next_one.json()["type"] == "urn:entente:problem:not-yet-consistent"
+    assert far.status_code == 400
+    assert far.json()["type"] == "urn:entente:problem:invalid-cursor"
 
 
 async def test_projection_status_and_rebuild_over_http(live, tokens):
