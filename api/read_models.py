@@ -26,6 +26,7 @@ from api.problems import problem, problem_responses
 from api.relationships import parse_pair
 from domain.errors import InvalidValue
 from domain.values import party_code
+from reporting.catalogue import in_order
 from reporting.disclosure import disclosed
 from reporting.listings import Filters, calendar_rows, get_row, list_rows
 from reporting.served import CALENDAR_ENTRY, SERVED, Item, Served, page_type
@@ -80,6 +81,7 @@ def _filters(given: dict[str, Any]) -> Filters:
     """The listing's filters from its parameters, checked and spelled as stored."""
     for name in FREE_TEXT_FILTERS:
         text(given.get(name), name)
+    in_order(("from", given.get("valid_from")), ("to", given.get("valid_to")))
     pair = given.pop("pair", None)
     return Filters(
         **{**given, "party": party_filter(given.get("party"))},

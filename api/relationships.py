@@ -20,6 +20,7 @@ from api.state import state_response
 from domain import commands as c
 from domain.errors import InvalidValue
 from domain.values import pair_of
+from reporting.catalogue import in_order
 from service.replaying import FoldedStates
 from store.database import Pool
 from store.event_store import EventStore
@@ -193,6 +194,8 @@ async def get_relationship_history(
     """Dialogues (bilateral and, unless `multilateral=false`, multilateral), visits and the
     pair's own facts merged, each event with who and why and the dialogue it came through."""
     a, b = parse_pair(pair)
+    since, until = moment(recorded_from, "recorded_from"), moment(recorded_until, "recorded_until")
+    in_order(("recorded_from", since), ("recorded_until", until))
     await read_your_writes.read_models(after_position)
     after = Cursor.decode(cursor) if cursor else START
     page = await relationship_history(
@@ -201,8 +204,8 @@ async def get_relationship_history(
         b,
         after=after,
         limit=limit,
-        recorded_from=moment(recorded_from, "recorded_from"),
-        recorded_until=moment(recorded_until, "recorded_until"),
+        recorded_from=since,
+        recorded_until=until,
         multilateral=multilateral,
     )
     if not page.events:  # where a made-up cursor beyond the head would land

@@ -35,8 +35,9 @@ QUERY_TYPES: dict[str, Any] = {
 }
 """How each report parameter is read from the query string."""
 
-CHECKED = {"party", "currency"}
-"""Parameters a domain rule may refuse (a 422 invalid-value)."""
+CHECKED = {"party", "currency", "valid_from", "valid_to", "year_from", "year_to"}
+"""Parameters a domain rule may refuse (a 422 invalid-value: an unknown code, a range
+given backwards)."""
 
 
 def _parameters(report: Report) -> list[inspect.Parameter]:

@@ -62,6 +62,14 @@ class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         for year in (self.year_from, self.year_to):
             if year is not None and not 1 <= year <= 9999:
                 raise InvalidValue(f"a year is between 1 and 9999, not {year}")
+        in_order(("valid_from", self.valid_from), ("valid_to", self.valid_to))
+        in_order(("year_from", self.year_from), ("year_to", self.year_to))
+
+
+def in_order(low: tuple[str, Any], high: tuple[str, Any]) -> None:
+    """A range given backwards is a mistake, not a question whose answer is "nothing"."""
+    if low[1] is not None and high[1] is not None and low[1] > high[1]:
+        raise InvalidValue(f"{low[0]} ({low[1]}) is after {high[0]} ({high[1]})")
 
 
 Build = Callable[[AsyncConnection, ReportParameters], Awaitable[ReportTable]]

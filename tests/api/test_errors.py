@@ -212,6 +212,16 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/streams/dialogue-x/events?after_version=-1", "auditor", 400, None),
         ("/nowhere", "reader", 404, None),
         ("/verify?stream_id=dialogue-nosuch", "auditor", 404, "not-found"),
+        # a range given backwards is a mistake, not a question whose answer is "nothing"
+        ("/sessions?from=2022-05-01&to=2022-01-01", "reader", 422, "invalid-value"),
+        ("/reports/activity?year_from=2024&year_to=2020", "reader", 422, None),
+        (
+            "/relationships/KZ-US/history?recorded_from=2024-01-01T00:00:00Z"
+            "&recorded_until=2020-01-01T00:00:00Z",
+            "auditor",
+            422,
+            "invalid-value",
+        ),
     ],
 )
 async def test_bad_reads_are_problems(client, tokens, dialogue, url, role, status, kind):
