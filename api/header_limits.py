@@ -36,32 +36,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from asyncio import TimerHandle
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from store.settings import positive_number
 
 MAX_HEADER_BYTES_ENV = "ENTENTE_MAX_HEADER_BYTES"
 HEADER_TIMEOUT_ENV = "ENTENTE_HEADER_TIMEOUT_SECONDS"
 
 
-def _positive(env: str, default: str, kind: type[int] | type[float]) -> Any:
-    raw = os.environ.get(env, default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{env} must be a positive {kind.__name__}, not {raw!r}")
-    return value
-
-
-MAX_HEADER_BYTES: int = _positive(MAX_HEADER_BYTES_ENV, str(64 * 1024), int)
+MAX_HEADER_BYTES = int(positive_number(MAX_HEADER_BYTES_ENV, str(64 * 1024), whole=True))
 """The most bytes a request's line and header fields may take."""
-HEADER_TIMEOUT: float = _positive(HEADER_TIMEOUT_ENV, "10", float)
+HEADER_TIMEOUT = positive_number(HEADER_TIMEOUT_ENV, "10")
 """Seconds a request's headers may take to arrive."""
 
 STATUS = 431

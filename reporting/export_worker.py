@@ -35,33 +35,22 @@ from reporting.schedules import RUN_COLUMNS, Run, request_run, run_from_row
 from reporting.snapshot import drop_stale_snapshots
 from store.availability import database_unavailable
 from store.event_store import EventStore
+from store.settings import positive_number
 from store.supervision import SupervisedLoop, running
 
 log = logging.getLogger("entente.exports")
 
 
-def _positive(name: str, default: str, *, whole: bool = False) -> float:
-    """A positive (`whole`: integer) number from the environment; anything else stops the
-    process at start, naming the variable."""
-    text = os.environ.get(name, default).strip()
-    try:
-        value = float(int(text)) if whole else float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < 1e6:
-        kind = "a positive whole number" if whole else "a positive number"
-        raise ValueError(f"{name} must be {kind} (below 1000000), not {text!r}")
-    return value
-
-
 MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(seconds=float(os.environ.get("ENTENTE_EXPORT_LEASE_SECONDS", "600")))
 DEFAULT_ROOT = Path(os.environ.get("ENTENTE_EXPORT_DIR", ".data/exports"))
-KEEP = dt.timedelta(hours=_positive("ENTENTE_EXPORT_KEEP_HOURS", "24"))
+KEEP = dt.timedelta(hours=positive_number("ENTENTE_EXPORT_KEEP_HOURS", "24", below=1e6))
 """How long an on-demand run's file is kept after it succeeded (default 24 hours: a
 requester polls its job and downloads at once, and a day covers any working day in any
 time zone; a file to keep belongs to a schedule, whose retention counts files)."""
-IN_PROGRESS_PER_KEY = int(_positive("ENTENTE_EXPORT_JOBS_PER_KEY", "4", whole=True))
+IN_PROGRESS_PER_KEY = int(
+    positive_number("ENTENTE_EXPORT_JOBS_PER_KEY", "4", whole=True, below=1e6)
+)
 """On-demand exports one API key may have queued or running at once (both modes)."""
 DUE_SCHEDULES = """SELECT schedule_id, cron, timezone, report, parameters::text, format,
     destination, next_run_at FROM exports.schedules

@@ -556,52 +556,48 @@ class Flood:
             writer.close()
 
 
-async def test_a_huge_answer_is_not_read_whole(app, tokens):
-    """A target answering 64 MB: the worker reads at most MAX_RESPONSE_BYTES (beyond that
-    only what the sockets' buffers held was sent), hangs up, and logs 200 characters."""
-    size = 64 * 1024 * 1024
-    flood = Flood(size)
+async def attempts_against(
+    app: Any, tokens: dict[str, str], flood: Flood, partner: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """(subscription id, its logged attempts) once the worker has hung up on `flood`, after
+    one event on the KZ-`partner` stream."""
     target = await flood.start()
     sid, _ = await subscribe(
-        app, tokens["admin"], target, filters={"stream_prefix": "relationship-KZ-MC"}
+        app, tokens["admin"], target, filters={"stream_prefix": f"relationship-KZ-{partner}"}
     )
-    await record_indicators(app, tokens["writer"], ("KZ", "MC"), 1)
-    admin = auth(tokens["admin"])
+    await record_indicators(app, tokens["writer"], ("KZ", partner), 1)
 
     async def attempts() -> list[dict[str, Any]]:
-        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=admin)
+        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=auth(tokens["admin"]))
         return list(logged.json())
 
     async with running_deliveries(app.app.state.database_url, FAST):
         await asyncio.wait_for(flood.hung_up.wait(), 10)
         logged = await within(10, attempts)
     await flood.stop()
+    return sid, logged
+
+
+async def test_a_huge_answer_is_not_read_whole(app, tokens):
+    """A target answering 64 MB: the worker reads at most MAX_RESPONSE_BYTES (beyond that
+    only what the sockets' buffers held was sent), hangs up, and logs 200 characters."""
+    size = 64 * 1024 * 1024
+    flood = Flood(size)
+    sid, logged = await attempts_against(app, tokens, flood, "MC")
     print(f"\n[webhooks] a 64 MB answer: {flood.taken[0]} bytes left the target")
     assert MAX_RESPONSE_BYTES <= flood.taken[0] < size // 4, flood.taken  # far from whole
     assert all(a["status_code"] == 500 for a in logged)
     assert logged[0]["error"] == "HTTP 500: " + "x" * 200
+    admin = auth(tokens["admin"])
     assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
 
 
 async def test_a_target_dripping_its_answer_is_cut_off_at_the_timeout(app, tokens):
     """Each byte comes well within the per-read timeout; the whole answer never does."""
     drip = Flood(1_000_000, drip=0.05)
-    target = await drip.start()
-    sid, _ = await subscribe(
-        app, tokens["admin"], target, filters={"stream_prefix": "relationship-KZ-MT"}
-    )
-    await record_indicators(app, tokens["writer"], ("KZ", "MT"), 1)
-    admin = auth(tokens["admin"])
-
-    async def attempts() -> list[dict[str, Any]]:
-        logged = await app.get(f"/subscriptions/{sid}/deliveries", headers=admin)
-        return list(logged.json())
-
-    async with running_deliveries(app.app.state.database_url, FAST):
-        await asyncio.wait_for(drip.hung_up.wait(), 10)
-        logged = await within(10, attempts)
-    await drip.stop()
+    sid, logged = await attempts_against(app, tokens, drip, "MT")
     assert logged[0]["error"] == f"timed out after {FAST.timeout:g} s"
     assert logged[0]["latency_ms"] < FAST.timeout * 1000 * 3
     assert drip.taken[0] < 100  # 0.05 s a byte: cut off after about FAST.timeout
+    admin = auth(tokens["admin"])
     assert (await app.delete(f"/subscriptions/{sid}", headers=admin)).status_code == 204
