@@ -39,6 +39,7 @@ from litestar.static_files import create_static_files_router
 from api.examples import BODIES, PATH_PARAMETERS
 from api.parameters import MAX_COUNT, MAX_KNOWN_SIZES
 from api.parameters import MAX_TEXT as MAX_QUERY_TEXT
+from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_STRUCTS, problem_description
 from api.representation import MAX_TEXT
 from reporting.catalogue import CATALOGUE
 from reporting.cron import _zones
@@ -52,7 +53,7 @@ ASSETS_PATH = "/assets"
 """Under the docs path: /docs/assets/swagger-ui-bundle.js and the rest."""
 ASSETS_MAX_AGE = 86_400
 """A day: the files change only with a new Swagger UI version (a new deployment)."""
-TEXT_QUERIES = ("status", "kind", "topic", "name", "framework", "stream_prefix", "stream_id")
+TEXT_QUERIES = ("topic", "name", "framework", "stream_prefix", "stream_id")
 
 
 @lru_cache(maxsize=1)
@@ -181,16 +182,64 @@ BEARER = {
 _TYPED_PATH = re.compile(r"\{(\w+):\w+\}")
 
 
-def _permissions(app: Litestar) -> dict[tuple[str, str], str]:
-    """(document path, lower-case method) → the route's permission."""
+def _handlers(app: Litestar) -> dict[tuple[str, str], Any]:
+    """(document path, lower-case method) → the route handler answering it."""
     found = {}
     for route in app.routes:
         path = _TYPED_PATH.sub(r"{\1}", route.path)
         for handler in getattr(route, "route_handlers", []):
-            permission = str(handler.opt.get("permission", "public"))
             for method in handler.http_methods:
-                found[path, method.lower()] = permission
+                found[path, method.lower()] = handler
     return found
+
+
+def _permissions(app: Litestar) -> dict[tuple[str, str], str]:
+    """(document path, lower-case method) → the route's permission."""
+    return {
+        operation: str(handler.opt.get("permission", "public"))
+        for operation, handler in _handlers(app).items()
+    }
+
+
+def _problem(status: int) -> dict[str, Any]:
+    """A problem response as the document states it where a route declares it itself."""
+    schema = {"$ref": f"#/components/schemas/{PROBLEM_STRUCTS[status].__name__}"}
+    return {
+        "description": problem_description(status),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+    }
+
+
+NOT_MODIFIED = {
+    "description": "Not Modified: If-None-Match named the current ETag; no body.",
+    "headers": {"ETag": {"schema": {"type": "string"}}},
+}
+VALIDATOR = {"schema": {"type": "string"}, "description": "A strong validator of the body."}
+
+
+def _complete_responses(app: Litestar, document: dict[str, Any]) -> None:
+    """The answers every route of a kind can give, stated where a route did not say them
+    itself: 400 on any route of the API (a query parameter it does not take), 503 on any
+    that needs the database (all but the public ones), 415 on any with a body, and the
+    ETag and 304 of the routes that answer conditional GETs (api/conditional.py)."""
+    handlers = _handlers(app)
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            handler = handlers.get((path, method))
+            if handler is None or "permission" not in handler.opt:
+                continue
+            statuses = [400]
+            if handler.opt["permission"] != "public":
+                statuses.append(503)
+            if "requestBody" in operation:
+                statuses.append(415)
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses.setdefault(str(status), _problem(status))
+            if "cache_control" in handler.opt and "200" in responses:
+                responses["200"].setdefault("headers", {})["ETag"] = VALIDATOR
+                responses["304"] = NOT_MODIFIED
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 def _secure(app: Litestar, document: dict[str, Any]) -> None:
@@ -251,6 +300,7 @@ def enforced(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
             components[name] = schema
     _tighten_named(components)
     _tighten_parameters(document.get("paths", {}))
+    _complete_responses(app, document)
     _typed_headers(document.get("paths", {}))
     _examples(document.get("paths", {}))
     _secure(app, document)

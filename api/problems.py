@@ -52,6 +52,7 @@ KIND_TITLES = {
     "invalid-cursor": "The cursor or position was not issued by this server",
     "invalid-value": "A value the register refuses",
     "unknown-field": "A field the register does not know",
+    "unknown-parameter": "A query parameter the route does not take",
     "too-long": "A value is too long",
     "path-body-mismatch": "The path and the body name different things",
     "idempotency-key-reused": "The Idempotency-Key was used for another request",
@@ -64,7 +65,7 @@ KIND_TITLES = {
 # Every `type` the API can answer with, by status: the OpenAPI document is built from this,
 # and tests/api/test_openapi.py checks that the problems the app returns are listed here.
 KINDS: dict[int, tuple[str, ...]] = {
-    400: ("invalid-request", "invalid-cursor"),
+    400: ("invalid-request", "invalid-cursor", "unknown-parameter"),
     401: ("unauthenticated",),
     403: ("forbidden",),
     404: ("not-found",),
@@ -111,7 +112,8 @@ PROBLEM_STRUCTS: dict[int, type[msgspec.Struct]] = {s: _problem_struct(s) for s 
 
 # Why a status can happen, said once for every route that documents it.
 WHY: dict[int, str] = {
-    400: "malformed JSON, a body of the wrong shape, or a bad query, header or cursor",
+    400: "malformed JSON, a body of the wrong shape, a query parameter the route does not "
+    "take, or a bad query, header or cursor",
     401: "no live API key in `Authorization: Bearer <key>`",
     403: "the key's roles do not grant this route's permission",
     404: "the addressed resource (dialogue, visit, session, outcome, fact, key) does not exist",
@@ -130,6 +132,12 @@ WHY: dict[int, str] = {
 }
 
 
+def problem_description(status: int) -> str:
+    """What a problem status means for any route, and the `type`s it comes with."""
+    kinds = ", ".join(f"`{PROBLEM_BASE}{kind}`" for kind in KINDS[status])
+    return f"{TITLES[status][1]}: {WHY[status]}. Problem types: {kinds}."
+
+
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI `responses` for the problems a route can return, each with its `type`s."""
     return {
@@ -137,9 +145,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=PROBLEM_STRUCTS[status],
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
-            description=f"{TITLES[status][1]}: {WHY[status]}. Problem types: "
-            + ", ".join(f"`{PROBLEM_BASE}{kind}`" for kind in KINDS[status])
-            + ".",
+            description=problem_description(status),
         )
         for status in sorted(statuses)
     }

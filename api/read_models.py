@@ -63,7 +63,7 @@ PAGING: tuple[tuple[str, Any, Any], ...] = (
 )
 """The query parameters every paged listing takes after its filters."""
 
-FREE_TEXT_FILTERS = ("status", "kind", "topic", "name", "framework")
+FREE_TEXT_FILTERS = ("topic", "name", "framework")
 READ = {"permission": "read"}
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
@@ -117,6 +117,16 @@ def signed(
     return handler
 
 
+def _filter_parameter(served: Served, name: str) -> inspect.Parameter:
+    """How the listing reads filter `name`: a closed vocabulary as its enum, so the
+    document lists the values and anything else is refused."""
+    if name == "pair":
+        return inspect.Parameter(name, KEYWORD, annotation=str)
+    vocabulary = served.vocabulary(name)
+    annotation = FILTER_TYPES[name] if vocabulary is None else vocabulary | None
+    return inspect.Parameter(name, KEYWORD, annotation=annotation, default=None)
+
+
 def listing_route(served: Served) -> HTTPRouteHandler:
     """The paged GET route of one listing, answering once the read models have reached
     `after_position`."""
@@ -149,12 +159,7 @@ def listing_route(served: Served) -> HTTPRouteHandler:
     parameters = [
         REQUEST,
         *READS,
-        *(
-            inspect.Parameter(name, KEYWORD, annotation=FILTER_TYPES[name], default=None)
-            if name != "pair"
-            else inspect.Parameter(name, KEYWORD, annotation=str)
-            for name in served.filters
-        ),
+        *(_filter_parameter(served, name) for name in served.filters),
         *(inspect.Parameter(n, KEYWORD, annotation=a, default=d) for n, a, d in PAGING),
     ]
     return get(

@@ -16,6 +16,11 @@ What Litestar itself gets wrong for this API, fixed in one place:
   state (STRICT_BODY) for the command routes' lean path.
 - Query integers. Litestar converts `limit=2.0` or `after_version=1e0` to 2 and 1; the
   document says integer, so such a value is refused as a 400 (as a body's 8.0 is).
+- Unknown query parameters. Litestar ignores a query parameter a route does not take, so
+  `/sessions?stauts=held` answered every session as if unfiltered: a typo silently
+  widened a report. A parameter the route does not take is refused as a 400 naming it
+  and the ones the route takes (read from the route's own signature as Litestar parses
+  it, aliases and dependencies included).
 - OPTIONS. Litestar builds a path's OPTIONS answer from the first route registered at that
   path, so `OPTIONS /dialogues` named POST but not GET; the answer here is built from every
   method the finished app serves at the path.
@@ -139,6 +144,28 @@ def _numeric_moment(request: Request[Any, Any, Any], moments: tuple[str, ...]) -
     return None
 
 
+@functools.lru_cache(maxsize=16)
+def _query_names(app: Any) -> dict[Any, frozenset[str]]:
+    """Each of the app's own route handlers (they carry a `permission`; the docs pages
+    do not) → the query parameters it takes, as Litestar will read them."""
+    return {
+        handler: frozenset(p.field_alias for p in kwargs.expected_query_params)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler, kwargs in route.route_handler_map.values()
+        if "permission" in handler.opt
+    }
+
+
+def _unknown_parameter(request: Request[Any, Any, Any]) -> str | None:
+    """Why the request is refused if it names a query parameter its route does not take."""
+    taken = _query_names(request.app).get(request.route_handler)
+    if taken is None or not (unknown := set(request.query_params) - taken):
+        return None
+    takes = ", ".join(sorted(taken)) if taken else "none"
+    return f"unknown query parameter {', '.join(sorted(unknown))}; this route takes: {takes}"
+
+
 def allowed_methods(routes: Iterable[Any]) -> dict[str, str]:
     """Each path's Allow header: every method the app serves there, OPTIONS included."""
     return {
@@ -162,8 +189,8 @@ def _not_json(content_type: str | None) -> str | None:
 
 async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | None:
     """The app's before_request hook: check the caller's key against the route's role
-    (401/403), answer OPTIONS, refuse numeric timestamps, bodies declared as something
-    other than JSON (415) and over-deep JSON bodies.
+    (401/403), answer OPTIONS, refuse unknown query parameters, numeric timestamps,
+    bodies declared as something other than JSON (415) and over-deep JSON bodies.
 
     The key is checked here rather than as a Litestar guard, in the same place (before
     anything else the route does): Litestar copies the route handler for every guard
@@ -174,6 +201,8 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         path = next(iter(handler.paths))
         allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+    if request.query_params and (unknown := _unknown_parameter(request)):
+        raise problem(400, unknown, kind="unknown-parameter")
     moments, integers, takes_body, body_type = _shape(handler)
     if moments and (numeric := _numeric_moment(request, moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")

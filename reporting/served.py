@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
+from typing import Any, Literal, get_args
 
 import msgspec
 
+from domain.dialogue import DialogueStatus, SessionStatus
+from domain.facts import OutcomeKind, OutcomeStatus
+from domain.visit import VisitStatus
 from reporting.catalogue import columns_of, row_type
 from reporting.formats import Column
 from reporting.listings import LISTINGS, calendar_query
@@ -42,6 +46,13 @@ class Served:
     filters: tuple[str, ...]
     row: str
     item: Item | None = None
+    vocabularies: tuple[tuple[str, Any], ...] = ()
+    """The filters whose values come from a closed vocabulary, each with its Literal type,
+    so that a value outside it is refused rather than answered with an empty page."""
+
+    def vocabulary(self, name: str) -> Any | None:
+        """The Literal type `name` takes its values from, if it is a closed vocabulary."""
+        return dict(self.vocabularies).get(name)
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -50,6 +61,14 @@ class Served:
 
 
 DATES = ("valid_from", "valid_to")
+
+
+def shown(vocabulary: Any, *also: str) -> Any:
+    """The values of a domain vocabulary a read-model row can carry: `unrecorded` is the
+    state before a stream's first event, never a row's; `also` adds the row's own."""
+    values = tuple(v for v in get_args(vocabulary) if v != "unrecorded") + also
+    return Literal[values]  # type: ignore[valid-type]
+
 
 SERVED: tuple[Served, ...] = (
     Served(
@@ -60,6 +79,7 @@ SERVED: tuple[Served, ...] = (
         "Sorted by name.",
         ("party", "status", "name"),
         "DialogueRow",
+        vocabularies=(("status", shown(DialogueStatus)),),
     ),
     Served(
         "sessions",
@@ -75,6 +95,7 @@ SERVED: tuple[Served, ...] = (
             "One session (read model)",
             "404 until the projection has it (use after_position after a write).",
         ),
+        vocabularies=(("status", shown(SessionStatus)),),
     ),
     Served(
         "outcomes",
@@ -99,6 +120,10 @@ SERVED: tuple[Served, ...] = (
             "One outcome (read model)",
             "With its latest progress and compliance per party.",
         ),
+        vocabularies=(
+            ("status", shown(OutcomeStatus, "retracted")),
+            ("kind", shown(OutcomeKind)),
+        ),
     ),
     Served(
         "visits",
@@ -108,6 +133,7 @@ SERVED: tuple[Served, ...] = (
         "Sorted by planned window.",
         ("party", "status", *DATES),
         "VisitRow",
+        vocabularies=(("status", shown(VisitStatus)),),
     ),
     Served(
         "indicators",

@@ -665,3 +665,44 @@ async def test_requests_the_router_refuses_are_named_problems_too(
         method, url, headers={**_auth(tokens["writer"]), "X-Request-ID": "probe-42"}
     )
     assert mine.headers["x-request-id"] == "probe-42" == mine.json()["request_id"]
+
+
+@pytest.mark.parametrize(
+    ("url", "role", "named"),
+    [
+        ("/sessions?stauts=held", "reader", "stauts"),
+        ("/dialogues?status=active&party=KZ&colour=red", "reader", "colour"),
+        (f"/dialogues/{D}?valid_on=2022-01-01", "reader", "valid_on"),
+        ("/events?limit=5&offset=10", "reader", "offset"),
+        ("/transparency/key?x=1", "auditor", "x"),
+        ("/projections?verbose=true", "admin", "verbose"),
+    ],
+)
+async def test_a_query_parameter_the_route_does_not_take_is_refused(
+    client, tokens, dialogue, url, role, named
+):
+    response = await client.get(url, headers=_auth(tokens[role]))
+    problem = assert_problem(response, 400, "unknown-parameter")
+    assert named in problem["detail"], problem
+
+
+async def test_a_command_with_an_unknown_query_parameter_writes_nothing(
+    client, tokens, pool, dialogue
+):
+    before = await event_count(pool)
+    response = await client.post(
+        f"/dialogues/{D}/rename?dry_run=true",
+        json={"dialogue_id": str(D), "name": "Renamed only if dry_run were known"},
+        headers=_auth(tokens["writer"]),
+    )
+    assert_problem(response, 400, "unknown-parameter")
+    assert await event_count(pool) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/dialogues?status=bogus", "/sessions?status=done", "/outcomes?kind=treaty"],
+)
+async def test_a_filter_value_outside_its_vocabulary_is_refused(client, tokens, url):
+    response = await client.get(url, headers=_auth(tokens["reader"]))
+    assert_problem(response, 400)

@@ -82,7 +82,7 @@ async def test_every_command_route_documents_its_problems(client: Any) -> None:
             if "POST" in h.http_methods
         )
         operation = _operation(spec, "POST", template)
-        expected = {400, 401, 403, 409, 413, 415, 422}
+        expected = {400, 401, 403, 409, 413, 415, 422, 503}
         if handler.opt["if_match"] == "required":
             expected.add(428)
         if handler.status_code != 201 or "{dialogue_id" in template or "{visit_id" in template:
@@ -99,8 +99,25 @@ async def test_every_other_route_documents_its_problems(client: Any) -> None:
         documented = _problem_statuses(spec, _operation(spec, method, template))
         if permission != "public":
             assert {401, 403} <= documented, (method, template)
-        if method == "GET" and permission in {"read", "audit"}:
-            assert 400 in documented, (method, template)
+        assert 400 in documented, (method, template)  # a query parameter it does not take
+        if permission != "public":
+            assert 503 in documented, (method, template)  # the database does not answer
+
+
+async def test_conditional_gets_document_their_etag_and_304(client: Any) -> None:
+    spec = (await client.get("/docs/openapi.json")).json()
+    conditional = [
+        (method, route.path)
+        for route in client.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if "cache_control" in handler.opt and "permission" in handler.opt
+        for method in handler.http_methods
+        if method == "GET"
+    ]
+    assert len(conditional) >= 5, conditional
+    for method, template in conditional:
+        responses = _operation(spec, method, template)["responses"]
+        assert "304" in responses and "ETag" in responses["200"]["headers"], template
 
 
 def test_documented_problem_types_are_the_ones_the_app_uses() -> None:

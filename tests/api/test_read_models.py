@@ -27,6 +27,11 @@ async def live(database_url: str, pool: Any) -> AsyncIterator[AsyncTestClient[An
         yield client
 
 
+def json_of(schema: Any) -> str:
+    """A schema as text, to find the values an enum (however nested) lists."""
+    return msgspec.json.encode(schema).decode()
+
+
 async def _get(client: Any, token: str, url: str, **params: Any) -> Any:
     response = await client.get(url, params=params, headers=auth(token))
     assert response.status_code == 200, response.text
@@ -235,3 +240,25 @@ async def test_every_listing_answers_its_typed_rows(live, tokens):
         assert entries and all(
             set(e) <= set(CALENDAR_ENTRY.__struct_fields__) for e in calendar.json()
         )
+
+
+async def test_status_and_kind_filters_take_their_vocabulary(live, tokens):
+    reader = tokens["reader"]
+    await _caught_up(live, reader)
+    seen = set()
+    for listing in ("/dialogues", "/sessions", "/outcomes", "/visits"):
+        everything = (await _get(live, reader, listing, limit=500))["items"]
+        for status in {row["status"] for row in everything}:
+            page = await _get(live, reader, listing, status=status, limit=500)
+            assert page["items"] and {row["status"] for row in page["items"]} == {status}
+            seen.add((listing, status))
+    assert len(seen) > 4, seen
+    commitments = await _get(live, reader, "/outcomes", kind="commitment", limit=500)
+    assert commitments["items"] and {o["kind"] for o in commitments["items"]} == {"commitment"}
+    refused = await live.get("/outcomes", params={"status": "done"}, headers=auth(reader))
+    assert refused.status_code == 400, refused.text
+
+    document = (await live.get("/docs/openapi.json")).json()
+    parameters = document["paths"]["/outcomes"]["get"]["parameters"]
+    status = next(p for p in parameters if p["name"] == "status")
+    assert "fulfilled" in json_of(status["schema"]) and "retracted" in json_of(status["schema"])
