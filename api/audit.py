@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Annotated, Any, cast
 
 from litestar import Request, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.params import Parameter
 
 from api.auth import sees_audit_trail
@@ -87,6 +88,13 @@ async def stream_events(
     summary="The change feed: every event in the safe global order",
     tags=[TAG],
     opt={"permission": "read"},
+    response_headers=[
+        ResponseHeader(
+            name="X-Next-Cursor",
+            description="With Accept: application/cloudevents-batch+json, the page's next_cursor",
+            documentation_only=True,
+        )
+    ],
     responses=problem_responses(400, 401, 403),
 )
 async def change_feed(

@@ -65,9 +65,12 @@ class Accepted(NamedTuple):
     headers: dict[str, str]
 
 
-_ETAG = re.compile(r'^\s*"?(\d{1,18})"?\s*$')
-"""A strong ETag, as GET sends it (the quotes may be left out): If-Match compares
-strongly (RFC 9110 13.1.1), so a weak one, W/"3", never matches and is refused."""
+ETAG_PATTERN = r'^\s*(?:"(0|[1-9][0-9]{0,17})"|(0|[1-9][0-9]{0,17}))\s*$'
+"""A strong ETag as GET sends it, `"3"` (or bare, `3`, which curl users type). Only the
+forms the server issues: If-Match compares strongly (RFC 9110 13.1.1), so a weak W/"3",
+a `"07"` that no GET ever sent, half a pair of quotes, `*` or a list are refused with a
+400 rather than read as some version."""
+_ETAG = re.compile(ETAG_PATTERN)
 
 
 def expected_version(request: Request[Any, Any, Any], policy: IfMatch) -> int | None:
@@ -81,7 +84,7 @@ def expected_version(request: Request[Any, Any, Any], policy: IfMatch) -> int | 
     if match is None:
         weak = " (a weak ETag never matches: send it without W/)" if "W/" in header else ""
         raise problem(400, f'If-Match must be an ETag like "3", not {header!r}{weak}')
-    return int(match.group(1))
+    return int(match.group(1) or match.group(2))
 
 
 def idempotency_key(request: Request[Any, Any, Any], actor: str) -> str | None:

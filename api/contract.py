@@ -36,6 +36,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from api.commanding import ETAG_PATTERN
 from api.examples import BODIES, PATH_PARAMETERS
 from api.parameters import MAX_COUNT, MAX_KNOWN_SIZES
 from api.parameters import MAX_TEXT as MAX_QUERY_TEXT
@@ -43,6 +44,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_STRUCTS, problem_descriptio
 from api.representation import MAX_TEXT
 from reporting.catalogue import CATALOGUE
 from reporting.cron import _zones
+from reporting.schedules import SIMPLE_NAME
 
 PARTY_PATTERN = "^[A-Z]{2}$"
 """What msgspec's PartyCode says; the register also wants ISO 3166-1 to know the code."""
@@ -102,11 +104,23 @@ def _fixed_length_array(node: dict[str, Any]) -> None:
         node["items"] = prefix[0]
 
 
+DECIMAL = {
+    "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "number"}],
+    "description": 'A decimal: a string (`"1500000.00"`, the form it is recorded in) or a'
+    " JSON number; finite, below 10^30, at most 12 decimals. It is recorded as the number it"
+    " names, in Python's decimal notation (`1e3` is recorded as `1E+3`).",
+}
+"""msgspec decodes a Decimal from a string or a number alike, so the document says both."""
+
+
 def _tighten_body(schema: dict[str, Any]) -> None:
     """Add to one request component each check the server makes on every body value."""
     for node in _walk(schema):
         _fixed_length_array(node)
-        if node.get("pattern") == PARTY_PATTERN:
+        if node.get("format") == "decimal":
+            node.clear()
+            node.update(DECIMAL)
+        elif node.get("pattern") == PARTY_PATTERN:
             del node["pattern"]
             node["enum"] = party_codes()
         elif node.get("type") == "string" and not ({"format", "enum", "pattern"} & set(node)):
@@ -124,7 +138,7 @@ def _tighten_named(components: dict[str, Any]) -> None:
             components[name]["properties"]["report"] = {"enum": catalogue}
     spec = components.get("ScheduleSpec")
     if spec:
-        simple_name = {"type": "string", "pattern": "^(?!\\.)[\\w.-]{1,64}$"}
+        simple_name = {"type": "string", "pattern": f"^{SIMPLE_NAME.pattern}$"}
         spec["properties"].update(
             name=simple_name,
             destination=simple_name,
@@ -145,9 +159,13 @@ def _tighten_named(components: dict[str, Any]) -> None:
 def _tighten_parameters(paths: dict[str, Any]) -> None:
     """Query, path and header parameters the routes check in code."""
     known: dict[tuple[str, str], dict[str, Any]] = {
-        ("query", "party"): {"type": "string", "enum": party_codes()},
+        ("query", "party"): {  # read in any case, as the pair in a path is
+            "type": "string",
+            "pattern": f"^{_codes_pattern()}$",
+            "description": "An ISO 3166-1 alpha-2 code, in any case (kz = KZ)",
+        },
         ("path", "pair"): {"type": "string", "pattern": "^[A-Za-z]{2}-[A-Za-z]{2}$"},
-        ("header", "If-Match"): {"type": "string", "pattern": '^\\s*"?\\d{1,18}"?\\s*$'},
+        ("header", "If-Match"): {"type": "string", "pattern": ETAG_PATTERN},
         ("header", "Idempotency-Key"): {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
         ("query", "known_size"): {
             "type": "array",
@@ -214,32 +232,61 @@ NOT_MODIFIED = {
     "description": "Not Modified: If-None-Match named the current ETag; no body.",
     "headers": {"ETag": {"schema": {"type": "string"}}},
 }
+CHALLENGED = {"schema": {"type": "string"}, "description": 'Always `Bearer realm="entente"`.'}
+RETRY_AFTER = {"schema": {"type": "string"}, "description": "Seconds to wait before retrying."}
+REQUEST_ID = {
+    "schema": {"type": "string"},
+    "description": "Names the request in the service's logs (and in a problem's request_id).",
+}
 VALIDATOR = {"schema": {"type": "string"}, "description": "A strong validator of the body."}
 
 
 def _complete_responses(app: Litestar, document: dict[str, Any]) -> None:
     """The answers every route of a kind can give, stated where a route did not say them
     itself: 400 on any route of the API (a query parameter it does not take), 503 on any
-    that needs the database (all but the public ones), 415 on any with a body, and the
-    ETag and 304 of the routes that answer conditional GETs (api/conditional.py)."""
+    that needs the database (all but the public ones), 415 on any with a body, the ETag
+    and 304 of the routes that answer conditional GETs (api/conditional.py), and the
+    headers every answer of a kind carries."""
     handlers = _handlers(app)
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             handler = handlers.get((path, method))
             if handler is None or "permission" not in handler.opt:
                 continue
-            statuses = [400]
-            if handler.opt["permission"] != "public":
-                statuses.append(503)
-            if "requestBody" in operation:
-                statuses.append(415)
             responses = operation.setdefault("responses", {})
-            for status in statuses:
+            for status in _problems_of_every_route(handler, operation):
                 responses.setdefault(str(status), _problem(status))
             if "cache_control" in handler.opt and "200" in responses:
                 responses["200"].setdefault("headers", {})["ETag"] = VALIDATOR
-                responses["304"] = NOT_MODIFIED
+                responses["304"] = copy.deepcopy(NOT_MODIFIED)
+            _headers_of_every_answer(responses)
             operation["responses"] = dict(sorted(responses.items()))
+
+
+def _problems_of_every_route(handler: Any, operation: dict[str, Any]) -> list[int]:
+    statuses = [400]
+    if handler.opt["permission"] != "public":
+        statuses.append(503)
+    if "requestBody" in operation:
+        statuses.append(415)
+    return statuses
+
+
+def _headers_of_every_answer(responses: dict[str, Any]) -> None:
+    """X-Request-ID on all; Retry-After on 429 and 503; WWW-Authenticate on 401; and a
+    route's success headers on each of its successes (a command's 201 and its replay's
+    200, an export's 201 and its job's 202), which Litestar states on one."""
+    successes = [r for status, r in responses.items() if status.startswith("2")]
+    declared: dict[str, Any] = next((r["headers"] for r in successes if r.get("headers")), {})
+    for status, response in responses.items():
+        headers = response.setdefault("headers", {})
+        if status.startswith("2"):
+            response["headers"] = headers = {**declared, **headers}
+        if status in ("429", "503"):
+            headers["Retry-After"] = RETRY_AFTER
+        if status == "401":
+            headers["WWW-Authenticate"] = CHALLENGED
+        headers["X-Request-ID"] = REQUEST_ID
 
 
 def _secure(app: Litestar, document: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
@@ -124,6 +125,9 @@ async def catalogue() -> list[ReportInfo]:
     tags=[TAG],
     opt=READ,
     status_code=201,
+    response_headers=[
+        ResponseHeader(name="Location", description="The run", documentation_only=True)
+    ],
     responses={
         202: ResponseSpec(
             data_container=Run,
@@ -278,6 +282,18 @@ async def one_run(pool: Pool, run_id: uuid.UUID) -> Run:
     opt=READ,
     media_type="application/octet-stream",
     operation_class=ExportFileOperation,
+    response_headers=[
+        ResponseHeader(
+            name="Content-Disposition",
+            description='`attachment; filename="…"`: the run\'s file name',
+            documentation_only=True,
+        ),
+        ResponseHeader(
+            name="X-Content-SHA256",
+            description="The file's SHA-256, as its manifest states it",
+            documentation_only=True,
+        ),
+    ],
     responses=problem_responses(400, 401, 403, 404, 409),
 )
 async def run_file(pool: Pool, export_root: Path, run_id: uuid.UUID) -> Response[bytes]:

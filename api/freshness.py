@@ -66,25 +66,27 @@ class ReadYourWrites:
     async def read_models(self, after_position: str | None) -> None:
         """Return once every read model here has applied the position, or refuse (503)."""
         cursor = self._cursor(after_position)
-        if cursor is not None and not await wait_until_reached(
-            self._pool, cursor, NAMES, self._wait
-        ):
-            await self._issued(cursor)  # else retrying would never end: a 400
+        if cursor is None or await wait_until_reached(self._pool, cursor, NAMES, 0):
+            return
+        await self._issued(cursor)  # before waiting: a position never issued is a 400 at once
+        if not await wait_until_reached(self._pool, cursor, NAMES, self._wait):
             raise _not_yet("the read models have not reached that position yet")
 
     async def log(self, after_position: str | None) -> None:
         """Return once the log here holds the position (and all before it), or refuse."""
         cursor = self._cursor(after_position)
-        if cursor is not None and not await self._log_reached(cursor):
-            await self._issued(cursor)
+        if cursor is None or await self._log_reached(cursor, 0):
+            return
+        await self._issued(cursor)
+        if not await self._log_reached(cursor, self._wait):
             raise _not_yet("this database has not replayed that position yet")
 
     async def _issued(self, cursor: Cursor) -> None:
         if self._primary is not None:
             await self._primary.issued(cursor)
 
-    async def _log_reached(self, cursor: Cursor) -> bool:
-        deadline = time.monotonic() + self._wait
+    async def _log_reached(self, cursor: Cursor, wait: float) -> bool:
+        deadline = time.monotonic() + wait
         while (await self._store.horizon()).transaction_id <= cursor.transaction_id:
             if time.monotonic() >= deadline:
                 return False

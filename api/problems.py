@@ -170,6 +170,10 @@ class Problem(ProblemDetailsException):
         return response
 
 
+CHALLENGE = 'Bearer realm="entente"'
+"""What a 401 answers in WWW-Authenticate: an API key as a bearer token (RFC 6750)."""
+
+
 def problem(
     status: int,
     detail: str,
@@ -178,8 +182,11 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> ProblemDetailsException:
-    """A problem of a known kind; `kind` overrides the default for the status."""
+    """A problem of a known kind; `kind` overrides the default for the status. A 401 names
+    the scheme that would succeed (RFC 9110 11.6.1)."""
     default_kind, title = TITLES.get(status, TITLES[500])
+    if status == 401:
+        headers = {"WWW-Authenticate": CHALLENGE, **(headers or {})}
     return Problem(
         status_code=status,
         type_=PROBLEM_BASE + (kind or default_kind),
@@ -194,11 +201,11 @@ def problem(
 # a value the register refuses (an unknown party, a pattern, a length) → 422.
 _SHAPE_ERROR = re.compile(
     r"^(Expected `[^`]+`, got `|Object missing required field"
-    r"|JSON is malformed|Input data was truncated|'data'$)"
+    r"|JSON is malformed|Input data was truncated|a JSON body is required$|\S+ is required$)"
 )
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `([^`]*)`")
 """A field the register does not know is refused, never dropped: it would be lost data."""
-"""msgspec's words for a body of the wrong shape; "'data'" is Litestar's for no body at all."""
+"""msgspec's words for a body of the wrong shape, and ours (`_readable`) for no body."""
 
 
 def _refused_values(errors: Any) -> bool:
@@ -210,6 +217,25 @@ def _refused_values(errors: Any) -> bool:
         and not _SHAPE_ERROR.match(str(e.get("message", "")))
         for e in errors
     )
+
+
+_MISSING = re.compile(r"^'([^']*)'$")
+"""Litestar's message for a value it could not find is the KeyError's repr: `'data'`."""
+
+
+def _readable(errors: Any) -> Any:
+    """The errors with Litestar's KeyError reprs said in words."""
+    if not isinstance(errors, list):
+        return errors
+    return [_in_words(e) if isinstance(e, dict) else e for e in errors]
+
+
+def _in_words(error: dict[str, Any]) -> dict[str, Any]:
+    if not _MISSING.match(str(error.get("message", ""))):
+        return error
+    if error.get("source") == "body" and error.get("key", "data") == "data":
+        return {**error, "message": "a JSON body is required"}
+    return {**error, "message": f"{error.get('key')} is required"}
 
 
 def _dicts(errors: Any) -> list[dict[str, Any]]:
@@ -234,7 +260,7 @@ MAX_BODY_BYTES = 256 * 1024
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ProblemDetailsException):
         return exc
-    errors = exc.extra if isinstance(exc, ValidationException) else None
+    errors = _readable(exc.extra) if isinstance(exc, ValidationException) else None
     detail = str(exc.detail)
     if isinstance(exc, ValidationException) and "too large" not in detail.lower():
         if unknown := _unknown_fields(errors):

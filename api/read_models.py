@@ -223,8 +223,9 @@ async def get_calendar(
     after_position: str | None = None,
 ) -> list[CALENDAR_ENTRY]:  # type: ignore[valid-type]
     """Everything planned that has not ended before `from` (default: today, UTC)."""
-    await read_your_writes.read_models(after_position)
     start = valid_from or dt.datetime.now(dt.UTC).date()
+    in_order(("from", valid_from), ("to", valid_to))
+    await read_your_writes.read_models(after_position)
     async with read_engine.connect() as connection:
         rows = await calendar_rows(connection, start, valid_to, party_filter(party))
     audit = sees_audit_trail(request)

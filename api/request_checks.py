@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Any, NamedTuple, get_args
 
@@ -75,13 +76,21 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_CHARSET = re.compile(r'charset\s*=\s*"?([^";\s]+)', re.IGNORECASE)
+
+
+class _Integer(NamedTuple):
+    """A query parameter typed as an integer (or a list of them), with its bounds."""
+
+    name: str
+    minimum: int | None
+    maximum: int | None
 
 
 class _Shape(NamedTuple):
     moments: tuple[str, ...]
     """Query parameters typed as datetimes."""
-    integers: tuple[str, ...]
-    """Query parameters typed as integers (or lists of them)."""
+    integers: tuple[_Integer, ...]
     takes_body: bool
     body_type: Any
     """The body's declared type when it is one msgspec decodes strictly, else None."""
@@ -96,11 +105,26 @@ def _shape(handler: Any) -> _Shape:
         for name, field in parameters.items()
         if field.annotation is dt.datetime or dt.datetime in get_args(field.annotation)
     )
-    integers = tuple(name for name, field in parameters.items() if _holds_int(field))
+    integers = tuple(
+        _integer(name, field) for name, field in parameters.items() if _holds_int(field)
+    )
     data = parameters.get("data")
     body_type = data.annotation if data is not None else None
     strict = isinstance(body_type, type) and issubclass(body_type, msgspec.Struct)
     return _Shape(moments, integers, data is not None, body_type if strict else None)
+
+
+def _integer(name: str, field: Any) -> _Integer:
+    """The parameter's name in the query and its bounds as its declaration states them."""
+    declared = field.kwarg_definition
+    alias = getattr(declared, "query", None) or name
+    return _Integer(alias, getattr(declared, "ge", None), getattr(declared, "le", None))
+
+
+def _range(minimum: int | None, maximum: int | None) -> str:
+    if minimum is None:
+        return f"at most {maximum}"
+    return f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
 
 
 def _holds_int(field: Any) -> bool:
@@ -110,14 +134,20 @@ def _holds_int(field: Any) -> bool:
     return any(_holds_int(inner) for inner in field.inner_types)
 
 
-def _lax_integer(request: Request[Any, Any, Any], integers: tuple[str, ...]) -> str | None:
-    """The first query parameter typed as an integer whose value is one only by lax
-    conversion (`2.0`, `1e0`): the document says integer, and a value is refused, never
-    converted."""
-    for name in integers:
+def _bad_integer(request: Request[Any, Any, Any], integers: tuple[_Integer, ...]) -> str | None:
+    """Why a query parameter typed as an integer is refused: a value that is one only by
+    lax conversion (`2.0`, `1e0`; the document says integer, and a value is refused, never
+    converted), or one outside the bounds the document states, which Litestar checks on
+    `int` but not on `int | None` (where `?before=2**63` reached the database)."""
+    for name, minimum, maximum in integers:
         for value in request.query_params.getall(name, ()):
             if not _INTEGER.fullmatch(value):
-                return name
+                return f"{name} is an integer, written in decimal digits (like 20)"
+            number = int(value) if len(value) < 40 else None
+            if (minimum is not None and (number is None or number < minimum)) or (
+                maximum is not None and (number is None or number > maximum)
+            ):
+                return f"{name} is {_range(minimum, maximum)}"
     return None
 
 
@@ -145,11 +175,12 @@ def _numeric_moment(request: Request[Any, Any, Any], moments: tuple[str, ...]) -
 
 
 @functools.lru_cache(maxsize=16)
-def _query_names(app: Any) -> dict[Any, frozenset[str]]:
+def _query_names(app: Any) -> dict[Any, dict[str, bool]]:
     """Each of the app's own route handlers (they carry a `permission`; the docs pages
-    do not) → the query parameters it takes, as Litestar will read them."""
+    do not) → the query parameters it takes, as Litestar will read them, each with
+    whether it takes a list."""
     return {
-        handler: frozenset(p.field_alias for p in kwargs.expected_query_params)
+        handler: {p.field_alias: p.is_sequence for p in kwargs.expected_query_params}
         for route in app.routes
         if isinstance(route, HTTPRoute)
         for handler, kwargs in route.route_handler_map.values()
@@ -157,13 +188,30 @@ def _query_names(app: Any) -> dict[Any, frozenset[str]]:
     }
 
 
+def _non_canonical_id(request: Request[Any, Any, Any]) -> str | None:
+    """A path id Litestar read as a UUID from another spelling (no hyphens, braces,
+    `urn:uuid:`): one resource would have many URLs, each cached and logged apart."""
+    segments = set(request.scope["path"].lower().split("/"))
+    for name, value in request.path_params.items():
+        if isinstance(value, uuid.UUID) and str(value) not in segments:
+            return name
+    return None
+
+
 def _unknown_parameter(request: Request[Any, Any, Any]) -> str | None:
-    """Why the request is refused if it names a query parameter its route does not take."""
+    """Why the request is refused if it names a query parameter its route does not take,
+    or names one that takes a single value more than once (Litestar would keep the last
+    silently: `as_of=A&as_of=B` answered as of B)."""
     taken = _query_names(request.app).get(request.route_handler)
-    if taken is None or not (unknown := set(request.query_params) - taken):
+    if taken is None:
         return None
-    takes = ", ".join(sorted(taken)) if taken else "none"
-    return f"unknown query parameter {', '.join(sorted(unknown))}; this route takes: {takes}"
+    if unknown := set(request.query_params) - set(taken):
+        takes = ", ".join(sorted(taken)) or "none"
+        return f"unknown query parameter {', '.join(sorted(unknown))}; this route takes: {takes}"
+    for name, values in request.query_params.dict().items():
+        if len(values) > 1 and not taken[name]:
+            return f"{name} is given {len(values)} times; it takes one value"
+    return None
 
 
 def allowed_methods(routes: Iterable[Any]) -> dict[str, str]:
@@ -183,8 +231,21 @@ def _not_json(content_type: str | None) -> str | None:
     """
     if content_type is None:
         return None
-    media = content_type.split(";", 1)[0].strip().lower()
-    return None if media == "application/json" or media.endswith("+json") else media or "empty"
+    media, _, parameters = content_type.partition(";")
+    media = media.strip().lower()
+    if not (media == "application/json" or media.endswith("+json")):
+        return media or "empty"
+    charset = _CHARSET.search(parameters)
+    if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
+        return f"{media} in {charset.group(1)} (JSON is UTF-8, RFC 8259)"
+    return None
+
+
+def _has_body(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request says it carries a body (a length above 0, or chunks)."""
+    length = request.headers.get("content-length")
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    return chunked or (length is not None and length.strip() not in ("", "0"))
 
 
 async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | None:
@@ -201,13 +262,17 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         path = next(iter(handler.paths))
         allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+    if request.path_params and (spelled := _non_canonical_id(request)):
+        raise problem(404, f"no such resource: write {spelled} as 8-4-4-4-12 hex digits")
     if request.query_params and (unknown := _unknown_parameter(request)):
         raise problem(400, unknown, kind="unknown-parameter")
     moments, integers, takes_body, body_type = _shape(handler)
     if moments and (numeric := _numeric_moment(request, moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
-    if integers and (lax := _lax_integer(request, integers)):
-        raise problem(400, f"{lax} is an integer, written in decimal digits (like 20)")
+    if integers and (bad := _bad_integer(request, integers)):
+        raise problem(400, bad)
+    if not takes_body and _has_body(request):
+        raise problem(400, "this route takes no body; send the request without one")
     if takes_body and (declared := _not_json(request.headers.get("content-type"))):
         raise problem(415, f"the body is declared as {declared}; send application/json")
     if takes_body and _too_deep(await request.body()):

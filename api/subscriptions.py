@@ -19,6 +19,7 @@ from litestar import Request, delete, get, patch, post
 from litestar.params import Parameter
 
 from api.auth import caller
+from api.parameters import MAX_COUNT
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from delivery.targets import TargetPolicy, TargetRefused, check_target
@@ -324,7 +325,9 @@ async def deliveries(
     request: Request[Any, Any, Any],
     pool: Pool,
     subscription_id: uuid.UUID,
-    before: Annotated[int | None, Parameter(ge=1, description="attempts before this id")] = None,
+    before: Annotated[
+        int | None, Parameter(ge=1, le=MAX_COUNT, description="attempts before this id")
+    ] = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> list[DeliveryAttempt]:
     """Each POST: the webhook id, the positions it carried, the status (null when no

@@ -194,7 +194,7 @@ async def _bundle_response(
         content = await bundle(pool, subject, events, sizes)
     except TreeUnavailable as error:
         raise _missing(error) from None
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in subject)[:100]
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in subject)[:100]
     return Response(
         content,
         media_type=BUNDLE_TYPE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,6 +106,11 @@ def _unique_name(name: str) -> Iterator[None]:
         raise
 
 
+SIMPLE_NAME = re.compile(r"(?!\.)[A-Za-z0-9_.-]{1,64}")
+"""A schedule's name and destination: they name files and directories, and the database
+holds them to the same ASCII rule."""
+
+
 def validate(spec: ScheduleSpec) -> None:
     """Refuse what could never run: bad cron or zone, unknown report, silly destination."""
     check(spec.cron, spec.timezone)
@@ -113,13 +119,10 @@ def validate(spec: ScheduleSpec) -> None:
     if spec.format not in FORMATS:
         raise InvalidSchedule(f"no format {spec.format!r}")
     for text, what in ((spec.name, "name"), (spec.destination, "destination")):
-        if (
-            not text
-            or len(text) > 64
-            or not all(ch.isalnum() or ch in "_.-" for ch in text)
-            or text.startswith(".")
-        ):
-            raise InvalidSchedule(f"{what} must be 1-64 letters, digits, '_', '.' or '-'")
+        if not SIMPLE_NAME.fullmatch(text):
+            raise InvalidSchedule(
+                f"{what} must be 1-64 ASCII letters, digits, '_', '.' or '-', not starting '.'"
+            )
     if not 1 <= spec.retention <= 1000:
         raise InvalidSchedule("retention is between 1 and 1000 files")
 

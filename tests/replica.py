@@ -94,6 +94,8 @@ def streaming_replica(primary_url: str, major: int) -> Iterator[Path]:
         done = subprocess.run(
             args, user=user, capture_output=True, text=True, timeout=START_TIMEOUT, check=False
         )
+        if "no pg_hba.conf entry for replication" in done.stderr:
+            pytest.skip("the test server takes no replication connections (its pg_hba.conf)")
         if done.returncode != 0:
             raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
 

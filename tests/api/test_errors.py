@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -12,8 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
+from api.freshness import ReadYourWrites
 from domain import commands as c
 from store.api_keys import create_key, revoke_key
+from store.errors import InvalidCursor
+from store.event_store import EventStore
 from store.records import Cursor
 from tests.api.command_scenario import Driver, body_of, event_count, ids, path_for
 from tests.unit import builders as b
@@ -214,6 +218,14 @@ async def test_stale_if_match_names_the_current_version(client, tokens, dialogue
         ("/verify?stream_id=dialogue-nosuch", "auditor", 404, "not-found"),
         # a range given backwards is a mistake, not a question whose answer is "nothing"
         ("/sessions?from=2022-05-01&to=2022-01-01", "reader", 422, "invalid-value"),
+        ("/calendar?from=2022-05-01&to=2022-01-01", "reader", 422, "invalid-value"),
+        (
+            "/subscriptions/" + str(UNKNOWN) + "/deliveries?before=9223372036854775808",
+            "admin",
+            400,
+            None,
+        ),
+        ("/reports/activity?year_from=" + "9" * 50, "reader", 400, None),
         ("/reports/activity?year_from=2024&year_to=2020", "reader", 422, None),
         (
             "/relationships/KZ-US/history?recorded_from=2024-01-01T00:00:00Z"
@@ -706,3 +718,98 @@ async def test_a_command_with_an_unknown_query_parameter_writes_nothing(
 async def test_a_filter_value_outside_its_vocabulary_is_refused(client, tokens, url):
     response = await client.get(url, headers=_auth(tokens["reader"]))
     assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("reads", ["read_models", "log"])
+async def test_a_position_never_issued_is_refused_before_any_wait(pool, reads):
+    """Were the wait first, a forged token would hold a connection for the whole wait:
+    with a wait of an hour, only a refusal made before waiting answers within a minute."""
+    store = EventStore(pool)
+    freshness = ReadYourWrites(pool, store, None, 3600.0, primary=store)
+    with pytest.raises(InvalidCursor):  # answered as a 400 invalid-cursor (test above)
+        await asyncio.wait_for(getattr(freshness, reads)(BEYOND_HEAD), timeout=60)
+
+
+@pytest.mark.parametrize(
+    "if_match", ['"02"', "02", '"2', '2"', "*", '"1", "2"', '"2" "2"', " ", '""']
+)
+async def test_an_if_match_the_server_never_issued_is_refused(
+    client, tokens, pool, dialogue, if_match
+):
+    """Only the forms a GET sends (`"2"`, or bare `2`) name a version; `"02"` is another
+    entity tag, which a strong comparison never matches with `"2"`."""
+    before = await event_count(pool)
+    response = await _post(client, RENAME, _auth(tokens["writer"], **{"If-Match": if_match}))
+    assert_problem(response, 400)
+    assert await event_count(pool) == before
+
+
+async def test_json_in_another_charset_is_415_and_writes_nothing(client, tokens, pool, dialogue):
+    before = await event_count(pool)
+    response = await client.post(
+        f"/dialogues/{D}/rename",
+        content=f'{{"dialogue_id": "{D}", "name": "Caf\xe9"}}'.encode("latin-1"),
+        headers=_auth(tokens["writer"], **{"Content-Type": "application/json; charset=latin-1"}),
+    )
+    assert "latin-1" in assert_problem(response, 415, "unsupported-media-type")["detail"]
+    assert await event_count(pool) == before
+
+
+async def test_a_body_on_a_route_that_takes_none_is_refused(client, tokens):
+    reader = _auth(tokens["reader"])
+    made = await client.post("/calendar/tokens", json={"name": "body test"}, headers=reader)
+    assert made.status_code == 201, made.text
+    gone = f"/calendar/tokens/{made.json()['calendar_token']['token_id']}"
+    refused = await client.request(
+        "DELETE", gone, content=b"x" * 300_000, headers={**reader, "Content-Type": "text/plain"}
+    )
+    assert_problem(refused, 400)
+    assert (await client.delete(gone, headers=reader)).status_code == 204  # still there
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/dialogues/{D}?as_of=2022-01-01T00:00:00Z&as_of=2030-01-01T00:00:00Z",
+        "/sessions?party=KZ&party=US",
+        "/events?limit=5&limit=6",
+    ],
+)
+async def test_a_single_valued_parameter_given_twice_is_refused(client, tokens, dialogue, url):
+    problem = assert_problem(await client.get(url, headers=_auth(tokens["reader"])), 400)
+    assert "2 times" in problem["detail"]
+
+
+async def test_a_parameter_that_takes_a_list_may_repeat(client, tokens):
+    url = "/relationships/KZ-US/bundle?known_size=1&known_size=2"
+    assert (await client.get(url, headers=_auth(tokens["auditor"]))).status_code != 400
+
+
+async def test_a_401_names_the_scheme_that_would_succeed(client):
+    response = await client.get("/dialogues")
+    assert_problem(response, 401)
+    assert response.headers["www-authenticate"] == 'Bearer realm="entente"'
+
+
+async def test_a_command_without_a_body_says_so_in_words(client, tokens, pool, dialogue):
+    before = await event_count(pool)
+    response = await client.post(f"/dialogues/{D}/rename", headers=_auth(tokens["writer"]))
+    problem = assert_problem(response, 400)
+    assert [e["message"] for e in problem["errors"]] == ["a JSON body is required"]
+    assert await event_count(pool) == before
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda u: u.hex,
+        lambda u: "{" + str(u) + "}",
+        lambda u: "%7B" + str(u) + "%7D",
+        lambda u: "urn:uuid:" + str(u),
+    ],
+)
+async def test_a_path_id_is_one_spelling_of_its_uuid(client, tokens, dialogue, spelling):
+    reader = _auth(tokens["reader"])
+    assert (await client.get(f"/dialogues/{D}", headers=reader)).status_code == 200
+    assert (await client.get(f"/dialogues/{str(D).upper()}", headers=reader)).status_code == 200
+    assert_problem(await client.get(f"/dialogues/{spelling(D)}", headers=reader), 404)

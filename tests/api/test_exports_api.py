@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest_asyncio
@@ -170,7 +171,14 @@ async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
     created = await live.post("/schedules", headers=auth(admin), json=spec)
     assert created.status_code == 201, created.text
     schedule = created.json()
-    assert schedule["next_run_at"].startswith(("2027-01-04T03:00", "2027-01-04T03:00:00"))
+    next_run = dt.datetime.fromisoformat(schedule["next_run_at"])
+    assert next_run > dt.datetime.now(dt.UTC)  # the first Monday of a quarter, 08:00 Almaty
+    assert (next_run.month in (1, 4, 7, 10), next_run.weekday(), next_run.day <= 7) == (
+        True,
+        0,
+        True,
+    )
+    assert next_run.astimezone(ZoneInfo("Asia/Almaty")).time() == dt.time(8, 0)
     duplicate = await live.post("/schedules", headers=auth(admin), json=spec)
     assert duplicate.status_code == 409
     for field, value in [
@@ -180,6 +188,9 @@ async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
         ("timezone", "America"),
         ("timezone", "localtime"),
         ("timezone", "x" * 5000),
+        ("name", "café"),  # names files: ASCII only, as the database holds it
+        ("destination", "dést"),
+        ("name", "٣٣"),
     ]:
         bad = await live.post(
             "/schedules", headers=auth(admin), json={**spec, "name": "bad", field: value}
@@ -190,6 +201,10 @@ async def test_schedules_are_admin_only_validated_and_manageable(live, tokens):
         f"/schedules/{schedule['schedule_id']}", headers=auth(admin), json={**spec, "paused": True}
     )
     assert paused.status_code == 200 and paused.json()["paused"] is True
+    renamed = await live.put(
+        f"/schedules/{schedule['schedule_id']}", headers=auth(admin), json={**spec, "name": "probé"}
+    )
+    assert renamed.status_code == 422, renamed.text
     listed = await live.get("/schedules", headers=auth(admin))
     assert [s["name"] for s in listed.json()] == ["quarterly-commitments"]
     gone = await live.delete(f"/schedules/{schedule['schedule_id']}", headers=auth(admin))

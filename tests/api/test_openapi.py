@@ -131,3 +131,24 @@ def test_documented_problem_types_are_the_ones_the_app_uses() -> None:
             assert kind in KINDS[int(status)], (source.name, status, kind)
             found += 1
     assert found >= 8
+
+
+async def test_the_headers_every_answer_carries_are_documented(client: Any) -> None:
+    spec = (await client.get("/docs/openapi.json")).json()
+    operations = [
+        (path, operation)
+        for path, item in spec["paths"].items()
+        if not path.startswith("/docs")
+        for operation in item.values()
+        if isinstance(operation, dict)
+    ]
+    for path, operation in operations:
+        for status, response in operation["responses"].items():
+            headers = response.get("headers", {})
+            assert "X-Request-ID" in headers, (path, status)
+            if status == "401":
+                assert "WWW-Authenticate" in headers, path
+            if status in ("429", "503"):
+                assert "Retry-After" in headers, (path, status)
+    replay = spec["paths"]["/dialogues"]["post"]["responses"]["200"]["headers"]
+    assert {"ETag", "Location", "X-Position"} <= set(replay)

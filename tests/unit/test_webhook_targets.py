@@ -252,3 +252,24 @@ async def test_https_is_verified_against_the_name_while_connecting_to_the_addres
                 await post_pinned(http, wrong, content=b"[]", headers=HEADERS)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+        "[2002:a9fe:a9fe::]",  # 6to4 of 169.254.169.254 (cloud metadata)
+        "[2002:a00:7::]",  # 6to4 of 10.0.0.7
+        "[64:ff9b::7f00:1]",  # NAT64 of 127.0.0.1
+        "[64:ff9b::a00:7]",  # NAT64 of 10.0.0.7
+        "[::ffff:127.0.0.1]",
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+    ],
+)
+async def test_an_ipv6_address_carrying_an_internal_ipv4_one_is_refused(literal):
+    with pytest.raises(TargetRefused):
+        await check_target(f"https://{literal}/hook", TargetPolicy())
+
+
+async def test_an_ipv6_address_carrying_a_public_ipv4_one_is_allowed():
+    await check_target("https://[2002:5db8:d70e::]/hook", TargetPolicy())  # 6to4 of PUBLIC
