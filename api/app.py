@@ -48,6 +48,7 @@ from api.edge import edge
 from api.problems import MAX_BODY_BYTES, PROBLEM_MAP, unexpected
 from api.request_checks import request_checks
 from delivery.targets import TargetPolicy
+from projections.status import max_lag_seconds
 from reporting.export_worker import DEFAULT_ROOT
 from store.availability import log_outages_in_one_line
 from store.sealing import key_from_env
@@ -95,6 +96,7 @@ def create_app(
 
     log_outages_in_one_line()
     key_from_env()  # a malformed webhook sealing key stops the app here, not at a request
+    max_lag_seconds()  # and a malformed readiness bound, not every readiness probe
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

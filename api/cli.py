@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from api.log_redaction import redact
-from store.api_keys import ROLES, LastAdminKey, create_key, list_keys, revoke_key
+from store.api_keys import ROLES, LastAdminKey, authenticate, create_key, list_keys, revoke_key
 from store.availability import database_unavailable, summary
 from store.database import READ_URL_ENV, create_pool
 from store.local_postgres import DEFAULT_DATA_DIR, start_embedded
@@ -105,9 +105,14 @@ def serve(url: str, host: str, port: int, **options: Any) -> None:
 
 
 async def _ensure_local_key(pool: Any) -> str:
-    """The local all-roles key, created on first run and kept in .data/ for later runs."""
+    """The local all-roles key, created on first run and kept in .data/ for later runs;
+    made again when the kept one is not a live key of this database (revoked, or made
+    for another DATABASE_URL), so the key make run prints always opens the tour."""
     if LOCAL_KEY_FILE.exists():
-        return LOCAL_KEY_FILE.read_text().strip()
+        kept = LOCAL_KEY_FILE.read_text().strip()
+        key = await authenticate(pool, kept)
+        if key is not None and set(key.roles) == set(ROLES):
+            return kept
     names = {key.name for key in await list_keys(pool)}
     name = "local-admin" if "local-admin" not in names else f"local-admin-{len(names)}"
     _, token = await create_key(pool, name, list(ROLES), actor=cli_actor())
@@ -493,9 +498,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--with-worker" if name == "serve" else "--without-worker",
             action="store_true",
-            help="run the projections inside this process"
+            help="run the background loops (projections, exports, checkpoints, webhooks)"
+            " inside this process"
             if name == "serve"
-            else "do not run the projections here (run `entente worker` instead)",
+            else "do not run the background loops here (run `entente worker` instead)",
         )
         if name == "serve":
             p.add_argument(
@@ -529,8 +535,9 @@ def parser() -> argparse.ArgumentParser:
     ct.add_argument("--owner", default="cli", help="who the token is for (default: cli)")
     w = sub.add_parser(
         "worker",
-        help="run the projections and the export worker (production)",
-        description="Projections and exports as supervised loops, until SIGTERM.",
+        help="run the background loops: projections, exports, checkpoints, webhooks",
+        description="Projections, exports, the transparency checkpointer and webhook"
+        " deliveries as supervised loops, until SIGTERM.",
     )
     w.add_argument(
         "--health-port",

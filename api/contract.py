@@ -43,7 +43,7 @@ from api.parameters import MAX_TEXT as MAX_QUERY_TEXT
 from api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_STRUCTS, problem_description
 from api.representation import MAX_TEXT
 from reporting.catalogue import CATALOGUE
-from reporting.cron import _zones
+from reporting.cron import time_zones
 from reporting.schedules import SIMPLE_NAME
 
 PARTY_PATTERN = "^[A-Z]{2}$"
@@ -142,7 +142,7 @@ def _tighten_named(components: dict[str, Any]) -> None:
         spec["properties"].update(
             name=simple_name,
             destination=simple_name,
-            timezone={"enum": sorted(_zones())},
+            timezone={"enum": sorted(time_zones())},
             retention={"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
         )
     parameters = components.get("ReportParameters")

@@ -215,15 +215,23 @@ async def run_export(
     summary="Export runs, newest first",
     tags=[TAG],
     opt=READ,
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(400, 401, 403, 404),
 )
 async def runs(
     pool: Pool,
     schedule_id: uuid.UUID | None = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    before: Annotated[
+        uuid.UUID | None, Parameter(description="the last run_id of the previous page")
+    ] = None,
 ) -> list[Run]:
-    """Scheduled and on-demand runs with status, timings, rows, checksum and error."""
-    return await list_runs(pool, schedule_id, limit)
+    """Scheduled and on-demand runs with status, timings, rows, checksum and error. To
+    page back through older runs, pass the last `run_id` of a page as `before`; a page
+    shorter than `limit` is the last."""
+    found = await list_runs(pool, schedule_id, limit, before)
+    if found is None:
+        raise problem(404, f"no export run {before} to page from")
+    return found
 
 
 def _expired(run_id: uuid.UUID, run: Run) -> Exception:

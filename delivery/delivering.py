@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import random
 import time
 import uuid
@@ -44,6 +43,7 @@ from store.database import asyncpg_dsn, create_pool
 from store.event_store import EventStore
 from store.records import RecordedEvent
 from store.sealing import SecretUnavailable, key_from_env
+from store.settings import positive_number
 from store.subscription import Subscription
 from store.supervision import SupervisedLoop, running
 from store.webhook_subscriptions import (
@@ -65,11 +65,6 @@ STATE_CACHE = 10_000
 PRUNE_EVERY = 3600.0
 
 
-def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
 class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the worker delivers; `from_env` reads the ENTENTE_WEBHOOK_* variables."""
 
@@ -86,11 +81,11 @@ class DeliverySettings(msgspec.Struct, frozen=True, kw_only=True):
         """Settings from ENTENTE_WEBHOOK_BATCH_SIZE, _TIMEOUT_SECONDS, _MAX_FAILURES,
         _RETRY_FIRST_SECONDS, _RETRY_MAX_SECONDS, and the target policy's variables."""
         return cls(
-            batch_size=int(_env_number("ENTENTE_WEBHOOK_BATCH_SIZE", 100)),
-            timeout=_env_number("ENTENTE_WEBHOOK_TIMEOUT_SECONDS", 10.0),
-            max_failures=int(_env_number("ENTENTE_WEBHOOK_MAX_FAILURES", 8)),
-            retry_first=_env_number("ENTENTE_WEBHOOK_RETRY_FIRST_SECONDS", 1.0),
-            retry_max=_env_number("ENTENTE_WEBHOOK_RETRY_MAX_SECONDS", 300.0),
+            batch_size=int(positive_number("ENTENTE_WEBHOOK_BATCH_SIZE", "100", whole=True)),
+            timeout=positive_number("ENTENTE_WEBHOOK_TIMEOUT_SECONDS", "10"),
+            max_failures=int(positive_number("ENTENTE_WEBHOOK_MAX_FAILURES", "8", whole=True)),
+            retry_first=positive_number("ENTENTE_WEBHOOK_RETRY_FIRST_SECONDS", "1"),
+            retry_max=positive_number("ENTENTE_WEBHOOK_RETRY_MAX_SECONDS", "300"),
             policy=TargetPolicy.from_env(),
         )
 

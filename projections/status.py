@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +12,7 @@ import msgspec
 
 from projections import checkpoints
 from store.records import Cursor
+from store.settings import positive_number
 from store.supervision import LoopStatus
 
 UNHEALTHY_LOOP_STATES = ("restarting", "failing", "stopped")
@@ -22,7 +22,7 @@ def max_lag_seconds() -> float:
     """ENTENTE_READY_MAX_LAG_SECONDS (default 60): how old the oldest event a projection
     has not applied may be before the projection counts as stalled and the process as
     not ready; 0 turns the check off."""
-    return float(os.environ.get("ENTENTE_READY_MAX_LAG_SECONDS", "60"))
+    return positive_number("ENTENTE_READY_MAX_LAG_SECONDS", "60", zero=True)
 
 
 class ProjectionStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,10 +1,10 @@
 """Which streams make up a relationship, for its audit bundle, from the read models.
 
-`store/relationship_history.py` finds a pair's dialogues and visits by scanning the log
-for the charters and plans that name both parties: exact at any moment, but a scan of the
-whole log. A bundle instead takes them from the read models (`reporting.dialogues`,
-`reporting.visits`, indexed by id), so it stays fast on a large log; the cost is that a
-dialogue or visit the projections have not reached yet is left out until they do
+A bundle takes a pair's dialogues and visits from the read models (`reporting.dialogues`,
+`reporting.visits`, indexed by id), as the relationship history takes them from the
+timeline read model (`store/relationship_history.py`), so it stays fast on a large log;
+the cost is that a dialogue or visit the projections have not reached yet is left out
+until they do
 (docs/AUDIT.md: the server chooses the streams, the verifier checks each one it gets).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.event_store import EVENT_COLUMNS, _record
+from store.event_store import EVENT_COLUMNS, recorded_event
 from store.records import RecordedEvent
 from store.relationship_history import pair_stream
 
@@ -31,4 +31,4 @@ async def relationship_events(pool: Any, a: str, b: str) -> list[RecordedEvent]:
     """Every event of the pair's own stream and of its dialogues and visits, in log order."""
     rows = await pool.fetch(STREAMS_SQL, sorted((a, b)))
     streams = [pair_stream(a, b), *(row["stream_id"] for row in rows)]
-    return [_record(row) for row in await pool.fetch(EVENTS_SQL, streams)]
+    return [recorded_event(row) for row in await pool.fetch(EVENTS_SQL, streams)]

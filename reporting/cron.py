@@ -28,7 +28,7 @@ ALIASES = frozenset(
 
 
 @functools.cache
-def _zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
     """IANA zone names, without `localtime` (the server's own zone, whatever it is)."""
     return frozenset(available_timezones()) - {"localtime"}
 
@@ -43,7 +43,7 @@ def check(cron: str, timezone: str) -> None:
         and croniter.is_valid(cron)
     ):
         raise InvalidSchedule(f"not a five-field cron expression or @alias: {cron!r}")
-    if timezone not in _zones():
+    if timezone not in time_zones():
         raise InvalidSchedule(f"not an IANA time zone: {timezone!r}")
     try:
         croniter(cron, dt.datetime(2000, 1, 1)).get_next(dt.datetime)

@@ -281,13 +281,25 @@ async def request_run(
     return run_from_row(row)
 
 
-async def list_runs(pool: Any, schedule_id: uuid.UUID | None = None, limit: int = 100) -> list[Run]:
-    """Newest first."""
+async def list_runs(
+    pool: Any,
+    schedule_id: uuid.UUID | None = None,
+    limit: int = 100,
+    before: uuid.UUID | None = None,
+) -> list[Run] | None:
+    """Newest first; after the run `before` when given (the last of the previous page),
+    or None when there is no such run to page from."""
+    if before is not None and await get_run(pool, before) is None:
+        return None
     rows = await pool.fetch(
-        f"""SELECT {RUN_COLUMNS} FROM exports.runs
-        WHERE $1::uuid IS NULL OR schedule_id = $1 ORDER BY due_at DESC, run_id LIMIT $2""",
+        f"""SELECT {RUN_COLUMNS} FROM exports.runs r
+        WHERE ($1::uuid IS NULL OR schedule_id = $1)
+          AND ($3::uuid IS NULL OR (r.due_at, r.run_id) < (
+               SELECT b.due_at, b.run_id FROM exports.runs b WHERE b.run_id = $3))
+        ORDER BY due_at DESC, run_id DESC LIMIT $2""",
         schedule_id,
         limit,
+        before,
     )
     return [run_from_row(r) for r in rows]
 

@@ -41,7 +41,7 @@ class KeyExists(Exception):
     """A key with that name exists already."""
 
 
-def _hash(secret: str) -> bytes:
+def secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
@@ -60,7 +60,7 @@ async def create_key(
             " FROM access.create_key($1, $2, $3, $4, $5)",
             name,
             key_id,
-            _hash(secret),
+            secret_hash(secret),
             sorted(set(roles)),
             actor,
         )
@@ -189,8 +189,8 @@ async def authenticate(pool: Any, token: str, cache: KeyCache = KEYS) -> ApiKey 
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "ent" or len(token) > 200 or "\x00" in token:
         return None
-    secret_hash = _hash(parts[2])
-    cached = cache.get(parts[1], secret_hash)
+    hashed = secret_hash(parts[2])
+    cached = cache.get(parts[1], hashed)
     if cached is not None:
         return cached
     looked_up_at = cache.now()
@@ -199,8 +199,8 @@ async def authenticate(pool: Any, token: str, cache: KeyCache = KEYS) -> ApiKey 
         " WHERE key_id = $1 AND revoked_at IS NULL",
         parts[1],
     )
-    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), secret_hash):
+    if row is None or not hmac.compare_digest(bytes(row["secret_hash"]), hashed):
         return None
     key = ApiKey(**{k: row[k] for k in ("name", "key_id", "roles", "created_at", "revoked_at")})
-    cache.put(secret_hash, key, looked_up_at)
+    cache.put(hashed, key, looked_up_at)
     return key

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from store.api_keys import _hash as secret_hash
+from store.api_keys import secret_hash
 
 PREFIX = "cal"
 COLUMNS = "token_id, name, owner, party, created_at, revoked_at"

@@ -85,7 +85,7 @@ HAS_NEW_SQL = """SELECT EXISTS (
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()))"""
 
 
-def _record(row: asyncpg.Record, decoded: bool = True) -> RecordedEvent:
+def recorded_event(row: asyncpg.Record, decoded: bool = True) -> RecordedEvent:
     """The row as a record; its payload decoded to a dict too, unless `decoded` is False."""
     payload = row["data"]
     return RecordedEvent(
@@ -351,7 +351,7 @@ class EventStore:
         rows = await self._pool.fetch(
             READ_STREAM_SQL, stream_id, from_version, to_version, recorded_until
         )
-        return [_record(row, decoded) for row in rows]
+        return [recorded_event(row, decoded) for row in rows]
 
     async def read_all(
         self,
@@ -378,7 +378,7 @@ class EventStore:
             limit,
             recorded_until,
         )
-        events = [_record(row, decoded) for row in rows if row["position"] is not None]
+        events = [recorded_event(row, decoded) for row in rows if row["position"] is not None]
         cursor = events[-1].cursor if events else after
         if len(events) < limit:
             cursor = max(cursor, Cursor(rows[0]["horizon"], 0))

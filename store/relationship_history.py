@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from store.event_store import EVENT_COLUMNS, _record
+from store.event_store import EVENT_COLUMNS, recorded_event
 from store.records import START, Cursor, RecordedEvent
 
 _PAIR_STREAMS = """pair_streams AS (
@@ -114,7 +114,10 @@ async def relationship_history(
         limit,
     )
     events = [
-        (_record(row), PairStream(stream_id=row["stream_id"], party_count=row["party_count"]))
+        (
+            recorded_event(row),
+            PairStream(stream_id=row["stream_id"], party_count=row["party_count"]),
+        )
         for row in rows
     ]
     return HistoryPage(events=events, cursor=events[-1][0].cursor if events else after)

@@ -7,17 +7,23 @@ import os
 
 
 def positive_number(
-    name: str, default: str, *, whole: bool = False, below: float | None = None
+    name: str,
+    default: str,
+    *,
+    whole: bool = False,
+    below: float | None = None,
+    zero: bool = False,
 ) -> float:
     """A positive (`whole`: integer) number from the environment variable `name`, below
-    `below` when given; anything else is a ValueError naming the variable."""
-    text = os.environ.get(name, default).strip()
+    `below` when given, or 0 when `zero` allows it (a check turned off); anything else
+    is a ValueError naming the variable."""
+    text = os.environ.get(name, default).strip() or default
     try:
         value = float(int(text)) if whole else float(text)
     except ValueError:
-        value = 0.0
-    if not 0 < value < (below if below is not None else float("inf")):
+        value = -1.0
+    if not ((value > 0 or (zero and value == 0)) and value < (below or float("inf"))):
         kind = "a positive whole number" if whole else "a positive number"
         bound = f" (below {below:g})" if below is not None else ""
-        raise ValueError(f"{name} must be {kind}{bound}, not {text!r}")
+        raise ValueError(f"{name} must be {kind}{bound}{' or 0' * zero}, not {text!r}")
     return value

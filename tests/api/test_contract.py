@@ -57,6 +57,13 @@ def _failures(report_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _errors_section(stdout: str) -> str:
+    """The run's ERRORS section (what a runtime error was, which the JSON report omits)."""
+    start = stdout.find("= ERRORS =")
+    end = stdout.find("= SUMMARY =", start)
+    return stdout[start:end][:6000] + "\n" if start >= 0 else ""
+
+
 async def test_the_served_api_keeps_its_openapi_contract(database_url, pool, tmp_path):
     assert await load_demo(pool) > 0
     _, token = await create_key(pool, "contract", list(ROLES))
@@ -82,8 +89,11 @@ async def test_the_served_api_keeps_its_openapi_contract(database_url, pool, tmp
             # The live stream never ends by itself (follow=true): test_event_stream.
             "--exclude-path-regex",
             "^/keys/|^/events/stream$",
+            # one worker: with two threads, hypothesis' lambda-source parsing (CPython's ast
+            # module) now and then fails with "AST constructor recursion depth mismatch",
+            # a runtime error of the tool that failed about one run in three
             "--workers",
-            "2",
+            "1",
             "--report",
             "json",
             "--report-dir",
@@ -98,6 +108,6 @@ async def test_the_served_api_keeps_its_openapi_contract(database_url, pool, tmp
             text=True,
             timeout=RUN_TIMEOUT,
         )
-    summary = run.stdout[-3000:] + run.stderr[-2000:]
+    summary = _errors_section(run.stdout) + run.stdout[-3000:] + run.stderr[-2000:]
     assert run.returncode == 0, _failures(tmp_path / "report") + "\n" + summary
     assert "0 failures" in run.stdout or "passed" in run.stdout, summary

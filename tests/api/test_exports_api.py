@@ -307,3 +307,28 @@ async def test_sync_exports_beyond_the_process_limit_are_429(
         "/exports", headers=reader, json={"report": "visits", "format": "csv"}
     )
     assert done.status_code == 201, done.text
+
+
+async def test_export_runs_page_back_with_before(live, tokens):
+    reader = auth(tokens["reader"])
+    for _ in range(3):
+        made = await live.post(
+            "/exports", headers=reader, json={"report": "visits", "format": "csv"}
+        )
+        assert made.status_code == 201, made.text
+    everything = [
+        r["run_id"] for r in (await live.get("/exports?limit=500", headers=reader)).json()
+    ]
+    assert len(everything) >= 3
+    walked: list[str] = []
+    before = None
+    while True:
+        query = "/exports?limit=2" + (f"&before={before}" if before else "")
+        page = (await live.get(query, headers=reader)).json()
+        walked += [r["run_id"] for r in page]
+        if len(page) < 2:
+            break
+        before = page[-1]["run_id"]
+    assert walked == everything
+    unknown = await live.get(f"/exports?before={uuid.uuid4()}", headers=reader)
+    assert unknown.status_code == 404, unknown.text

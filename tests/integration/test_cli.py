@@ -97,3 +97,22 @@ async def test_demo_load_and_rebuild_wait_show_progress_and_return_when_done(
     assert statuses["dialogues"].rebuild_requested_at is None
     assert statuses["dialogues"].lag_events == 0
     assert await pool.fetchval("SELECT count(*) FROM reporting.dialogues") >= 2
+
+
+async def test_make_run_prints_a_key_that_opens_this_database(pool, tmp_path, monkeypatch):
+    """The kept local key is reused only while it is a live all-roles key here: revoked,
+    or made for another database, a new one is made and kept instead."""
+    from api import cli
+    from store.api_keys import authenticate, create_key, revoke_key
+
+    monkeypatch.setattr(cli, "LOCAL_KEY_FILE", tmp_path / "local-admin-key")
+    first = await cli._ensure_local_key(pool)
+    assert await cli._ensure_local_key(pool) == first
+    key = await authenticate(pool, first)
+    assert key is not None
+    await create_key(pool, "another-admin", ["admin"])  # the last admin key cannot go
+    await revoke_key(pool, key.name, actor="test")
+    fresh = await cli._ensure_local_key(pool)
+    assert fresh != first and await authenticate(pool, fresh) is not None
+    (tmp_path / "local-admin-key").write_text("ent_made_elsewhere\n")
+    assert await cli._ensure_local_key(pool) not in ("ent_made_elsewhere", first)
