@@ -21,16 +21,16 @@ from domain import commands as c
 from domain.errors import InvalidValue
 from domain.values import pair_of
 from reporting.catalogue import in_order
-from service.replaying import FoldedStates
-from store.database import Pool
-from store.event_store import EventStore
-from store.records import START, Cursor
-from store.relationship_history import (
+from reporting.relationship_history import (
     PairStream,
     pair_stream,
     pair_streams,
     relationship_history,
 )
+from service.replaying import FoldedStates
+from store.database import Pool
+from store.event_store import EventStore
+from store.records import START, Cursor
 
 R = "/relationships/{pair:str}"
 TAG = "relationships"

@@ -59,7 +59,7 @@ PAIR_SUBJECT = re.compile(r"([A-Z]{2})-([A-Z]{2})")
 """The subject of a relationship's bundle (/relationships/KZ-US/bundle): two party codes.
 Any other subject is a stream id (/streams/{id}/bundle)."""
 PAIR_STREAM_PREFIX = "relationship-"
-"""A pair's own stream is relationship-<A>-<B>, codes sorted (store/relationship_history.py)."""
+"""A pair's own stream is relationship-<A>-<B>, codes sorted (reporting/relationship_history.py)."""
 KIND_PREFIXES = ("dialogue-", "visit-", PAIR_STREAM_PREFIX)
 """How the ids of the streams the API writes begin (domain/streams.py, KINDS)."""
 

@@ -2,7 +2,7 @@
 
 A bundle takes a pair's dialogues and visits from the read models (`reporting.dialogues`,
 `reporting.visits`, indexed by id), as the relationship history takes them from the
-timeline read model (`store/relationship_history.py`), so it stays fast on a large log;
+timeline read model (`reporting/relationship_history.py`), so it stays fast on a large log;
 the cost is that a dialogue or visit the projections have not reached yet is left out
 until they do
 (docs/AUDIT.md: the server chooses the streams, the verifier checks each one it gets).
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reporting.relationship_history import pair_stream
 from store.event_store import EVENT_COLUMNS, recorded_event
 from store.records import RecordedEvent
-from store.relationship_history import pair_stream
 
 STREAMS_SQL = """SELECT 'dialogue-' || dialogue_id AS stream_id FROM reporting.dialogues
 WHERE parties @> $1::text[]
