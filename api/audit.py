@@ -87,7 +87,7 @@ async def stream_events(
     "/events",
     summary="The change feed: every event in the safe global order",
     tags=[TAG],
-    opt={"permission": "read"},
+    opt={"permission": "read", "also_answers": {BATCH_MEDIA_TYPE: "a JSON array of CloudEvents"}},
     response_headers=[
         ResponseHeader(
             name="X-Next-Cursor",

@@ -256,6 +256,9 @@ def _complete_responses(app: Litestar, document: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             for status in _problems_of_every_route(handler, operation):
                 responses.setdefault(str(status), _problem(status))
+            for media, what in handler.opt.get("also_answers", {}).items():
+                content = responses.get("200", {}).setdefault("content", {})
+                content[media] = {"schema": {"type": "array", "description": what}}
             if "cache_control" in handler.opt and "200" in responses:
                 responses["200"].setdefault("headers", {})["ETag"] = VALIDATOR
                 responses["304"] = copy.deepcopy(NOT_MODIFIED)

@@ -152,3 +152,9 @@ async def test_the_headers_every_answer_carries_are_documented(client: Any) -> N
                 assert "Retry-After" in headers, (path, status)
     replay = spec["paths"]["/dialogues"]["post"]["responses"]["200"]["headers"]
     assert {"ETag", "Location", "X-Position"} <= set(replay)
+
+
+async def test_the_change_feed_documents_its_cloudevents_answer(client: Any) -> None:
+    spec = (await client.get("/docs/openapi.json")).json()
+    content = spec["paths"]["/events"]["get"]["responses"]["200"]["content"]
+    assert {"application/json", "application/cloudevents-batch+json"} <= set(content)
