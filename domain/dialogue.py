@@ -38,6 +38,7 @@ from domain.errors import (
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
+    TooManyParties,
 )
 from domain.facts import (
     FINAL_OUTCOME_STATUSES,
@@ -123,8 +124,10 @@ def _check_charter(dialogue_id: uuid.UUID, charter: Charter) -> None:
     if twice := sorted({p for p in charter.parties if charter.parties.count(p) > 1}):
         raise DuplicateParties(twice)
     count = len(set(charter.parties))
-    if count < 2 or (charter.format == "bilateral") != (count == 2):
+    if count < (2 if charter.format == "bilateral" else 3):
         raise TooFewParties(count, charter.format)
+    if charter.format == "bilateral" and count > 2:
+        raise TooManyParties(count, charter.format)
     if charter.launched_by and charter.launched_by.dialogue_id == dialogue_id:
         raise InvariantViolated("A dialogue cannot be launched by an outcome of itself")
 

@@ -85,12 +85,22 @@ class InvariantViolated(DomainError):
     """A command that would make the record say something impossible."""
 
 
-class TooFewParties(InvariantViolated):
+class PartyCountRefused(InvariantViolated):
+    """A bilateral dialogue has exactly two parties, a multilateral one three or more."""
+
     def __init__(self, count: int, dialogue_format: str) -> None:
         need = "exactly two" if dialogue_format == "bilateral" else "at least three"
         super().__init__(
             f"A {dialogue_format} dialogue needs {need} distinct parties, {count} given"
         )
+
+
+class TooFewParties(PartyCountRefused):
+    pass
+
+
+class TooManyParties(PartyCountRefused):
+    """Only a bilateral dialogue can have too many: a third party makes it multilateral."""
 
 
 class DuplicateParties(InvariantViolated):

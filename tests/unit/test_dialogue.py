@@ -26,6 +26,7 @@ from domain.errors import (
     PartyNotInDialogue,
     SessionNotHeld,
     TooFewParties,
+    TooManyParties,
 )
 from domain.values import OutcomeRef, PartialDate, Person
 
@@ -261,7 +262,7 @@ REFUSALS = [
         "bilateral with three",
         (),
         launch(parties=("KZ", "US", "UZ"), format="bilateral"),
-        TooFewParties,
+        TooManyParties,
         "A bilateral dialogue needs exactly two distinct parties, 3 given",
     ),
     (
