@@ -17,6 +17,7 @@ import msgspec
 
 from domain.errors import AlreadyExists, NotFound, NothingChanges
 from domain.sharing import SharedMap
+from domain.values import check_partial_dates
 
 S = TypeVar("S")
 C = TypeVar("C")
@@ -44,6 +45,13 @@ def dispatch(table: Mapping[type, Callable[..., Any]], message: object) -> Calla
         return table[type(message)]
     except KeyError:
         raise TypeError(f"{type(message).__name__} does not belong here") from None
+
+
+def decided(table: Mapping[type, Callable[..., list[E]]], state: S, command: object) -> list[E]:
+    """What a command causes: the checks every command passes (its partial dates'
+    precision), then its own decision, which names any rule it would break."""
+    check_partial_dates(command)
+    return dispatch(table, command)(state, command)  # type: ignore[no-any-return]
 
 
 def echo(event_type: Callable[..., E], command: msgspec.Struct, **facts: object) -> E:

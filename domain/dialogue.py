@@ -20,6 +20,7 @@ from domain import events as e
 from domain.decider import (
     EMPTY,
     Decider,
+    decided,
     dispatch,
     echo,
     entry,
@@ -506,7 +507,7 @@ _DECISIONS: dict[type, Callable[[Dialogue, Any], list[e.DialogueEvent]]] = {
 
 def decide(state: Dialogue, command: c.DialogueCommand) -> list[e.DialogueEvent]:
     """The events a command causes, or a DomainError naming the rule it would break."""
-    return dispatch(_DECISIONS, command)(state, command)  # type: ignore[no-any-return]
+    return decided(_DECISIONS, state, command)
 
 
 # ---------------------------------------------------------------- evolution
@@ -519,20 +520,28 @@ def _with_session(state: Dialogue, session_id: uuid.UUID, **changes: Any) -> Dia
     )
 
 
+def _folded_outcome(state: Dialogue, outcome_id: uuid.UUID) -> Outcome:
+    """The outcome an event changes; one folded before its adoption (a replay as recorded
+    at a moment that saw the change but not the adoption) cannot be folded."""
+    outcome = state.outcomes.get(outcome_id)
+    assert outcome is not None, f"outcome {outcome_id} changed before it was adopted"
+    return outcome
+
+
 def _with_outcome(state: Dialogue, outcome_id: uuid.UUID, **changes: Any) -> Dialogue:
-    outcome = replace(state.outcomes[outcome_id], **changes)
+    outcome = replace(_folded_outcome(state, outcome_id), **changes)
     return replace(state, outcomes=with_entry(state.outcomes, outcome_id, outcome))
 
 
 def _progress_set(state: Dialogue, ev: e.ProgressRecorded | e.ProgressCorrected) -> Dialogue:
-    progress = state.outcomes[ev.outcome_id].progress
+    progress = _folded_outcome(state, ev.outcome_id).progress
     return _with_outcome(
         state, ev.outcome_id, progress=with_entry(progress, ev.progress_id, ev.progress)
     )
 
 
 def _progress_removed(state: Dialogue, ev: e.ProgressRetracted) -> Dialogue:
-    outcome = state.outcomes[ev.outcome_id]
+    outcome = _folded_outcome(state, ev.outcome_id)
     note = outcome.progress.get(ev.progress_id)
     return _with_outcome(
         state,
@@ -545,7 +554,7 @@ def _progress_removed(state: Dialogue, ev: e.ProgressRetracted) -> Dialogue:
 
 
 def _assessed(state: Dialogue, ev: e.ComplianceAssessed | e.ComplianceCorrected) -> Dialogue:
-    compliance = state.outcomes[ev.outcome_id].compliance
+    compliance = _folded_outcome(state, ev.outcome_id).compliance
     assessment = ev.assessment
     return _with_outcome(
         state, ev.outcome_id, compliance=with_entry(compliance, assessment.party, assessment)

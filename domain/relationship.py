@@ -20,6 +20,7 @@ from domain import events as e
 from domain.decider import (
     EMPTY,
     Decider,
+    decided,
     dispatch,
     entry,
     must_change,
@@ -98,7 +99,7 @@ _DECISIONS: dict[type, Callable[[Relationship, Any], list[e.RelationshipEvent]]]
 
 def decide(state: Relationship, command: c.RelationshipCommand) -> list[e.RelationshipEvent]:
     """The events a command causes, or a DomainError naming the rule it would break."""
-    return dispatch(_DECISIONS, command)(state, command)  # type: ignore[no-any-return]
+    return decided(_DECISIONS, state, command)
 
 
 def _set(field: str, kind: str) -> Callable[[Relationship, Any], Relationship]:

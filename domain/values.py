@@ -171,6 +171,22 @@ class PartialDate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
                 self.wording or f"{self.start}/{self.end}", "its start must precede its end"
             )
 
+    def check_precision(self) -> None:
+        """Refuse an interval whose ends its precision could not name: "month" from the
+        15th, "quarter" from February. A range keeps its ends' precision ("January to March
+        2022" is months), so the ends are checked, not the length. On commands only
+        (`check_partial_dates`): dates recorded before the rule still replay."""
+        months = _BOUNDARY_MONTHS.get(self.precision)
+        if months is None:
+            return
+        for end in (self.start, self.end):
+            if end.day != 1 or end.month not in months:
+                raise InvalidPartialDate(
+                    self.wording or f"{self.start}/{self.end}",
+                    f"a {self.precision} begins and ends on the first day of"
+                    f" {_month_names(months)}, not on {end.isoformat()}",
+                )
+
     @classmethod
     def on(cls, day: dt.date, wording: str = "") -> PartialDate:
         return cls(start=day, end=day + dt.timedelta(days=1), precision="day", wording=wording)
@@ -222,6 +238,35 @@ def _edtf_unit(start: dt.date, end: dt.date) -> str | None:
 
 
 _Reading = tuple[dt.date, dt.date, Precision]
+
+_BOUNDARY_MONTHS: dict[str, frozenset[int]] = {
+    "month": frozenset(range(1, 13)),
+    "year": frozenset({1}),
+    **{
+        precision: frozenset(m for m, _, p in _GROUPINGS.values() if p == precision)
+        for precision in ("quarter", "half", "quadrimester", "season")
+    },
+}
+"""The months a precision's intervals begin and end in (on their first day); a day or an
+approximate date may begin and end on any day."""
+
+
+def _month_names(months: frozenset[int]) -> str:
+    if len(months) == 12:
+        return "a month"
+    return " or ".join(calendar.month_name[m] for m in sorted(months))
+
+
+def check_partial_dates(message: object) -> None:
+    """Check the precision of every partial date a command carries, however nested."""
+    if isinstance(message, PartialDate):
+        message.check_precision()
+    elif isinstance(message, msgspec.Struct):
+        for field in message.__struct_fields__:
+            check_partial_dates(getattr(message, field))
+    elif isinstance(message, list | tuple):
+        for item in message:
+            check_partial_dates(item)
 
 
 def _year(match: re.Match[str]) -> _Reading:

@@ -17,7 +17,7 @@ from msgspec.structs import replace
 
 from domain import commands as c
 from domain import events as e
-from domain.decider import Decider, dispatch, echo, must_change, once
+from domain.decider import Decider, decided, dispatch, echo, must_change, once
 from domain.errors import DatesOutOfOrder, InvalidTransition, InvariantViolated, NotFound
 from domain.facts import VisitPlan
 from domain.values import PartialDate
@@ -129,7 +129,7 @@ _DECISIONS: dict[type, Callable[[Visit, Any], list[e.VisitEvent]]] = {
 
 def decide(state: Visit, command: c.VisitCommand) -> list[e.VisitEvent]:
     """The events a command causes, or a DomainError naming the rule it would break."""
-    return dispatch(_DECISIONS, command)(state, command)  # type: ignore[no-any-return]
+    return decided(_DECISIONS, state, command)
 
 
 def _postponed(state: Visit, ev: e.VisitPostponed) -> Visit:

@@ -2,13 +2,17 @@
 
 import datetime as dt
 from decimal import Decimal
+from functools import reduce
 
 import msgspec
 import pytest
 
+from domain import events as e
+from domain.dialogue import Dialogue, decide, evolve
 from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
 from domain.facts import Indicator
 from domain.values import PartialDate, Person, Place, check_figure, pair_of, party_code
+from tests.unit import builders as b
 
 d = dt.date
 
@@ -117,3 +121,59 @@ def test_an_indicator_with_an_unstorable_value_is_refused_on_decode():
     raw = {**msgspec.to_builtins(fine), "value": "1E+999999"}
     with pytest.raises(msgspec.ValidationError, match="not a figure"):
         msgspec.convert(raw, type=Indicator)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "precision"),
+    [
+        ("2022-01-15", "2022-02-15", "month"),  # a month begins on the first
+        ("2022-02-01", "2022-05-01", "quarter"),  # quarters begin in Jan, Apr, Jul, Oct
+        ("2022-03-01", "2022-09-01", "half"),
+        ("2022-07-01", "2023-07-01", "year"),
+        ("2022-01-01", "2022-04-01", "season"),  # seasons begin in Mar, Jun, Sep, Dec
+        ("2022-02-01", "2022-06-01", "quadrimester"),
+    ],
+)
+def test_a_precision_its_ends_could_not_have_is_refused(start, end, precision):
+    date = PartialDate(
+        start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end), precision=precision
+    )
+    with pytest.raises(InvalidPartialDate, match=precision):
+        date.check_precision()
+
+
+@pytest.mark.parametrize(
+    "wording",
+    [
+        "2022",
+        "first half of 2022",
+        "Dec. 15, 2021",
+        "early 2022",
+        "2022-37",
+        "spring 2022",
+        "January 2022",
+        "2022-33",
+        "late 2021",
+        "2021-12-15/2022-01-20",
+        "2022-01/2022-03",
+    ],
+)
+def test_every_wording_the_register_reads_has_a_precision_its_ends_fit(wording):
+    PartialDate.parse(wording).check_precision()
+
+
+def test_a_command_carrying_a_misaligned_date_is_refused_but_its_events_replay():
+    misaligned = PartialDate(
+        start=dt.date(2022, 1, 15), end=dt.date(2022, 2, 15), precision="month"
+    )
+    schedule = b.schedule()
+    command = msgspec.structs.replace(
+        schedule, plan=msgspec.structs.replace(schedule.plan, planned=misaligned)
+    )
+    launched = decide(Dialogue(), b.launch())
+    state = reduce(evolve, launched, Dialogue())
+    with pytest.raises(InvalidPartialDate):
+        decide(state, command)
+    recorded = e.SessionScheduled(dialogue_id=b.D, session_id=b.S, plan=command.plan)
+    replayed = evolve(state, recorded).sessions[b.S].plan
+    assert replayed is not None and replayed.planned == misaligned
