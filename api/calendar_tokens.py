@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, delete, get, post
 
 from api.auth import caller
+from api.parameters import whole
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from store.calendar_tokens import CalendarToken, create_token, list_tokens, revoke_token
@@ -27,8 +28,10 @@ TOKEN_ID = re.compile(r"^[0-9a-f]{16}$")
 class NewCalendarToken(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A token to make: a name to recognise it by, and optionally the one party it shows."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
-    party: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")] | None = None
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=100, pattern=whole(r"^[^\x00-\x1f]+$"))
+    ]
+    party: Annotated[str, msgspec.Meta(pattern=whole(r"^[A-Za-z]{2}$"))] | None = None
 
 
 class CreatedCalendarToken(msgspec.Struct, frozen=True, kw_only=True):

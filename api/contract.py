@@ -48,8 +48,13 @@ from reporting.schedules import SIMPLE_NAME
 
 PARTY_PATTERN = "^[A-Z]{2}$"
 """What msgspec's PartyCode says; the register also wants ISO 3166-1 to know the code."""
-NOT_BLANK = "\\S"
-"""A reason must say something: not empty, not only white space."""
+NOT_BLANK = (
+    "[^\\s\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u180e\\u200b-\\u200f\\u2028-\\u202e"
+    "\\u2060-\\u206f\\ufeff\\ue000-\\uf8ff]"
+)
+"""A character a reader sees (domain.values.shows_something), as near as a pattern in the
+document's ECMA-262 dialect can say it: not white space, a control or a format mark. A
+reason must say something, and a dialogue's name must show something."""
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 ASSETS_PATH = "/assets"
 """Under the docs path: /docs/assets/swagger-ui-bundle.js and the rest."""
@@ -124,7 +129,7 @@ def _tighten_body(schema: dict[str, Any]) -> None:
             del node["pattern"]
             node["enum"] = party_codes()
         elif node.get("type") == "string" and not ({"format", "enum", "pattern"} & set(node)):
-            node["maxLength"] = MAX_TEXT
+            node["maxLength"] = min(node.get("maxLength", MAX_TEXT), MAX_TEXT)
         properties = node.get("properties")
         if isinstance(properties, dict) and properties.get("reason", {}).get("type") == "string":
             properties["reason"].update(maxLength=MAX_TEXT, pattern=NOT_BLANK)
@@ -136,6 +141,9 @@ def _tighten_named(components: dict[str, Any]) -> None:
     for name in ("ExportRequest", "ScheduleSpec"):
         if name in components:
             components[name]["properties"]["report"] = {"enum": catalogue}
+    for name in ("Charter", "RenameDialogue"):
+        if name in components:
+            components[name]["properties"]["name"].update(pattern=NOT_BLANK)
     spec = components.get("ScheduleSpec")
     if spec:
         simple_name = {"type": "string", "pattern": f"^{SIMPLE_NAME.pattern}$"}
@@ -238,7 +246,11 @@ REQUEST_ID = {
     "schema": {"type": "string"},
     "description": "Names the request in the service's logs (and in a problem's request_id).",
 }
-VALIDATOR = {"schema": {"type": "string"}, "description": "A strong validator of the body."}
+CONDITIONAL = {
+    "ETag": {"schema": {"type": "string"}, "description": "A strong validator of the body."},
+    "Cache-Control": {"schema": {"type": "string"}, "description": "The route's policy."},
+    "Vary": {"schema": {"type": "string"}, "description": "Always `Authorization`."},
+}
 
 
 def _complete_responses(app: Litestar, document: dict[str, Any]) -> None:
@@ -260,7 +272,7 @@ def _complete_responses(app: Litestar, document: dict[str, Any]) -> None:
                 content = responses.get("200", {}).setdefault("content", {})
                 content[media] = {"schema": {"type": "array", "description": what}}
             if "cache_control" in handler.opt and "200" in responses:
-                responses["200"].setdefault("headers", {})["ETag"] = VALIDATOR
+                responses["200"].setdefault("headers", {}).update(CONDITIONAL)
                 responses["304"] = copy.deepcopy(NOT_MODIFIED)
             _headers_of_every_answer(responses)
             operation["responses"] = dict(sorted(responses.items()))

@@ -9,6 +9,7 @@ from litestar import Request, delete, get, post
 from litestar.params import Parameter
 
 from api.auth import caller
+from api.parameters import whole
 from api.problems import problem, problem_responses
 from store.api_keys import ApiKey, KeyExists, LastAdminKey, create_key, list_keys, revoke_key
 from store.database import Pool
@@ -17,7 +18,7 @@ TAG = "keys"
 Role = Literal["reader", "writer", "auditor", "admin"]
 
 
-NAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
+NAME_PATTERN = whole(r"^[A-Za-z0-9_.@-]{1,64}$")
 KeyName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="the key's name")]
 
 

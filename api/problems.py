@@ -224,10 +224,19 @@ _MISSING = re.compile(r"^'([^']*)'$")
 
 
 def _readable(errors: Any) -> Any:
-    """The errors with Litestar's KeyError reprs said in words."""
+    """The errors with Litestar's KeyError reprs said in words, less the path parameters
+    Litestar lists as missing beside a body error: the router matched, so they are there."""
     if not isinstance(errors, list):
         return errors
-    return [_in_words(e) if isinstance(e, dict) else e for e in errors]
+    return [
+        _in_words(e) if isinstance(e, dict) else e
+        for e in errors
+        if not (
+            isinstance(e, dict)
+            and e.get("source") == "path"
+            and _MISSING.match(str(e.get("message", "")))
+        )
+    ]
 
 
 def _in_words(error: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.freshness import ReadYourWrites
-from api.parameters import FIRST_YEAR, LAST_YEAR
+from api.parameters import FIRST_YEAR, LAST_YEAR, whole
 from api.problems import problem_responses
 from api.read_models import READS, signed
 from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_type
@@ -23,7 +23,9 @@ from reporting.catalogue import CATALOGUE, Report, ReportParameters, Route, row_
 TAG = "reports"
 READ = {"permission": "read"}
 Year = Annotated[int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)]
-Currency = Annotated[str | None, Parameter(pattern="^[A-Z]{3}$")]
+Currency = Annotated[
+    str | None, Parameter(pattern=whole("^[A-Za-z]{3}$"), description="ISO 4217, any case")
+]
 
 QUERY_TYPES: dict[str, Any] = {
     "as_of": dt.date | None,

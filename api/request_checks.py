@@ -143,9 +143,11 @@ def _bad_integer(request: Request[Any, Any, Any], integers: tuple[_Integer, ...]
         for value in request.query_params.getall(name, ()):
             if not _INTEGER.fullmatch(value):
                 return f"{name} is an integer, written in decimal digits (like 20)"
-            number = int(value) if len(value) < 40 else None
-            if (minimum is not None and (number is None or number < minimum)) or (
-                maximum is not None and (number is None or number > maximum)
+            if len(value) > 40:  # beyond any bound; int() of 4,300 digits is refused
+                return f"{name} has {len(value)} digits; no count here has more than 16"
+            number = int(value)
+            if (minimum is not None and number < minimum) or (
+                maximum is not None and number > maximum
             ):
                 return f"{name} is {_range(minimum, maximum)}"
     return None
@@ -199,17 +201,22 @@ def _non_canonical_id(request: Request[Any, Any, Any]) -> str | None:
 
 
 def _unknown_parameter(request: Request[Any, Any, Any]) -> str | None:
-    """Why the request is refused if it names a query parameter its route does not take,
-    or names one that takes a single value more than once (Litestar would keep the last
-    silently: `as_of=A&as_of=B` answered as of B)."""
+    """Why the request is refused if it names a query parameter its route does not take."""
     taken = _query_names(request.app).get(request.route_handler)
     if taken is None:
         return None
     if unknown := set(request.query_params) - set(taken):
         takes = ", ".join(sorted(taken)) or "none"
         return f"unknown query parameter {', '.join(sorted(unknown))}; this route takes: {takes}"
+    return None
+
+
+def _repeated_parameter(request: Request[Any, Any, Any]) -> str | None:
+    """Why the request is refused if it names a single-valued parameter more than once:
+    Litestar would keep the last silently (`as_of=A&as_of=B` answered as of B)."""
+    taken = _query_names(request.app).get(request.route_handler, {})
     for name, values in request.query_params.dict().items():
-        if len(values) > 1 and not taken[name]:
+        if len(values) > 1 and not taken.get(name, True):
             return f"{name} is given {len(values)} times; it takes one value"
     return None
 
@@ -266,6 +273,8 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         raise problem(404, f"no such resource: write {spelled} as 8-4-4-4-12 hex digits")
     if request.query_params and (unknown := _unknown_parameter(request)):
         raise problem(400, unknown, kind="unknown-parameter")
+    if request.query_params and (repeated := _repeated_parameter(request)):
+        raise problem(400, repeated)
     moments, integers, takes_body, body_type = _shape(handler)
     if moments and (numeric := _numeric_moment(request, moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")

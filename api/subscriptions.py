@@ -19,7 +19,7 @@ from litestar import Request, delete, get, patch, post
 from litestar.params import Parameter
 
 from api.auth import caller
-from api.parameters import MAX_COUNT
+from api.parameters import MAX_COUNT, whole
 from api.problems import problem, problem_responses
 from api.read_models import party_filter
 from delivery.targets import TargetPolicy, TargetRefused, check_target
@@ -45,7 +45,7 @@ TAG = "webhooks"
 ADMIN = {"permission": "admin"}
 OWNER = {"permission": "subscribe"}
 STREAM_KINDS = {kind.name: kind.prefix for kind in KINDS}
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=whole(r"^[^\x00-\x1f]+$"))]
 Position = Annotated[
     str,
     msgspec.Meta(
@@ -65,7 +65,7 @@ class FiltersIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     event_types: Annotated[list[Text], msgspec.Meta(min_length=1, max_length=100)] | None = None
     parties: (
         Annotated[
-            list[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")]],
+            list[Annotated[str, msgspec.Meta(pattern=whole(r"^[A-Za-z]{2}$"))]],
             msgspec.Meta(min_length=1, max_length=50),
         ]
         | None
@@ -78,7 +78,7 @@ class NewSubscription(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     target_url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     filters: FiltersIn = FiltersIn()
     start: Position = "now"
-    owner: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")] | None = None
+    owner: Annotated[str, msgspec.Meta(pattern=whole(r"^[A-Za-z0-9_.@-]{1,64}$"))] | None = None
 
 
 class SubscriptionChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -73,16 +74,26 @@ def check_parties(codes: Iterable[str]) -> None:
         party_code(code)
 
 
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+"""Unicode categories that show nothing: controls, format marks (zero-width space, BOM),
+surrogates, private use, unassigned and separators."""
+
+
+def shows_something(text: str) -> bool:
+    """Whether the text has a character a reader sees: "\u200b" or "\ufeff" shows nothing."""
+    return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
+
+
 def check_reason(reason: str, what: str) -> None:
     """Corrections and refusals of plans must say why; an empty reason explains nothing."""
-    if not reason.strip():
+    if not shows_something(reason):
         raise MissingReason(what)
 
 
 def check_name(name: str, what: str) -> None:
     """A name the register shows and sorts by must show something: "" or "   " names
     nothing. Checked on commands only, so a name recorded before the rule still replays."""
-    if not name.strip():
+    if not shows_something(name):
         raise InvalidValue(f"{what} needs a name with at least one visible character")
 
 

@@ -58,7 +58,8 @@ class ReportParameters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
                 raise InvalidValue(f"pair is two party codes joined by '-', not {self.pair!r}")
             msgspec.structs.force_setattr(self, "pair", "-".join(pair_of(first, second)))
         if self.currency is not None:  # "USS" is a typo, not money: it would match nothing
-            currency_code(self.currency)
+            upper = currency_code(self.currency.upper())  # and "usd" is stored as USD
+            msgspec.structs.force_setattr(self, "currency", upper)
         for year in (self.year_from, self.year_to):
             if year is not None and not 1 <= year <= 9999:
                 raise InvalidValue(f"a year is between 1 and 9999, not {year}")

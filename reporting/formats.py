@@ -135,6 +135,13 @@ _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FIXED_EPOCH = dt.datetime(1980, 1, 1, tzinfo=_UTC)  # earliest time a zip entry can hold
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ICS_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+"""RFC 5545 TEXT takes no control character but tab (a newline is escaped as \\n)."""
+
+
+def _ics_text(text: str) -> str:
+    """Recorded text as a calendar client will take it: controls shown as U+FFFD."""
+    return _ICS_CONTROL.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class Column(msgspec.Struct, frozen=True):
@@ -620,14 +627,14 @@ def write_calendar(name: str, entries: list[CalendarEntry]) -> bytes:
         event.add("dtstamp", modified)
         event.add("dtstart", entry.starts_on)
         event.add("dtend", entry.ends_on)
-        event.add("summary", entry.summary)
+        event.add("summary", _ics_text(entry.summary))
         event.add("status", entry.status.upper())
         event.add("sequence", entry.sequence)
         event.add("last-modified", modified)
         if entry.location is not None:
-            event.add("location", entry.location)
+            event.add("location", _ics_text(entry.location))
         if entry.description is not None:
-            event.add("description", entry.description)
+            event.add("description", _ics_text(entry.description))
         if entry.url is not None:
             event.add("url", entry.url)
         calendar.add_component(event)

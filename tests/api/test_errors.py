@@ -813,3 +813,37 @@ async def test_a_path_id_is_one_spelling_of_its_uuid(client, tokens, dialogue, s
     assert (await client.get(f"/dialogues/{D}", headers=reader)).status_code == 200
     assert (await client.get(f"/dialogues/{str(D).upper()}", headers=reader)).status_code == 200
     assert_problem(await client.get(f"/dialogues/{spelling(D)}", headers=reader), 404)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/keys", {"name": "probe-nl\n", "roles": ["reader"]}),
+        ("/calendar/tokens", {"name": "phone\n"}),
+        (
+            "/subscriptions",
+            {"target_url": "https://1.1.1.1/hook", "filters": {"stream_prefix": "dialogue-\n"}},
+        ),
+    ],
+)
+async def test_a_value_with_a_trailing_newline_is_refused(client, tokens, path, body):
+    """Python's `$` matches before a final newline: each pattern is held to the whole value."""
+    response = await client.post(path, json=body, headers=_auth(tokens["all"]))
+    assert response.status_code in (400, 422), response.text
+    assert_problem(response, response.status_code)
+
+
+async def test_an_integer_of_thousands_of_digits_is_refused_without_echoing_it(client, tokens):
+    url = "/transparency/checkpoint?at_least=" + "9" * 5000
+    problem = assert_problem(await client.get(url, headers=_auth(tokens["auditor"])), 400)
+    assert "at_least" in problem["detail"] and len(problem["detail"]) < 200
+
+
+async def test_a_body_error_lists_only_what_is_wrong(client, tokens, dialogue):
+    response = await client.post(
+        f"/dialogues/{D}/rename",
+        json={"dialogue_id": str(D), "name": 1},
+        headers=_auth(tokens["writer"]),
+    )
+    problem = assert_problem(response, 400)
+    assert [e.get("source") for e in problem["errors"]] == ["body"], problem

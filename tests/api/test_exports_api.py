@@ -20,6 +20,7 @@ from litestar.testing import AsyncTestClient
 from api.app import SYNC_EXPORTS, create_app
 from api.demo import load_demo
 from domain import demo
+from reporting.catalogue import ReportParameters
 from reporting.export_worker import KEEP, ExportWorker
 from tests.api.conftest import auth
 
@@ -332,3 +333,17 @@ async def test_export_runs_page_back_with_before(live, tokens):
     assert walked == everything
     unknown = await live.get(f"/exports?before={uuid.uuid4()}", headers=reader)
     assert unknown.status_code == 404, unknown.text
+
+
+async def test_a_currency_in_any_case_means_the_same_money(live, tokens):
+    """Spelled as stored before anything reads it: "usd" silently matched nothing."""
+    assert ReportParameters(currency="usd").currency == "USD"
+    reader = auth(tokens["reader"])
+    body = {"report": "pledges", "format": "csv", "parameters": {"currency": "usd"}}
+    made = await live.post("/exports", headers=reader, json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["parameters"]["currency"] == "USD"
+    upper = await live.get("/reports/pledges?currency=USD", headers=reader)
+    lower = await live.get("/reports/pledges?currency=usd", headers=reader)
+    assert upper.status_code == lower.status_code == 200, lower.text
+    assert upper.json() == lower.json()

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import uuid
 import zipfile
 from decimal import Decimal
@@ -453,3 +454,17 @@ def test_non_ascii_survives(fmt):
         assert pq.read_table(io.BytesIO(data)).to_pylist() == [
             {"city": NON_ASCII, "parties": [NON_ASCII]}
         ]
+
+
+def test_calendar_text_carries_no_control_character():
+    """RFC 5545 TEXT takes none but tab; calendar clients refuse a feed that has them."""
+    recorded = "Round\x07 3\x1c of\x11 talks\x04\x1a\ron\x7f two\nlines"
+    data = write_calendar(
+        "Entente", [entry("s@entente", dt.date(2024, 6, 10), summary=recorded, location=recorded)]
+    )
+    assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", data.replace(b"\r\n", b""))
+    (found,) = events(data)
+    assert (
+        str(found["SUMMARY"])
+        == "Round\ufffd 3\ufffd of\ufffd talks\ufffd\ufffd\non\ufffd two\nlines"
+    )

@@ -11,7 +11,16 @@ from domain import events as e
 from domain.dialogue import Dialogue, decide, evolve
 from domain.errors import InvalidPartialDate, InvalidValue, MissingReason, UnknownParty
 from domain.facts import Indicator
-from domain.values import PartialDate, Person, Place, check_figure, pair_of, party_code
+from domain.values import (
+    PartialDate,
+    Person,
+    Place,
+    check_figure,
+    check_name,
+    check_reason,
+    pair_of,
+    party_code,
+)
 from tests.unit import builders as b
 
 d = dt.date
@@ -177,3 +186,12 @@ def test_a_command_carrying_a_misaligned_date_is_refused_but_its_events_replay()
     recorded = e.SessionScheduled(dialogue_id=b.D, session_id=b.S, plan=command.plan)
     replayed = evolve(state, recorded).sessions[b.S].plan
     assert replayed is not None and replayed.planned == misaligned
+
+
+@pytest.mark.parametrize("invisible", ["", "   ", "\u200b", "\u180e", "\ufeff", "\x1e", "\x85"])
+def test_a_name_or_reason_must_show_something(invisible):
+    with pytest.raises(InvalidValue):
+        check_name(invisible, "A dialogue")
+    with pytest.raises(MissingReason):
+        check_reason(invisible, "A correction")
+    check_name("\u200bESPD", "A dialogue")
