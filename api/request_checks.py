@@ -257,8 +257,7 @@ def _has_body(request: Request[Any, Any, Any]) -> bool:
 
 async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | None:
     """The app's before_request hook: check the caller's key against the route's role
-    (401/403), answer OPTIONS, refuse unknown query parameters, numeric timestamps,
-    bodies declared as something other than JSON (415) and over-deep JSON bodies.
+    (401/403), answer OPTIONS, then refuse what the address and the body cannot mean.
 
     The key is checked here rather than as a Litestar guard, in the same place (before
     anything else the route does): Litestar copies the route handler for every guard
@@ -269,29 +268,44 @@ async def request_checks(request: Request[Any, Any, Any]) -> Response[None] | No
         path = next(iter(handler.paths))
         allow = allowed_methods(request.app.routes).get(path, "OPTIONS")
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+    shape = _shape(handler)
+    _check_address(request, shape)
+    await _check_body(request, shape)
+    return None
+
+
+def _check_address(request: Request[Any, Any, Any], shape: _Shape) -> None:
+    """Path ids in one spelling; no query parameter the route does not take, none
+    repeated that takes one value; date-times that are not bare numbers; integers that
+    are integers within their bounds."""
     if request.path_params and (spelled := _non_canonical_id(request)):
         raise problem(404, f"no such resource: write {spelled} as 8-4-4-4-12 hex digits")
     if request.query_params and (unknown := _unknown_parameter(request)):
         raise problem(400, unknown, kind="unknown-parameter")
     if request.query_params and (repeated := _repeated_parameter(request)):
         raise problem(400, repeated)
-    moments, integers, takes_body, body_type = _shape(handler)
-    if moments and (numeric := _numeric_moment(request, moments)):
+    if shape.moments and (numeric := _numeric_moment(request, shape.moments)):
         raise problem(400, f"{numeric} is an RFC 3339 date-time like 2022-03-01T00:00:00Z")
-    if integers and (bad := _bad_integer(request, integers)):
+    if shape.integers and (bad := _bad_integer(request, shape.integers)):
         raise problem(400, bad)
-    if not takes_body and _has_body(request):
-        raise problem(400, "this route takes no body; send the request without one")
-    if takes_body and (declared := _not_json(request.headers.get("content-type"))):
+
+
+async def _check_body(request: Request[Any, Any, Any], shape: _Shape) -> None:
+    """No body where the route takes none; JSON in UTF-8 (415), not nested too deep,
+    fitting its type strictly (kept in scope state for the lean command path)."""
+    if not shape.takes_body:
+        if _has_body(request):
+            raise problem(400, "this route takes no body; send the request without one")
+        return
+    if declared := _not_json(request.headers.get("content-type")):
         raise problem(415, f"the body is declared as {declared}; send application/json")
-    if takes_body and _too_deep(await request.body()):
+    if _too_deep(await request.body()):
         raise problem(400, f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
-    if body_type is not None:
-        decoded, coerced = strictly(await request.body(), body_type)
+    if shape.body_type is not None:
+        decoded, coerced = strictly(await request.body(), shape.body_type)
         if coerced:
             raise problem(400, f"the body does not match its schema: {coerced}")
         request.scope.setdefault("state", {})[STRICT_BODY] = decoded
-    return None
 
 
 def _too_deep(body: bytes) -> bool:
