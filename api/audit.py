@@ -83,6 +83,21 @@ async def stream_events(
     return page_of(events, str(last), limit)
 
 
+def asks_for(accept: str, media_type: str) -> bool:
+    """Whether an Accept header names `media_type` with a weight above 0 (RFC 9110 12.5.1:
+    `;q=0` means "not this one"); only an explicit mention chooses a second form."""
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        if media.lower() != media_type:
+            continue
+        weights = [p.split("=", 1)[1] for p in parameters if p.lower().startswith("q=")]
+        try:
+            return not weights or float(weights[0]) > 0
+        except ValueError:
+            return False
+    return False
+
+
 @get(
     "/events",
     summary="The change feed: every event in the safe global order",
@@ -119,7 +134,7 @@ async def change_feed(
     if not page.events:  # where a made-up cursor beyond the head would land
         await store.issued(after)
     following = page.cursor.encode()
-    if BATCH_MEDIA_TYPE in request.headers.get("accept", ""):
+    if asks_for(request.headers.get("accept", ""), BATCH_MEDIA_TYPE):
         batch: Any = Response(
             batch_body(page.events, source()),
             media_type=BATCH_MEDIA_TYPE,
