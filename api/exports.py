@@ -160,16 +160,11 @@ async def run_export(
             422, f"no report {data.report!r}; see /reports/catalogue", kind="invalid-value"
         )
     key = caller(request).name
+    asked = (data.report, data.parameters, data.format, ON_DEMAND)
     try:
         if data.mode == "job":
             run = await request_run(
-                pool,
-                data.report,
-                data.parameters,
-                data.format,
-                ON_DEMAND,
-                requested_by=key,
-                in_progress_limit=IN_PROGRESS_PER_KEY,
+                pool, *asked, requested_by=key, in_progress_limit=IN_PROGRESS_PER_KEY
             )
             return Response(run, status_code=202, headers={"Location": f"/exports/{run.run_id}"})
         if export_slots.locked():
@@ -182,12 +177,7 @@ async def run_export(
         async with export_slots:
             worker = ExportWorker(pool, engine, database_url, export_root)
             run_id = await worker.run_now(
-                data.report,
-                data.parameters,
-                data.format,
-                ON_DEMAND,
-                requested_by=key,
-                in_progress_limit=IN_PROGRESS_PER_KEY,
+                *asked, requested_by=key, in_progress_limit=IN_PROGRESS_PER_KEY
             )
     except TooManyInProgress as busy:
         raise problem(

@@ -116,7 +116,9 @@ def _shape(handler: Any) -> _Shape:
 
 def _integer(name: str, field: Any) -> _Integer:
     """The parameter's name in the query and its bounds as its declaration states them."""
-    declared = field.kwarg_definition
+    declared = field.kwarg_definition or next(
+        (inner.kwarg_definition for inner in field.inner_types if inner.kwarg_definition), None
+    )  # `Position | None` keeps its bounds on the inner type
     alias = getattr(declared, "query", None) or name
     return _Integer(alias, getattr(declared, "ge", None), getattr(declared, "le", None))
 
